@@ -1,0 +1,112 @@
+"""Loopline's settings: the one place that reads the environment.
+
+Every setting has an environment variable; CLI flags override them by passing
+keyword overrides to `load_settings`. Nothing else in Loopline reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import platformdirs
+
+
+class SettingsError(ValueError):
+    """Raised when an environment variable or flag holds an unusable value."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Typed, documented configuration (see the README's configuration table)."""
+
+    database_url: str | None = None
+    """DATABASE_URL: a PostgreSQL server to use. Unset: an embedded server in data_dir."""
+    data_dir: Path = msgspec.field(
+        default_factory=lambda: Path(platformdirs.user_data_dir("loopline", appauthor=False))
+    )
+    """LOOPLINE_DATA_DIR: where the embedded database, token file and logs live."""
+    host: str = "127.0.0.1"
+    """LOOPLINE_HOST: address the HTTP API listens on."""
+    port: int = 8000
+    """LOOPLINE_PORT: port the HTTP API listens on."""
+    admin_token: str | None = None
+    """LOOPLINE_ADMIN_TOKEN: bootstrap admin token; unset: generated and written to data_dir."""
+    pool_min_size: int = 2
+    """LOOPLINE_POOL_MIN_SIZE: connections the pool keeps open."""
+    pool_max_size: int = 10
+    """LOOPLINE_POOL_MAX_SIZE: most connections the pool opens."""
+    lock_timeout: float = 5.0
+    """LOOPLINE_LOCK_TIMEOUT: seconds an append waits for the events table lock before retrying."""
+    append_retries: int = 5
+    """LOOPLINE_APPEND_RETRIES: attempts for an append that timed out waiting for the lock."""
+    idle_in_transaction_timeout: float = 60.0
+    """LOOPLINE_IDLE_IN_TRANSACTION_TIMEOUT: seconds before PostgreSQL ends a stuck session."""
+    poll_interval: float = 1.0
+    """LOOPLINE_POLL_INTERVAL: seconds between polls when LISTEN/NOTIFY is silent."""
+    log_level: str = "info"
+    """LOOPLINE_LOG_LEVEL: debug, info, warning or error."""
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data_dir / "pgdata"
+
+    @property
+    def token_file(self) -> Path:
+        return self.data_dir / "admin-token"
+
+    @property
+    def instance_file(self) -> Path:
+        return self.data_dir / "instance.json"
+
+
+ENVIRONMENT: dict[str, str] = {
+    "database_url": "DATABASE_URL",
+    "data_dir": "LOOPLINE_DATA_DIR",
+    "host": "LOOPLINE_HOST",
+    "port": "LOOPLINE_PORT",
+    "admin_token": "LOOPLINE_ADMIN_TOKEN",
+    "pool_min_size": "LOOPLINE_POOL_MIN_SIZE",
+    "pool_max_size": "LOOPLINE_POOL_MAX_SIZE",
+    "lock_timeout": "LOOPLINE_LOCK_TIMEOUT",
+    "append_retries": "LOOPLINE_APPEND_RETRIES",
+    "idle_in_transaction_timeout": "LOOPLINE_IDLE_IN_TRANSACTION_TIMEOUT",
+    "poll_interval": "LOOPLINE_POLL_INTERVAL",
+    "log_level": "LOOPLINE_LOG_LEVEL",
+}
+"""Setting name → environment variable."""
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Settings from the environment, with non-None `overrides` (CLI flags) taking precedence."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    for name, variable in ENVIRONMENT.items():
+        value = env.get(variable)
+        if value not in (None, ""):
+            raw[name] = value
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        settings = msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as error:
+        raise SettingsError(_explain(str(error))) from None
+    if settings.pool_min_size < 1 or settings.pool_max_size < settings.pool_min_size:
+        raise SettingsError(
+            "pool sizes: LOOPLINE_POOL_MIN_SIZE must be >= 1 and <= LOOPLINE_POOL_MAX_SIZE"
+        )
+    if not 0 < settings.port < 65536:
+        raise SettingsError(f"LOOPLINE_PORT: {settings.port} is not a TCP port")
+    return settings
+
+
+def _explain(message: str) -> str:
+    # msgspec says "... - at `$.port`"; name the environment variable instead.
+    for name, variable in ENVIRONMENT.items():
+        message = message.replace(f"`$.{name}`", f"{variable} / --{name.replace('_', '-')}")
+    return message

@@ -1,0 +1,123 @@
+"""Test fixtures: a real PostgreSQL (embedded pgserver, or DATABASE_URL when set).
+
+Every test that asks for `database_url` gets a fresh database cloned from a
+migrated template, so tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from infra.database import start_embedded
+from infra.eventstore import PostgresEventStore
+from infra.settings import Settings, load_settings
+from migrations.runner import migrate
+
+TEMPLATE = "loopline_test_template"
+_counter = itertools.count()
+
+
+def _with_database(dsn: str, name: str) -> str:
+    # Both DSN shapes we meet: postgresql://u@h:p/db?x and postgresql://u:@/db?host=/sock
+    head, sep, query = dsn.partition("?")
+    base = head.rsplit("/", 1)[0]
+    return f"{base}/{name}{sep}{query}"
+
+
+@pytest.fixture(scope="session")
+def server_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """DSN of a maintenance database on the test server."""
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        yield external
+        return
+    pgdata = Path(tempfile.mkdtemp(prefix="loopline-pg-")) / "pgdata"
+    dsn = start_embedded(pgdata)
+    yield _with_database(dsn, "postgres")
+
+
+@pytest.fixture(scope="session")
+def template_dsn(server_dsn: str) -> str:
+    async def build() -> None:
+        admin = await asyncpg.connect(server_dsn)
+        try:
+            await admin.execute(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
+            await admin.execute(f"CREATE DATABASE {TEMPLATE}")
+        finally:
+            await admin.close()
+        conn = await asyncpg.connect(_with_database(server_dsn, TEMPLATE))
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
+
+    asyncio.run(build())
+    return _with_database(server_dsn, TEMPLATE)
+
+
+@pytest.fixture
+def fresh_database(server_dsn: str, template_dsn: str) -> Iterator[str]:
+    """A new, migrated database for one test; dropped afterwards."""
+    name = f"loopline_test_{os.getpid()}_{next(_counter)}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(server_dsn)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
+    yield _with_database(server_dsn, name)
+    asyncio.run(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture
+def empty_database(server_dsn: str) -> Iterator[str]:
+    """A new database with no migrations applied."""
+    name = f"loopline_empty_{os.getpid()}_{next(_counter)}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(server_dsn)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f"CREATE DATABASE {name}"))
+    yield _with_database(server_dsn, name)
+    asyncio.run(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture
+def database_url(fresh_database: str) -> str:
+    return fresh_database
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return load_settings({}, database_url=database_url, data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+async def pool(settings: Settings, database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    from infra.database import create_pool
+
+    created = await create_pool(settings, database_url)
+    try:
+        yield created
+    finally:
+        await created.close()
+
+
+@pytest.fixture
+async def event_store(pool: asyncpg.Pool, settings: Settings) -> PostgresEventStore:
+    return PostgresEventStore.from_pool(pool, settings)
