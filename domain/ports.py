@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 import msgspec
-from eventsourcing.domain import BaseAggregate, DomainEventProtocol
+from eventsourcing.domain import BaseAggregate, CanMutateAggregate
 
 
 class Recording(msgspec.Struct, frozen=True):
@@ -34,7 +34,7 @@ class EventStore(Protocol):
         *,
         lte_version: int | None = None,
         as_of: datetime | None = None,
-    ) -> Sequence[DomainEventProtocol[Any]]:
+    ) -> Sequence[CanMutateAggregate[Any]]:
         """The events of one aggregate in version order (empty when it does not exist).
 
         `lte_version` stops at that version; `as_of` keeps only events recorded at or

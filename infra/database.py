@@ -17,6 +17,9 @@ logger = logging.getLogger(__name__)
 
 EMBEDDED_DATABASE = "loopline"
 
+Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+"""A plain connection or one borrowed from a pool: both run queries alike."""
+
 
 class DatabaseUnavailable(RuntimeError):
     """Raised when no usable database can be reached or started (one readable line)."""
@@ -70,9 +73,7 @@ def start_embedded(pgdata: Path, *, keep_running: bool = False) -> str:
 
 
 def _ensure_database(server: Any) -> None:
-    exists = server.psql(
-        f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE}';"
-    )
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE}';")
     if "(1 row)" not in exists:
         server.psql(f"CREATE DATABASE {EMBEDDED_DATABASE};")
 

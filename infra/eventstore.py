@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import asyncpg
-from eventsourcing.domain import BaseAggregate, DomainEventProtocol
+from eventsourcing.domain import BaseAggregate, CanMutateAggregate
 from eventsourcing.persistence import Mapper
 
 from domain.ports import Recording
@@ -44,9 +44,9 @@ class PostgresEventStore:
         *,
         lte_version: int | None = None,
         as_of: datetime | None = None,
-    ) -> Sequence[DomainEventProtocol[Any]]:
+    ) -> Sequence[CanMutateAggregate[Any]]:
         stored = await self.recorder.select_events(originator_id, lte_version=lte_version)
-        events = [self.mapper.to_domain_event(s) for s in stored]
+        events = [cast(CanMutateAggregate[Any], self.mapper.to_domain_event(s)) for s in stored]
         if as_of is not None:
             events = [e for e in events if e.timestamp <= as_of]
         return events

@@ -20,9 +20,11 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 from eventsourcing.persistence import Notification, StoredEvent
 
 from domain.errors import ConcurrencyConflict
+from infra.database import Connection
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +77,7 @@ class AsyncpgRecorder:
         self,
         stored_events: Sequence[StoredEvent],
         *,
-        conn: asyncpg.Connection | None = None,
+        conn: Connection | None = None,
     ) -> list[int]:
         """Insert the events atomically; return their notification ids in order.
 
@@ -106,7 +108,7 @@ class AsyncpgRecorder:
                 logger.warning("append waited too long for the events table lock; retrying")
                 await asyncio.sleep(delay)
 
-    async def _append(self, conn: asyncpg.Connection, args: tuple[list[Any], ...]) -> list[int]:
+    async def _append(self, conn: Connection, args: tuple[list[Any], ...]) -> list[int]:
         try:
             rows = await conn.fetch(_APPEND, *args)
         except asyncpg.UniqueViolationError:
@@ -114,7 +116,7 @@ class AsyncpgRecorder:
         return [row[0] for row in rows]
 
     async def _conflict(
-        self, conn: asyncpg.Connection, ids: list[UUID], versions: list[int]
+        self, conn: Connection, ids: list[UUID], versions: list[int]
     ) -> ConcurrencyConflict:
         current: int | None = None
         if not conn.is_in_transaction():
@@ -128,8 +130,7 @@ class AsyncpgRecorder:
                 if latest.get(originator_id, 0) >= version:
                     current = latest[originator_id]
                     return ConcurrencyConflict(
-                        f"{originator_id} is at version {current}, "
-                        f"cannot append version {version}",
+                        f"{originator_id} is at version {current}, cannot append version {version}",
                         current_version=current,
                     )
         return ConcurrencyConflict("an aggregate was changed concurrently", current_version=current)
@@ -156,7 +157,7 @@ class AsyncpgRecorder:
         *,
         stop: int | None = None,
         topics: Sequence[str] = (),
-        conn: asyncpg.Connection | None = None,
+        conn: Connection | None = None,
     ) -> list[Notification]:
         """Events with notification id > `after` (and <= `stop`), in order."""
         if conn is None:
@@ -186,7 +187,7 @@ class AsyncpgRecorder:
             return int(await conn.fetchval(_NEXT_NUMBER, sequence))
 
     @staticmethod
-    async def record_position(conn: asyncpg.Connection, name: str, position: int) -> None:
+    async def record_position(conn: Connection, name: str, position: int) -> None:
         """Record a projection's position inside the caller's (read-model) transaction."""
         if not conn.is_in_transaction():
             raise RuntimeError("record_position must run inside the read model's transaction")
@@ -194,7 +195,7 @@ class AsyncpgRecorder:
         if recorded is None:
             raise TrackingConflict(f"{name} already recorded a position at or after {position}")
 
-    async def position(self, name: str, *, conn: asyncpg.Connection | None = None) -> int:
+    async def position(self, name: str, *, conn: Connection | None = None) -> int:
         """A projection's tracking position (0 when it has none)."""
         sql = "SELECT notification_id FROM notification_tracking WHERE application_name = $1"
         if conn is None:
@@ -221,7 +222,7 @@ class AsyncpgRecorder:
         def on_notify(*_: object) -> None:
             woken.set()
 
-        listener: asyncpg.Connection | None = None
+        listener: PoolConnectionProxy | None = None
         try:
             try:
                 listener = await self.pool.acquire()

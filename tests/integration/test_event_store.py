@@ -152,8 +152,7 @@ async def test_follower_sees_every_event_once_in_order_under_eight_writers(
     await asyncio.wait_for(follow_task, timeout=60)
     async with pool.acquire() as conn:
         committed = [
-            r[0]
-            for r in await conn.fetch("SELECT notification_id FROM stored_events ORDER BY 1")
+            r[0] for r in await conn.fetch("SELECT notification_id FROM stored_events ORDER BY 1")
         ]
     assert len(committed) == 20_000
     assert seen == committed
