@@ -1,0 +1,42 @@
+"""`python -m bench [--quick] [--only NAME]`: run the benchmarks, print a table,
+write bench/results/latest.json."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import msgspec
+
+from bench import b1_append
+from bench.harness import Benchmark, Context, Report, commit, machine, run, server_dsn
+from infra.settings import load_settings
+
+BENCHMARKS: dict[str, Benchmark] = {
+    "B1": b1_append.run,
+}
+RESULTS = Path(__file__).parent / "results" / "latest.json"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller data, same benchmarks")
+    parser.add_argument(
+        "--only", action="append", choices=sorted(BENCHMARKS), help="run only these (repeatable)"
+    )
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    ctx = Context(server_dsn=server_dsn(settings.database_url), quick=args.quick)
+    for name in args.only or sorted(BENCHMARKS):
+        print(f"{name}:", flush=True)
+        run(BENCHMARKS[name](ctx))
+    report = Report(commit=commit(), machine=machine(), quick=args.quick, results=ctx.results)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_bytes(msgspec.json.format(msgspec.json.encode(report)) + b"\n")
+    print(f"wrote {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
