@@ -1,0 +1,1 @@
+"""Async application services: load aggregates, run one command, save, answer plain Structs."""
