@@ -1,0 +1,209 @@
+"""The projection runner: exactly once, one worker per projection, rebuilds that switch
+atomically, and a failing event that stops the projection before it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import asyncpg
+import pytest
+from eventsourcing.domain import Aggregate, event
+
+from infra.database import Connection
+from infra.eventstore import PostgresEventStore
+from projections.base import Positioned, Projection
+from projections.runner import ProjectionRunner, request_rebuild, statuses, wait_for_position
+
+
+class Tally(Aggregate):
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    @event("Bumped")
+    def bump(self, poison: bool = False) -> None:
+        pass
+
+
+class Seen(Projection):
+    """Records every event it applies; a primary key catches double application."""
+
+    name = "seen"
+    version = 1
+    tables = ("seen_events",)
+    handles: ClassVar[tuple[type[Any], ...]] = (Tally.Created, Tally.Bumped)
+
+    def schema_sql(self) -> str:
+        return "CREATE TABLE seen_events (position bigint PRIMARY KEY, version int NOT NULL)"
+
+    async def apply(self, conn: Connection, events: Sequence[Positioned]) -> None:
+        for _, e in events:
+            if getattr(e, "poison", False):
+                raise ValueError("cannot digest this event")
+        await conn.executemany(
+            "INSERT INTO seen_events VALUES ($1, $2)",
+            [(position, self.version) for position, _ in events],
+        )
+
+
+class SeenV2(Seen):
+    version = 2
+
+
+def runner(
+    database_url: str, event_store: PostgresEventStore, projections: Sequence[Projection]
+) -> ProjectionRunner:
+    return ProjectionRunner(
+        database_url,
+        event_store.recorder,
+        event_store.mapper,
+        projections,
+        batch_size=50,
+        poll_interval=0.05,
+        lease_retry=0.05,
+    )
+
+
+async def bumps(event_store: PostgresEventStore, count: int, *, poison_at: int = -1) -> int:
+    tally = Tally(label="t")
+    for i in range(count):
+        tally.bump(poison=i == poison_at)
+    recording = await event_store.save(tally)
+    assert recording.last_position is not None
+    return recording.last_position
+
+
+async def seen(pool: asyncpg.Pool) -> list[int]:
+    async with pool.acquire() as conn:
+        return [r[0] for r in await conn.fetch("SELECT position FROM read.seen_events ORDER BY 1")]
+
+
+async def test_catch_up_builds_switches_and_answers_through_read_views(
+    database_url: str, event_store: PostgresEventStore, pool: asyncpg.Pool
+) -> None:
+    # Events exist before the projection ever ran.
+    head = await bumps(event_store, 120)
+    # One catch-up builds the tables, applies everything and switches the views to them.
+    await runner(database_url, event_store, [Seen()]).catch_up()
+    assert await seen(pool) == list(range(1, head + 1))
+    async with pool.acquire() as conn:
+        [status] = await statuses(conn, [Seen()])
+    assert status.active_schema == "p_seen_v1_g1"
+    assert status.lag == 0
+
+
+async def test_live_runner_follows_new_events_and_read_your_writes_waits(
+    database_url: str, event_store: PostgresEventStore, pool: asyncpg.Pool
+) -> None:
+    live = runner(database_url, event_store, [Seen()])
+    task = asyncio.create_task(live.run())
+    try:
+        position = await bumps(event_store, 10)
+        async with pool.acquire() as conn:
+            assert await wait_for_position(conn, position, [Seen()], within=10)
+        assert len(await seen(pool)) == position
+        # A position nobody will reach times out instead of waiting forever.
+        async with pool.acquire() as conn:
+            assert not await wait_for_position(conn, position + 1000, [Seen()], within=0.2)
+    finally:
+        live.stop()
+        await asyncio.wait_for(task, timeout=10)
+
+
+async def test_two_workers_never_run_the_same_projection_at_once(
+    database_url: str, event_store: PostgresEventStore, pool: asyncpg.Pool
+) -> None:
+    # Two workers start on the same projection while events keep arriving.
+    first = runner(database_url, event_store, [Seen()])
+    second = runner(database_url, event_store, [Seen()])
+    tasks = [asyncio.create_task(first.run()), asyncio.create_task(second.run())]
+    try:
+        total = 0
+        for _ in range(20):
+            total = await bumps(event_store, 25)
+            await asyncio.sleep(0.01)
+        async with pool.acquire() as conn:
+            assert await wait_for_position(conn, total, [Seen()], within=20)
+            holders = await conn.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND classid = $1::oid",
+                0x100B_11E1 & 0xFFFFFFFF,
+            )
+    finally:
+        first.stop()
+        second.stop()
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout=10)
+    # Every event exactly once (the primary key would have refused a second time),
+    # and only one lease was ever granted for the projection.
+    assert await seen(pool) == list(range(1, total + 1))
+    assert holders == 1
+
+
+async def test_a_version_change_rebuilds_while_queries_keep_answering(
+    database_url: str, event_store: PostgresEventStore, pool: asyncpg.Pool
+) -> None:
+    head = await bumps(event_store, 2000)
+    await runner(database_url, event_store, [Seen()]).catch_up()
+    answers: list[int] = []
+    stop = asyncio.Event()
+
+    async def query_all_the_time() -> None:
+        while not stop.is_set():
+            async with pool.acquire() as conn:
+                answers.append(await conn.fetchval("SELECT count(*) FROM read.seen_events"))
+
+    querying = asyncio.create_task(query_all_the_time())
+    # New code with version 2 rebuilds into new tables, then switches.
+    await runner(database_url, event_store, [SeenV2()]).catch_up()
+    stop.set()
+    await querying
+    # Every query answered the full count: the old tables until the switch, then the new.
+    assert answers
+    assert set(answers) == {head}
+    async with pool.acquire() as conn:
+        versions = await conn.fetch("SELECT DISTINCT version FROM read.seen_events")
+        [status] = await statuses(conn, [SeenV2()])
+        old_schema = await conn.fetchval("SELECT to_regnamespace('p_seen_v1_g1')")
+    assert [r[0] for r in versions] == [2]
+    assert status.active_schema == "p_seen_v2_g2"
+    assert old_schema is None
+
+
+async def test_a_requested_rebuild_replays_into_new_tables(
+    database_url: str, event_store: PostgresEventStore, pool: asyncpg.Pool
+) -> None:
+    head = await bumps(event_store, 30)
+    work = runner(database_url, event_store, [Seen()])
+    await work.catch_up()
+    async with pool.acquire() as conn:
+        await request_rebuild(conn, "seen")
+    reached: list[tuple[int, int]] = []
+    await work.catch_up(progress=lambda position, h: reached.append((position, h)))
+    assert await seen(pool) == list(range(1, head + 1))
+    assert reached[-1] == (head, head)
+    async with pool.acquire() as conn:
+        [status] = await statuses(conn, [Seen()])
+    assert status.active_schema == "p_seen_v1_g2"
+
+
+async def test_a_failing_event_stops_the_projection_before_it(
+    database_url: str,
+    event_store: PostgresEventStore,
+    pool: asyncpg.Pool,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The 11th event of the stream (a Bumped with poison) cannot be applied.
+    await bumps(event_store, 40, poison_at=9)
+    live = runner(database_url, event_store, [Seen()])
+    task = asyncio.create_task(live.run())
+    await asyncio.wait_for(task, timeout=10)  # the failed projection's task ends
+    async with pool.acquire() as conn:
+        [status] = await statuses(conn, [Seen()])
+        applied = await conn.fetchval("SELECT max(position) FROM p_seen_v1_g1.seen_events")
+    # Everything before it was applied; nothing at or after it.
+    assert applied == 10
+    assert status.position == 10
+    assert status.failed_position == 11
+    assert "cannot digest" in (status.failed_error or "")
+    assert any("failed at position 11" in r.getMessage() for r in caplog.records)
