@@ -1,0 +1,153 @@
+"""The `loopline` command line: up, serve, migrate, version."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import sys
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from infra.database import DatabaseUnavailable, connect, database_url
+from infra.settings import Settings, SettingsError, load_settings
+from loopline import serving
+from loopline.instance import InstanceFileError, admin_token, write_instance
+from migrations.runner import Migration, MigrationError, migrate
+
+app = typer.Typer(
+    name="loopline",
+    help="Loopline: customer feedback joined to what the teams ship.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Failures a user can fix; each is reported as one line, never a traceback.
+EXPECTED_ERRORS = (
+    DatabaseUnavailable,
+    MigrationError,
+    SettingsError,
+    serving.PortUnavailable,
+    serving.ServerFailed,
+    InstanceFileError,
+)
+
+Host = Annotated[
+    str | None, typer.Option(help="Address to listen on (env LOOPLINE_HOST, default 127.0.0.1).")
+]
+Port = Annotated[
+    int | None, typer.Option(help="Port to listen on (env LOOPLINE_PORT, default 8000).")
+]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        help="Directory for the embedded database and token (env LOOPLINE_DATA_DIR).",
+        file_okay=True,  # an unusable path gets our one-line error, not a usage error
+    ),
+]
+
+
+def fail(message: str) -> NoReturn:
+    typer.echo(f"loopline: error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s: %(message)s")
+    # pgserver logs whole server logs at ERROR; we report one line and name the log file.
+    logging.getLogger("pgserver").setLevel(logging.CRITICAL)
+
+
+async def _migrate(settings: Settings, dsn: str) -> list[Migration]:
+    conn = await connect(settings, dsn)
+    try:
+        return await migrate(conn)
+    finally:
+        await conn.close()
+
+
+def apply_migrations(settings: Settings, dsn: str) -> None:
+    applied = asyncio.run(_migrate(settings, dsn))
+    for migration in applied:
+        typer.echo(f"applied {migration.filename}")
+    if not applied:
+        typer.echo("migrations: up to date")
+
+
+def serve_app(settings: Settings, dsn: str, sock: socket.socket) -> None:
+    from server.app import create_app  # importing Litestar is slow; only serving needs it
+
+    try:
+        serving.run(create_app(settings, dsn=dsn), sock, log_level=settings.log_level)
+    except KeyboardInterrupt:
+        # Ctrl-C or SIGTERM after a graceful shutdown: a normal, successful stop.
+        typer.echo("loopline: stopped", err=True)
+
+
+@app.command()
+def up(
+    host: Host = None,
+    port: Port = None,
+    data_dir: DataDir = None,
+    demo: Annotated[bool, typer.Option(help="Load the demo organisation.")] = False,
+) -> None:
+    """Start everything on this machine: embedded PostgreSQL (or DATABASE_URL), migrations, API."""
+    settings = load_settings(host=host, port=port, data_dir=data_dir)
+    configure_logging(settings)
+    sock = serving.listen(settings.host, settings.port)
+    try:
+        dsn = database_url(settings)
+        apply_migrations(settings, dsn)
+        if demo:
+            typer.echo("demo: the demo organisation is not available yet; starting empty")
+        url = serving.url(settings.host, settings.port)
+        token = admin_token(settings)
+        write_instance(settings, url)
+        typer.echo(f"Loopline is running at {url}")
+        typer.echo(f"admin token: {token}")
+        serve_app(settings, dsn, sock)
+    finally:
+        sock.close()
+
+
+@app.command()
+def serve(host: Host = None, port: Port = None) -> None:
+    """Serve the API against the PostgreSQL server in DATABASE_URL (migrates at start)."""
+    settings = load_settings(host=host, port=port)
+    configure_logging(settings)
+    if not settings.database_url:
+        fail("serve needs DATABASE_URL; use `loopline up` for the embedded database")
+    sock = serving.listen(settings.host, settings.port)
+    try:
+        apply_migrations(settings, settings.database_url)
+        typer.echo(f"Loopline is serving at {serving.url(settings.host, settings.port)}")
+        serve_app(settings, settings.database_url, sock)
+    finally:
+        sock.close()
+
+
+@app.command(name="migrate")
+def migrate_command(data_dir: DataDir = None) -> None:
+    """Apply pending migrations to DATABASE_URL or the embedded database."""
+    settings = load_settings(data_dir=data_dir)
+    configure_logging(settings)
+    apply_migrations(settings, database_url(settings))
+
+
+@app.command()
+def version() -> None:
+    """Print Loopline's version."""
+    typer.echo(f"loopline {package_version('loopline')}")
+
+
+def main() -> None:
+    """Console-script entry point: expected failures become one line on stderr and exit 1."""
+    try:
+        app()
+    except EXPECTED_ERRORS as error:
+        typer.echo(f"loopline: error: {error}", err=True)
+        sys.exit(1)

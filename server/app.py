@@ -1,0 +1,48 @@
+"""The Litestar application factory: routes, dependencies, errors and lifespan, step by step."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.types import ControllerRouterHandler
+
+from infra.settings import Settings
+from server.dependencies import provide_pool, provide_settings
+from server.health import HealthController
+from server.lifespan import database_lifespan
+from server.problems import problem_details_plugin
+
+
+def route_handlers() -> list[ControllerRouterHandler]:
+    return [HealthController]
+
+
+def dependencies() -> dict[str, Provide]:
+    return {
+        "pool": Provide(provide_pool, sync_to_thread=False),
+        "settings": Provide(provide_settings, sync_to_thread=False),
+    }
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(title="Loopline", version=version("loopline"), path="/schema")
+
+
+def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
+    """The API app; it opens its pool on `dsn`, or on the configured database when None.
+
+    Migrations are applied by the CLI before serving; the app only refuses a
+    database whose schema is not current.
+    """
+    return Litestar(
+        route_handlers=route_handlers(),
+        dependencies=dependencies(),
+        plugins=[problem_details_plugin()],
+        lifespan=[database_lifespan(settings, dsn)],
+        openapi_config=openapi_config(),
+        state=State({"settings": settings}),
+    )

@@ -1,0 +1,60 @@
+"""The app's lifespan: open the asyncpg pool, refuse a database whose schema is not current."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+
+import anyio.to_thread
+import asyncpg
+from litestar import Litestar
+
+from infra.database import create_pool, database_url
+from infra.settings import Settings
+from migrations.runner import MigrationError, applied_level, latest_level
+
+_CLOSE_TIMEOUT = 10.0
+
+
+async def ensure_schema_current(pool: asyncpg.Pool) -> int:
+    """The applied migration level; MigrationError unless it is exactly the shipped one."""
+    async with pool.acquire() as conn:
+        applied = await applied_level(conn)
+    latest = latest_level()
+    if applied < latest:
+        raise MigrationError(
+            f"the database is at migration level {applied}, this Loopline needs {latest}: "
+            "run `loopline migrate` first"
+        )
+    if applied > latest:
+        raise MigrationError(
+            f"the database is at migration level {applied}, newer than this Loopline ({latest})"
+        )
+    return applied
+
+
+def database_lifespan(
+    settings: Settings, dsn: str | None
+) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    """Opens the pool on `dsn` (or the configured database) for the app's lifetime."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # Starting the embedded server blocks on subprocesses; keep the loop free.
+        target = dsn
+        if target is None:
+            target = await anyio.to_thread.run_sync(database_url, settings)
+        pool = await create_pool(settings, target)
+        try:
+            await ensure_schema_current(pool)
+            app.state.pool = pool
+            yield
+        finally:
+            try:
+                await asyncio.wait_for(pool.close(), _CLOSE_TIMEOUT)
+            except TimeoutError:
+                pool.terminate()
+
+    return lifespan
