@@ -58,7 +58,7 @@ def shipped_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return migrations
 
 
-async def applied_level(conn: asyncpg.Connection) -> int:
+async def applied_level(conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy) -> int:
     """The highest applied migration version (0 when none or no table yet)."""
     exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
     if not exists:
