@@ -21,7 +21,10 @@ class Tally(Aggregate):
     def __init__(self, label: str) -> None:
         self.label = label
 
-    @event("Bumped")
+    class Bumped(Aggregate.Event):
+        poison: bool
+
+    @event(Bumped)
     def bump(self, poison: bool = False) -> None:
         pass
 
