@@ -29,12 +29,9 @@ class Projection(ABC):
     name: ClassVar[str]
     version: ClassVar[int]
     tables: ClassVar[tuple[str, ...]]
-    handles: ClassVar[tuple[type[Any], ...]]
-    """The event classes this projection applies; others are never read for it."""
-
-    @property
-    def topics(self) -> tuple[str, ...]:
-        return tuple(sorted(get_topic(cls) for cls in self.handles))
+    topics: ClassVar[tuple[str, ...]]
+    """The topics of the events this projection applies (see `events_of`); others are
+    never read for it."""
 
     @abstractmethod
     def schema_sql(self) -> str:
@@ -43,3 +40,14 @@ class Projection(ABC):
     @abstractmethod
     async def apply(self, conn: Connection, events: Sequence[Positioned]) -> None:
         """Apply a batch of events in order, inside the runner's transaction."""
+
+
+def events_of(aggregate: type[Any], *names: str) -> tuple[str, ...]:
+    """Topics of `aggregate`'s nested event classes `names`; a misspelt name fails at import."""
+    topics = []
+    for name in names:
+        cls = getattr(aggregate, name, None)
+        if not isinstance(cls, type):
+            raise AttributeError(f"{aggregate.__qualname__} has no event class {name}")
+        topics.append(get_topic(cls))
+    return tuple(topics)

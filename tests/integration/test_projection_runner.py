@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any, ClassVar
 
 import asyncpg
 import pytest
@@ -13,7 +12,7 @@ from eventsourcing.domain import Aggregate, event
 
 from infra.database import Connection
 from infra.eventstore import PostgresEventStore
-from projections.base import Positioned, Projection
+from projections.base import Positioned, Projection, events_of
 from projections.runner import ProjectionRunner, request_rebuild, statuses, wait_for_position
 
 
@@ -35,7 +34,7 @@ class Seen(Projection):
     name = "seen"
     version = 1
     tables = ("seen_events",)
-    handles: ClassVar[tuple[type[Any], ...]] = (Tally.Created, Tally.Bumped)
+    topics = events_of(Tally, "Created", "Bumped")
 
     def schema_sql(self) -> str:
         return "CREATE TABLE seen_events (position bigint PRIMARY KEY, version int NOT NULL)"
