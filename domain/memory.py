@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import BaseAggregate, DomainEventProtocol
+from eventsourcing.domain import BaseAggregate, CanMutateAggregate
 
 from domain.errors import ConcurrencyConflict
 from domain.ports import Recording
@@ -19,8 +19,8 @@ class InMemoryEventStore:
     """Events per aggregate plus one global sequence whose positions start at 1."""
 
     def __init__(self) -> None:
-        self._events: dict[UUID, list[DomainEventProtocol[Any]]] = defaultdict(list)
-        self._log: list[DomainEventProtocol[Any]] = []
+        self._events: dict[UUID, list[CanMutateAggregate[Any]]] = defaultdict(list)
+        self._log: list[CanMutateAggregate[Any]] = []
         self._counters: dict[str, int] = defaultdict(int)
         self._lock = asyncio.Lock()
 
@@ -30,12 +30,12 @@ class InMemoryEventStore:
         *,
         lte_version: int | None = None,
         as_of: datetime | None = None,
-    ) -> Sequence[DomainEventProtocol[Any]]:
+    ) -> Sequence[CanMutateAggregate[Any]]:
         events = list(self._events.get(originator_id, ()))
         if lte_version is not None:
             events = [e for e in events if e.originator_version <= lte_version]
         if as_of is not None:
-            events = [e for e in events if _timestamp(e) <= as_of]
+            events = [e for e in events if e.timestamp <= as_of]
         return events
 
     async def save(self, *aggregates: BaseAggregate[Any]) -> Recording:
@@ -49,7 +49,7 @@ class InMemoryEventStore:
                 positions.append(len(self._log))
             return Recording(positions=tuple(positions))
 
-    def _check_conflicts(self, pending: Sequence[DomainEventProtocol[Any]]) -> None:
+    def _check_conflicts(self, pending: Sequence[CanMutateAggregate[Any]]) -> None:
         taken: set[tuple[UUID, int]] = set()
         for e in pending:
             stored = self._events.get(e.originator_id, ())
@@ -66,15 +66,10 @@ class InMemoryEventStore:
         self._counters[sequence] += 1
         return self._counters[sequence]
 
-    def all_events(self) -> Sequence[DomainEventProtocol[Any]]:
+    def all_events(self) -> Sequence[CanMutateAggregate[Any]]:
         """Every stored event in position order (position = index + 1)."""
         return tuple(self._log)
 
     def originator_ids(self) -> Sequence[UUID]:
         """The ids of every aggregate with stored events."""
         return tuple(self._events)
-
-
-def _timestamp(e: DomainEventProtocol[Any]) -> datetime:
-    value: datetime = getattr(e, "timestamp")  # noqa: B009  every aggregate event has one
-    return value

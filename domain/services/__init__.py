@@ -1,1 +1,136 @@
-"""Async application services: load aggregates, run one command, save, answer plain Structs."""
+"""Async application services: load aggregates, run one command, save, answer plain Structs.
+
+Every service takes an `EventStore` first, then primitives or value objects; feedback and
+decisions are named by id or human key, teams by id or slug. Mutating services accept
+`expected_version` (raising `ConcurrencyConflict` with `current_version` on mismatch) and
+answer a `Written`; queries answer a view Struct, optionally `as_of` a time.
+"""
+
+from __future__ import annotations
+
+from domain.services.base import Written
+from domain.services.decisions import (
+    accept_decision,
+    decline_decision,
+    link_feedback,
+    mark_decision_shipped,
+    propose_decision,
+    rank_decision,
+    start_decision,
+    supersede_decision,
+    unlink_feedback,
+)
+from domain.services.delivery import (
+    IncrementWritten,
+    attribute_incident_cause,
+    mark_increment_failed,
+    open_incident,
+    record_increment,
+    resolve_incident,
+    roll_back_increment,
+)
+from domain.services.feedback import (
+    close_feedback_loop,
+    decline_feedback,
+    defer_feedback,
+    edit_feedback_text,
+    mark_duplicate,
+    plan_feedback,
+    receive_feedback,
+    reopen_feedback,
+    retag_feedback,
+    triage_feedback,
+)
+from domain.services.loaders import resolve_decision, resolve_feedback
+from domain.services.shipping import Shipped
+from domain.services.teams import (
+    add_member,
+    adopt_outcome,
+    align_team,
+    change_member_skills,
+    define_outcome,
+    disown_repository,
+    drop_outcome,
+    form_team,
+    own_repository,
+    remove_member,
+    rename_team,
+    resolve_team,
+    retire_outcome,
+    revise_outcome,
+    team_owning,
+)
+from domain.services.views import (
+    DecisionView,
+    FeedbackView,
+    IncidentView,
+    IncrementView,
+    OutcomeView,
+    TeamView,
+    get_decision,
+    get_feedback,
+    get_incident,
+    get_increment,
+    get_outcome,
+    get_team,
+)
+
+__all__ = [
+    "DecisionView",
+    "FeedbackView",
+    "IncidentView",
+    "IncrementView",
+    "IncrementWritten",
+    "OutcomeView",
+    "Shipped",
+    "TeamView",
+    "Written",
+    "accept_decision",
+    "add_member",
+    "adopt_outcome",
+    "align_team",
+    "attribute_incident_cause",
+    "change_member_skills",
+    "close_feedback_loop",
+    "decline_decision",
+    "decline_feedback",
+    "defer_feedback",
+    "define_outcome",
+    "disown_repository",
+    "drop_outcome",
+    "edit_feedback_text",
+    "form_team",
+    "get_decision",
+    "get_feedback",
+    "get_incident",
+    "get_increment",
+    "get_outcome",
+    "get_team",
+    "link_feedback",
+    "mark_decision_shipped",
+    "mark_duplicate",
+    "mark_increment_failed",
+    "open_incident",
+    "own_repository",
+    "plan_feedback",
+    "propose_decision",
+    "rank_decision",
+    "receive_feedback",
+    "record_increment",
+    "remove_member",
+    "rename_team",
+    "reopen_feedback",
+    "resolve_decision",
+    "resolve_feedback",
+    "resolve_incident",
+    "resolve_team",
+    "retag_feedback",
+    "retire_outcome",
+    "revise_outcome",
+    "roll_back_increment",
+    "start_decision",
+    "supersede_decision",
+    "team_owning",
+    "triage_feedback",
+    "unlink_feedback",
+]

@@ -1,0 +1,253 @@
+"""Services for decisions, and the rules that carry their fate to the feedback they answer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from domain.common import as_utc
+from domain.decision import IN_BACKLOG, Decision
+from domain.feedback import PLANNED, TRIAGED
+from domain.increment import Increment, IncrementNotFound
+from domain.index import HUMAN_KEY, Index
+from domain.keys import DECISION_PREFIX, format_key
+from domain.ports import EventStore
+from domain.services.base import Written, check_expected_version, load, save, written
+from domain.services.loaders import (
+    Loaded,
+    load_decision,
+    load_feedback,
+    load_root,
+)
+from domain.services.shipping import ship_decision
+from domain.services.teams import load_outcome, load_team
+
+
+async def _roots(store: EventStore, refs: Sequence[str | UUID]) -> tuple[UUID, ...]:
+    """The ids of the referenced items, each replaced by the root it duplicates, distinct."""
+    ids: dict[UUID, None] = {}
+    for ref in refs:
+        root = await load_root(store, await load_feedback(store, ref))
+        ids.setdefault(root.id, None)
+    return tuple(ids)
+
+
+async def _for_update(
+    store: EventStore, ref: str | UUID, expected: int | None
+) -> tuple[Loaded, Decision]:
+    decision = await load_decision(store, ref)
+    check_expected_version(decision, expected)
+    loaded = Loaded(store)
+    loaded.add(decision)
+    return loaded, decision
+
+
+async def _plan_triaged(loaded: Loaded, decision: Decision, when: datetime) -> None:
+    """Plan every triaged item the decision answers under it (the decision is in the backlog)."""
+    for feedback_id in decision.feedback_ids:
+        item = await loaded.get_feedback(feedback_id)
+        if item.status == TRIAGED:
+            item.plan(decision_id=decision.id, planned_at=when)
+
+
+async def propose_decision(
+    store: EventStore,
+    *,
+    team: str | UUID,
+    title: str,
+    rationale: str,
+    options: Sequence[str] = (),
+    outcome_id: UUID | None = None,
+    feedback: Sequence[str | UUID] = (),
+    proposed_by: str | None = None,
+    proposed_at: datetime | None = None,
+) -> Written:
+    """Record a proposed decision with its `DEC-<n>` key; answers its id and key."""
+    owner = await load_team(store, team)
+    if outcome_id is not None:
+        await load_outcome(store, outcome_id)
+    feedback_ids = await _roots(store, feedback)
+    when = as_utc(proposed_at)
+    key = format_key(DECISION_PREFIX, await store.next_number(DECISION_PREFIX))
+    decision = Decision(
+        key=key,
+        team_id=owner.id,
+        title=title,
+        rationale=rationale,
+        options=tuple(options),
+        outcome_id=outcome_id,
+        feedback_ids=feedback_ids,
+        proposed_by=proposed_by,
+        proposed_at=when,
+    )
+    index = Index(kind=HUMAN_KEY, key=key, target_id=decision.id, registered_at=when)
+    return written(decision, await save(store, decision, index), key=key, created=True)
+
+
+async def accept_decision(
+    store: EventStore,
+    ref: str | UUID,
+    *,
+    decided_by: str | None = None,
+    decided_at: datetime | None = None,
+    expected_version: int | None = None,
+) -> Written:
+    """Accept the decision into its team's backlog; the triaged items it answers get planned."""
+    loaded, decision = await _for_update(store, ref, expected_version)
+    when = as_utc(decided_at)
+    decision.accept(decided_by=decided_by, decided_at=when)
+    await _plan_triaged(loaded, decision, when)
+    return written(decision, await save(store, *loaded.all()), key=decision.key)
+
+
+async def decline_decision(
+    store: EventStore,
+    ref: str | UUID,
+    *,
+    rationale: str | None = None,
+    decided_by: str | None = None,
+    decided_at: datetime | None = None,
+    expected_version: int | None = None,
+) -> Written:
+    """Decline the decision; the items planned under it are declined with its rationale."""
+    loaded, decision = await _for_update(store, ref, expected_version)
+    when = as_utc(decided_at)
+    decision.decline(
+        rationale=rationale or decision.rationale, decided_by=decided_by, decided_at=when
+    )
+    for feedback_id in decision.feedback_ids:
+        item = await loaded.get_feedback(feedback_id)
+        if item.status == PLANNED and item.decision_id == decision.id:
+            item.decline(reason=decision.rationale, decision_id=decision.id, declined_at=when)
+    return written(decision, await save(store, *loaded.all()), key=decision.key)
+
+
+async def supersede_decision(
+    store: EventStore,
+    ref: str | UUID,
+    *,
+    by: str | UUID,
+    superseded_at: datetime | None = None,
+    expected_version: int | None = None,
+) -> Written:
+    """Replace the decision by another; its feedback moves to the new one.
+
+    Items planned under the old decision stay planned when the new one is in the backlog,
+    else they go back to triaged until the new one is accepted.
+    """
+    loaded, old = await _for_update(store, ref, expected_version)
+    new = await loaded.get_decision((await load_decision(store, by)).id)
+    when = as_utc(superseded_at)
+    old.supersede(by_decision_id=new.id, superseded_at=when)
+    new.link_feedback(feedback_ids=old.feedback_ids, linked_at=when)
+    for feedback_id in old.feedback_ids:
+        item = await loaded.get_feedback(feedback_id)
+        if item.status != PLANNED or item.decision_id != old.id:
+            continue
+        if new.status in IN_BACKLOG:
+            item.plan(decision_id=new.id, planned_at=when)
+        else:
+            item.unplan(reason=f"{old.key} superseded by {new.key}", unplanned_at=when)
+    if new.status in IN_BACKLOG:
+        await _plan_triaged(loaded, new, when)
+    return written(old, await save(store, *loaded.all()), key=old.key)
+
+
+async def start_decision(
+    store: EventStore,
+    ref: str | UUID,
+    *,
+    started_at: datetime | None = None,
+    expected_version: int | None = None,
+) -> Written:
+    """The team starts working on an accepted decision."""
+    _, decision = await _for_update(store, ref, expected_version)
+    decision.start(started_at=as_utc(started_at))
+    return written(decision, await save(store, decision), key=decision.key)
+
+
+async def rank_decision(
+    store: EventStore,
+    ref: str | UUID,
+    *,
+    rank: int,
+    ranked_at: datetime | None = None,
+    expected_version: int | None = None,
+) -> Written:
+    """Place the decision in its team's backlog (1 is the top; ties sort by acceptance)."""
+    _, decision = await _for_update(store, ref, expected_version)
+    decision.rank_in_backlog(rank=rank, ranked_at=as_utc(ranked_at))
+    return written(decision, await save(store, decision), key=decision.key)
+
+
+async def link_feedback(
+    store: EventStore,
+    ref: str | UUID,
+    *,
+    feedback: Sequence[str | UUID],
+    linked_at: datetime | None = None,
+    expected_version: int | None = None,
+) -> Written:
+    """The decision answers these items too (duplicates count as their root).
+
+    When the decision is already in the backlog, triaged items get planned under it.
+    """
+    loaded, decision = await _for_update(store, ref, expected_version)
+    when = as_utc(linked_at)
+    feedback_ids = await _roots(store, feedback)
+    decision.link_feedback(feedback_ids=feedback_ids, linked_at=when)
+    if decision.status in IN_BACKLOG:
+        await _plan_triaged(loaded, decision, when)
+    return written(decision, await save(store, *loaded.all()), key=decision.key)
+
+
+async def unlink_feedback(
+    store: EventStore,
+    ref: str | UUID,
+    *,
+    feedback: Sequence[str | UUID],
+    unlinked_at: datetime | None = None,
+    expected_version: int | None = None,
+) -> Written:
+    """The decision no longer answers these items; those planned under it return to triaged."""
+    loaded, decision = await _for_update(store, ref, expected_version)
+    when = as_utc(unlinked_at)
+    feedback_ids = await _roots(store, feedback)
+    decision.unlink_feedback(feedback_ids=feedback_ids, unlinked_at=when)
+    for feedback_id in feedback_ids:
+        item = await loaded.get_feedback(feedback_id)
+        if item.status == PLANNED and item.decision_id == decision.id:
+            item.unplan(reason=f"unlinked from {decision.key}", unplanned_at=when)
+    return written(decision, await save(store, *loaded.all()), key=decision.key)
+
+
+async def mark_decision_shipped(
+    store: EventStore,
+    ref: str | UUID,
+    *,
+    increment_id: UUID,
+    expected_version: int | None = None,
+) -> Written:
+    """Mark the decision shipped by a recorded increment (and the items planned under it).
+
+    Normally `record_increment` does this from commit references; this is for increments
+    whose commits did not mention the decision. Does nothing when it is already shipped.
+    """
+    loaded, decision = await _for_update(store, ref, expected_version)
+    increment = await load(store, Increment, increment_id, IncrementNotFound)
+    await ship_decision(loaded, decision, increment)
+    return written(decision, await save(store, *loaded.all()), key=decision.key)
+
+
+__all__ = [
+    "accept_decision",
+    "decline_decision",
+    "link_feedback",
+    "mark_decision_shipped",
+    "propose_decision",
+    "rank_decision",
+    "start_decision",
+    "supersede_decision",
+    "unlink_feedback",
+]

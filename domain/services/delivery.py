@@ -1,0 +1,242 @@
+"""Services for increments (deployments, releases) and incidents."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+import msgspec
+
+from domain.common import as_utc
+from domain.errors import ConcurrencyConflict
+from domain.incident import Incident, IncidentNotFound
+from domain.increment import PRODUCTION_ENVIRONMENTS, Commit, Increment, IncrementNotFound
+from domain.index import INCIDENT, INCREMENT, Index
+from domain.ports import EventStore
+from domain.references import ReferencePattern
+from domain.services.base import Written, check_expected_version, find_index, load, save, written
+from domain.services.loaders import Loaded
+from domain.services.shipping import Shipped, apply_increment
+
+
+class IncrementWritten(Written, frozen=True):
+    """`Written` for an increment, with the references found and what it shipped."""
+
+    feedback_refs: tuple[str, ...] = ()
+    decision_refs: tuple[str, ...] = ()
+    shipped: Shipped = msgspec.field(default_factory=Shipped)
+
+
+def increment_natural_key(
+    service: str,
+    environment: str,
+    release_version: str | None,
+    commit_sha: str | None,
+    started_at: datetime,
+    external_ref: str | None,
+) -> str:
+    """What makes two reports the same increment: the caller's reference, else its facts."""
+    if external_ref is not None:
+        return f"ref:{external_ref}"
+    what = commit_sha or release_version or ""
+    return f"{service}|{environment}|{what}|{started_at.isoformat()}"
+
+
+async def load_increment(
+    store: EventStore, increment_id: UUID, *, as_of: datetime | None = None
+) -> Increment:
+    """The increment (as it was at `as_of`); raises `IncrementNotFound`."""
+    return await load(store, Increment, increment_id, IncrementNotFound, as_of=as_of)
+
+
+async def load_incident(
+    store: EventStore, incident_id: UUID, *, as_of: datetime | None = None
+) -> Incident:
+    """The incident (as it was at `as_of`); raises `IncidentNotFound`."""
+    return await load(store, Incident, incident_id, IncidentNotFound, as_of=as_of)
+
+
+async def record_increment(
+    store: EventStore,
+    *,
+    service: str,
+    environment: str,
+    release_version: str | None = None,
+    commit_sha: str | None = None,
+    started_at: datetime | None = None,
+    finished_at: datetime | None = None,
+    succeeded: bool = True,
+    commits: Sequence[Commit] = (),
+    texts: Sequence[str] = (),
+    external_ref: str | None = None,
+    pattern: ReferencePattern | None = None,
+    production: tuple[str, ...] = PRODUCTION_ENVIRONMENTS,
+) -> IncrementWritten:
+    """Record a shipped change; a successful production one marks what it references shipped.
+
+    References are looked for in the commit messages and in `texts` (pull-request titles,
+    branch names). The same increment reported again (same `external_ref`, else same service,
+    environment, sha or version and start) answers the first one and changes nothing.
+    """
+    finished = as_utc(finished_at)
+    started = as_utc(started_at) if started_at is not None else finished
+    service = service.strip().lower()
+    environment = environment.strip().lower()
+    commit_sha = commit_sha.strip().lower() if commit_sha is not None else None
+    natural_key = increment_natural_key(
+        service, environment, release_version, commit_sha, started, external_ref
+    )
+    earlier = await _already_recorded(store, natural_key)
+    if earlier is not None:
+        return earlier
+    refs = (pattern or ReferencePattern()).find([*(c.message for c in commits), *texts])
+    increment = Increment(
+        service=service,
+        environment=environment,
+        release_version=release_version,
+        commit_sha=commit_sha,
+        started_at=started,
+        finished_at=finished,
+        succeeded=succeeded,
+        commits=tuple(commits),
+        feedback_refs=refs.feedback,
+        decision_refs=refs.decisions,
+        external_ref=external_ref,
+    )
+    index = Index(kind=INCREMENT, key=natural_key, target_id=increment.id, registered_at=finished)
+    loaded = Loaded(store)
+    shipped = await apply_increment(store, loaded, increment, production=production)
+    try:
+        position = await save(store, increment, index, *loaded.all())
+    except ConcurrencyConflict:
+        earlier = await _already_recorded(store, natural_key)
+        if earlier is None:
+            raise
+        return earlier
+    return _answer(increment, position, created=True, shipped=shipped)
+
+
+def _answer(
+    increment: Increment, position: int | None, *, created: bool, shipped: Shipped
+) -> IncrementWritten:
+    return IncrementWritten(
+        id=increment.id,
+        version=increment.version,
+        position=position,
+        created=created,
+        feedback_refs=increment.feedback_refs,
+        decision_refs=increment.decision_refs,
+        shipped=shipped,
+    )
+
+
+async def _already_recorded(store: EventStore, natural_key: str) -> IncrementWritten | None:
+    index = await find_index(store, INCREMENT, natural_key)
+    if index is None or index.target_id is None:
+        return None
+    increment = await load_increment(store, index.target_id)
+    return _answer(increment, None, created=False, shipped=Shipped())
+
+
+async def mark_increment_failed(
+    store: EventStore,
+    increment_id: UUID,
+    *,
+    reason: str | None = None,
+    failed_at: datetime | None = None,
+    expected_version: int | None = None,
+) -> Written:
+    """The increment turned out to have failed (what it shipped stays shipped)."""
+    increment = await load_increment(store, increment_id)
+    check_expected_version(increment, expected_version)
+    increment.mark_failed(reason=reason, failed_at=as_utc(failed_at))
+    return written(increment, await save(store, increment))
+
+
+async def roll_back_increment(
+    store: EventStore,
+    increment_id: UUID,
+    *,
+    reason: str | None = None,
+    rolled_back_at: datetime | None = None,
+    expected_version: int | None = None,
+) -> Written:
+    """The increment was rolled back."""
+    increment = await load_increment(store, increment_id)
+    check_expected_version(increment, expected_version)
+    increment.roll_back(reason=reason, rolled_back_at=as_utc(rolled_back_at))
+    return written(increment, await save(store, increment))
+
+
+async def open_incident(
+    store: EventStore,
+    *,
+    service: str,
+    title: str,
+    opened_at: datetime | None = None,
+    caused_by_sha: str | None = None,
+    caused_by_increment: UUID | None = None,
+    external_ref: str | None = None,
+) -> Written:
+    """Record a production failure; the same `external_ref` again answers the first one."""
+    service = service.strip().lower()
+    if caused_by_increment is not None:
+        await load_increment(store, caused_by_increment)
+    natural_key = f"{service}:{external_ref}" if external_ref is not None else None
+    if natural_key is not None:
+        earlier = await find_index(store, INCIDENT, natural_key)
+        if earlier is not None and earlier.target_id is not None:
+            return written(await load_incident(store, earlier.target_id), None, created=False)
+    when = as_utc(opened_at)
+    incident = Incident(
+        service=service,
+        title=title,
+        opened_at=when,
+        caused_by_sha=caused_by_sha,
+        caused_by_increment_id=caused_by_increment,
+        external_ref=external_ref,
+    )
+    indexes = []
+    if natural_key is not None:
+        indexes.append(
+            Index(kind=INCIDENT, key=natural_key, target_id=incident.id, registered_at=when)
+        )
+    return written(incident, await save(store, incident, *indexes), created=True)
+
+
+async def attribute_incident_cause(
+    store: EventStore,
+    incident_id: UUID,
+    *,
+    caused_by_sha: str | None = None,
+    caused_by_increment: UUID | None = None,
+    attributed_at: datetime | None = None,
+    expected_version: int | None = None,
+) -> Written:
+    """Name the change that caused the incident, once known."""
+    incident = await load_incident(store, incident_id)
+    check_expected_version(incident, expected_version)
+    if caused_by_increment is not None:
+        await load_increment(store, caused_by_increment)
+    incident.attribute_cause(
+        caused_by_sha=caused_by_sha,
+        caused_by_increment_id=caused_by_increment,
+        attributed_at=as_utc(attributed_at),
+    )
+    return written(incident, await save(store, incident))
+
+
+async def resolve_incident(
+    store: EventStore,
+    incident_id: UUID,
+    *,
+    resolution: str | None = None,
+    resolved_at: datetime | None = None,
+    expected_version: int | None = None,
+) -> Written:
+    """The failure is over."""
+    incident = await load_incident(store, incident_id)
+    check_expected_version(incident, expected_version)
+    incident.resolve(resolution=resolution, resolved_at=as_utc(resolved_at))
+    return written(incident, await save(store, incident))

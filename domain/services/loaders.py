@@ -1,0 +1,84 @@
+"""Loading feedback and decisions by id or human key, following duplicates to their root."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from domain.decision import Decision, DecisionNotFound
+from domain.feedback import DUPLICATE, Feedback, FeedbackNotFound
+from domain.keys import DECISION_PREFIX, FEEDBACK_PREFIX
+from domain.ports import EventStore
+from domain.services.base import load, resolve_ref
+
+#: A chain longer than this means the stored duplicate links are broken.
+MAX_DUPLICATE_HOPS = 100
+
+
+async def resolve_feedback(store: EventStore, ref: str | UUID) -> UUID:
+    """The id of the feedback item with that id or `FB-<n>` key; raises `FeedbackNotFound`."""
+    return await resolve_ref(store, ref, FEEDBACK_PREFIX, FeedbackNotFound)
+
+
+async def resolve_decision(store: EventStore, ref: str | UUID) -> UUID:
+    """The id of the decision with that id or `DEC-<n>` key; raises `DecisionNotFound`."""
+    return await resolve_ref(store, ref, DECISION_PREFIX, DecisionNotFound)
+
+
+async def load_feedback(
+    store: EventStore, ref: str | UUID, *, as_of: datetime | None = None
+) -> Feedback:
+    """The feedback item (as it was at `as_of`); raises `FeedbackNotFound`."""
+    feedback_id = await resolve_feedback(store, ref)
+    return await load(store, Feedback, feedback_id, FeedbackNotFound, as_of=as_of)
+
+
+async def load_decision(
+    store: EventStore, ref: str | UUID, *, as_of: datetime | None = None
+) -> Decision:
+    """The decision (as it was at `as_of`); raises `DecisionNotFound`."""
+    decision_id = await resolve_decision(store, ref)
+    return await load(store, Decision, decision_id, DecisionNotFound, as_of=as_of)
+
+
+async def load_root(store: EventStore, feedback: Feedback) -> Feedback:
+    """The item that `feedback` is (transitively) a duplicate of, or `feedback` itself."""
+    item = feedback
+    for _ in range(MAX_DUPLICATE_HOPS):
+        if item.status != DUPLICATE or item.duplicate_of is None:
+            return item
+        item = await load(store, Feedback, item.duplicate_of, FeedbackNotFound)
+    raise FeedbackNotFound(f"the duplicate chain of {feedback.key} does not end")
+
+
+class Loaded:
+    """Aggregates loaded during one command, so each is loaded (and saved) once."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self.feedback: dict[UUID, Feedback] = {}
+        self.decisions: dict[UUID, Decision] = {}
+
+    def add(self, *items: Feedback | Decision) -> None:
+        for item in items:
+            if isinstance(item, Feedback):
+                self.feedback[item.id] = item
+            else:
+                self.decisions[item.id] = item
+
+    async def get_feedback(self, feedback_id: UUID) -> Feedback:
+        if feedback_id not in self.feedback:
+            self.feedback[feedback_id] = await load(
+                self.store, Feedback, feedback_id, FeedbackNotFound
+            )
+        return self.feedback[feedback_id]
+
+    async def get_decision(self, decision_id: UUID) -> Decision:
+        if decision_id not in self.decisions:
+            self.decisions[decision_id] = await load(
+                self.store, Decision, decision_id, DecisionNotFound
+            )
+        return self.decisions[decision_id]
+
+    def all(self) -> list[Feedback | Decision]:
+        return [*self.decisions.values(), *self.feedback.values()]

@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+import pytest
+
+from domain.memory import InMemoryEventStore
+
+
+@pytest.fixture
+def store() -> InMemoryEventStore:
+    return InMemoryEventStore()
