@@ -7,13 +7,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from eventsourcing.domain import CanMutateAggregate
 from eventsourcing.utils import get_topic
 
 from infra.database import Connection
 
-Positioned = tuple[int, CanMutateAggregate[Any]]
-"""An event with its position (notification id) in the store."""
+Positioned = tuple[int, Any]
+"""An event with its position (notification id) in the store. Events are typed `Any`:
+eventsourcing creates their classes from `@event` methods, so their fields are
+dynamic."""
 
 
 class Projection(ABC):

@@ -295,7 +295,7 @@ class ProjectionRunner:
                 )
 
     def _decode(self, projection: Projection, batch: list[Notification]) -> list[Positioned]:
-        return [(n.id, self.mapper.to_domain_event(n)) for n in batch]  # type: ignore[misc]
+        return [(n.id, self.mapper.to_domain_event(n)) for n in batch]
 
     async def _record_failure(
         self, conn: Connection, projection: Projection, position: int, error: BaseException

@@ -1,0 +1,243 @@
+"""Feedback items: the triage inbox, the item list with full-text search, and each
+item's lead-time milestones (triaged, decided, shipped, loop closed)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from domain.feedback import Feedback
+from infra.database import Connection
+from projections.base import Positioned, Projection, events_of
+from projections.rows import Rows
+
+COLUMNS = (
+    "id",
+    "key",
+    "number",
+    "channel",
+    "touchpoint",
+    "text",
+    "customer_ref",
+    "segment",
+    "nps",
+    "nps_reason",
+    "external_ref",
+    "received_at",
+    "earliest_received_at",
+    "status",
+    "team_id",
+    "tags",
+    "impact",
+    "outcome_id",
+    "decision_id",
+    "deferred_until",
+    "reason",
+    "duplicate_of",
+    "duplicates",
+    "demand",
+    "customers",
+    "triaged_at",
+    "decided_at",
+    "shipped_at",
+    "closed_at",
+    "version",
+    "position",
+    "updated_at",
+)
+
+SCHEMA = """
+CREATE TABLE feedback_items (
+    id uuid PRIMARY KEY,
+    key text NOT NULL UNIQUE,
+    number integer NOT NULL,
+    channel text NOT NULL,
+    touchpoint text NOT NULL,
+    text text NOT NULL,
+    customer_ref text,
+    segment text,
+    nps smallint,
+    nps_reason text,
+    external_ref text,
+    received_at timestamptz NOT NULL,
+    earliest_received_at timestamptz NOT NULL,
+    status text NOT NULL,
+    team_id uuid,
+    tags text[] NOT NULL DEFAULT '{}',
+    impact text,
+    outcome_id uuid,
+    decision_id uuid,
+    deferred_until date,
+    reason text,
+    duplicate_of uuid,
+    duplicates integer NOT NULL DEFAULT 0,
+    demand integer NOT NULL DEFAULT 1,
+    customers text[] NOT NULL DEFAULT '{}',
+    triaged_at timestamptz,
+    decided_at timestamptz,
+    shipped_at timestamptz,
+    closed_at timestamptz,
+    version integer NOT NULL,
+    position bigint NOT NULL,
+    updated_at timestamptz NOT NULL,
+    search tsvector GENERATED ALWAYS AS (
+        setweight(to_tsvector('english', coalesce(key, '')), 'A')
+        || setweight(to_tsvector('english', text), 'B')
+        || setweight(to_tsvector('english', coalesce(nps_reason, '')), 'C')
+        || setweight(to_tsvector('simple', coalesce(customer_ref, '')), 'D')
+    ) STORED
+);
+CREATE INDEX ON feedback_items (status, received_at DESC);
+CREATE INDEX ON feedback_items (team_id, status);
+CREATE INDEX ON feedback_items (received_at DESC, number DESC);
+CREATE INDEX ON feedback_items (decision_id) WHERE decision_id IS NOT NULL;
+CREATE INDEX ON feedback_items (channel, external_ref);
+CREATE INDEX ON feedback_items USING gin (search);
+"""
+
+
+def _number(key: str) -> int:
+    try:
+        return int(key.rsplit("-", 1)[1])
+    except (IndexError, ValueError):
+        return 0
+
+
+def _first(current: Any, value: Any) -> Any:
+    return current if current is not None else value
+
+
+class FeedbackItems(Projection):
+    """One row per feedback item, current state plus first-time milestones."""
+
+    name = "feedback"
+    version = 1
+    tables = ("feedback_items",)
+    topics = events_of(
+        Feedback,
+        "Received",
+        "Triaged",
+        "Planned",
+        "Unplanned",
+        "Declined",
+        "Deferred",
+        "Reopened",
+        "MarkedShipped",
+        "LoopClosed",
+        "MarkedDuplicate",
+        "DuplicateRepointed",
+        "DemandMerged",
+        "TextEdited",
+        "Retagged",
+    )
+
+    def schema_sql(self) -> str:
+        return SCHEMA
+
+    async def apply(self, conn: Connection, events: Sequence[Positioned]) -> None:
+        rows = Rows("feedback_items", "id", COLUMNS)
+        await rows.load(conn, (e.originator_id for _, e in events))
+        for position, e in events:
+            kind = type(e).__name__
+            if kind == "Received":
+                self._received(rows, e)
+            else:
+                self._changed(rows, kind, e)
+            rows.change(
+                e.originator_id,
+                version=e.originator_version,
+                position=position,
+                updated_at=e.timestamp,
+            )
+        await rows.flush(conn)
+
+    @staticmethod
+    def _received(rows: Rows, e: Any) -> None:
+        customers = [e.customer_ref] if e.customer_ref else []
+        rows.add(
+            {
+                "id": e.originator_id,
+                "key": e.key,
+                "number": _number(e.key),
+                "channel": e.channel,
+                "touchpoint": e.touchpoint,
+                "text": e.text,
+                "customer_ref": e.customer_ref,
+                "segment": e.segment,
+                "nps": e.nps,
+                "nps_reason": e.nps_reason,
+                "external_ref": e.external_ref,
+                "received_at": e.received_at,
+                "earliest_received_at": e.received_at,
+                "status": "new",
+                "tags": [],
+                "duplicates": 0,
+                "demand": 1,
+                "customers": customers,
+            }
+        )
+
+    @staticmethod
+    def _changed(rows: Rows, kind: str, e: Any) -> None:
+        row = rows.get(e.originator_id)
+        if row is None:
+            raise LookupError(f"{kind} for feedback {e.originator_id} that was never received")
+        change = rows.change
+        fid = e.originator_id
+        if kind == "Triaged":
+            change(
+                fid,
+                status="triaged",
+                team_id=e.team_id,
+                tags=list(e.tags),
+                impact=e.impact,
+                outcome_id=e.outcome_id,
+                deferred_until=None,
+                triaged_at=_first(row["triaged_at"], e.triaged_at),
+            )
+        elif kind == "Planned":
+            change(
+                fid,
+                status="planned",
+                decision_id=e.decision_id,
+                decided_at=_first(row["decided_at"], e.planned_at),
+            )
+        elif kind == "Unplanned":
+            change(fid, status="triaged", decision_id=None)
+        elif kind == "Declined":
+            change(
+                fid,
+                status="declined",
+                reason=e.reason,
+                decision_id=e.decision_id,
+                decided_at=_first(row["decided_at"], e.declined_at),
+            )
+        elif kind == "Deferred":
+            change(fid, status="deferred", deferred_until=e.until, reason=e.reason)
+        elif kind == "Reopened":
+            change(fid, status="new", reason=e.reason, decision_id=None)
+        elif kind == "MarkedShipped":
+            change(fid, status="shipped", shipped_at=_first(row["shipped_at"], e.shipped_at))
+        elif kind == "LoopClosed":
+            change(fid, status="closed", closed_at=_first(row["closed_at"], e.closed_at))
+        elif kind == "MarkedDuplicate":
+            change(fid, status="duplicate", duplicate_of=e.original_id, demand=0, customers=[])
+        elif kind == "DuplicateRepointed":
+            change(fid, duplicate_of=e.original_id)
+        elif kind == "DemandMerged":
+            customers = list(row["customers"])
+            for demand in e.demand:
+                if demand.customer_ref and demand.customer_ref not in customers:
+                    customers.append(demand.customer_ref)
+            earliest = min([row["earliest_received_at"], *(d.received_at for d in e.demand)])
+            change(
+                fid,
+                duplicates=row["duplicates"] + len(e.duplicate_ids),
+                demand=row["demand"] + len(e.demand),
+                customers=customers,
+                earliest_received_at=earliest,
+            )
+        elif kind == "TextEdited":
+            change(fid, text=e.text)
+        elif kind == "Retagged":
+            change(fid, tags=list(e.tags))

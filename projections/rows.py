@@ -1,0 +1,63 @@
+"""Batch-local row cache: load the rows a batch touches in one query, change them in
+memory while applying the batch's events, write each changed row back once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from infra.database import Connection
+
+
+class Rows:
+    """The rows of one table, keyed by one column, for the length of one batch."""
+
+    def __init__(self, table: str, key: str, columns: Sequence[str]) -> None:
+        self.table = table
+        self.key = key
+        self.columns = tuple(columns)
+        self._rows: dict[Any, dict[str, Any]] = {}
+        self._changed: set[Any] = set()
+        self._loaded: set[Any] = set()
+        cols = ", ".join(self.columns)
+        marks = ", ".join(f"${i}" for i in range(1, len(self.columns) + 1))
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in self.columns if c != key)
+        self._upsert = (
+            f"INSERT INTO {table} ({cols}) VALUES ({marks}) "
+            f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
+        )
+        self._select = f"SELECT {cols} FROM {table} WHERE {key} = ANY($1)"
+
+    async def load(self, conn: Connection, keys: Iterable[Any]) -> None:
+        wanted = [k for k in set(keys) if k not in self._loaded and k is not None]
+        if not wanted:
+            return
+        for record in await conn.fetch(self._select, wanted):
+            self._rows[record[self.key]] = dict(record)
+        self._loaded.update(wanted)
+
+    def get(self, key: Any) -> dict[str, Any] | None:
+        return self._rows.get(key)
+
+    def add(self, row: dict[str, Any]) -> dict[str, Any]:
+        key = row[self.key]
+        self._rows[key] = row
+        self._loaded.add(key)
+        self._changed.add(key)
+        return row
+
+    def change(self, key: Any, **values: Any) -> dict[str, Any] | None:
+        """Update a loaded row; None (and no change) when the row is unknown."""
+        row = self._rows.get(key)
+        if row is None:
+            return None
+        row.update(values)
+        self._changed.add(key)
+        return row
+
+    async def flush(self, conn: Connection) -> None:
+        if not self._changed:
+            return
+        records = [tuple(self._rows[k].get(c) for c in self.columns) for k in self._changed]
+        await conn.executemany(self._upsert, records)
+        self._changed.clear()
