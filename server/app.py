@@ -7,6 +7,7 @@ from importlib.metadata import version
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
 
@@ -32,6 +33,11 @@ def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(title="Loopline", version=version("loopline"), path="/schema")
 
 
+def logging_config() -> LoggingConfig:
+    # The process owner (CLI, tests) configures the root logger; Litestar only its own.
+    return LoggingConfig(configure_root_logger=False, log_exceptions="always")
+
+
 def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
     """The API app; it opens its pool on `dsn`, or on the configured database when None.
 
@@ -44,5 +50,6 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
         plugins=[problem_details_plugin()],
         lifespan=[database_lifespan(settings, dsn)],
         openapi_config=openapi_config(),
+        logging_config=logging_config(),
         state=State({"settings": settings}),
     )

@@ -7,6 +7,7 @@ from typing import Literal
 
 import asyncpg
 from litestar import Controller, get
+from litestar.di import NamedDependency
 
 from infra.database import DatabaseUnavailable
 from migrations.runner import applied_level
@@ -31,7 +32,7 @@ class HealthController(Controller):
         summary="Liveness and database reachability",
         description="200 when the database answers, 503 (problem+json) when it does not.",
     )
-    async def get_health(self, pool: asyncpg.Pool) -> Health:
+    async def get_health(self, pool: NamedDependency[asyncpg.Pool]) -> Health:
         try:
             async with asyncio.timeout(_PROBE_TIMEOUT), pool.acquire() as conn:
                 level = await applied_level(conn)
