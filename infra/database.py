@@ -41,6 +41,8 @@ def start_embedded(pgdata: Path, *, keep_running: bool = False) -> str:
     The server stops when the last Loopline process using it exits, unless
     `keep_running`. Raises DatabaseUnavailable with one clear line on failure.
     """
+    if pgdata.parent.exists() and not pgdata.parent.is_dir():
+        raise DatabaseUnavailable(f"data directory {pgdata.parent} is a file, not a directory")
     try:
         pgdata.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
