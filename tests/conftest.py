@@ -7,9 +7,12 @@ migrated template, so tests never see each other's data.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import tempfile
+import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -121,3 +124,53 @@ async def pool(settings: Settings, database_url: str) -> AsyncIterator[asyncpg.P
 @pytest.fixture
 async def event_store(pool: asyncpg.Pool, settings: Settings) -> PostgresEventStore:
     return PostgresEventStore.from_pool(pool, settings)
+
+
+# --- A running API server over HTTP, for every API test ---------------------------------
+
+
+@contextlib.contextmanager
+def running_api(settings: Settings, dsn: str, *, timeout: float = 30.0) -> Iterator[str]:
+    """Serve `create_app(settings, dsn=dsn)` with uvicorn in a thread; yield its base URL.
+
+    The app runs for real (lifespan, pool, HTTP) on a free port of 127.0.0.1 and is
+    shut down gracefully on exit. RuntimeError when it does not start (e.g. the
+    database is unreachable or its migrations are not current).
+    """
+    import uvicorn
+
+    from loopline.serving import listen
+    from server.app import create_app
+
+    sock = listen("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    # log_config=None: uvicorn's records reach pytest's log capture instead of the terminal.
+    config = uvicorn.Config(create_app(settings, dsn=dsn), log_config=None, lifespan="on")
+    server = uvicorn.Server(config)
+
+    def serve() -> None:
+        with contextlib.suppress(SystemExit):  # uvicorn's way of saying startup failed
+            server.run(sockets=[sock])
+
+    thread = threading.Thread(target=serve, name="api-server", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("the API server did not start (see the captured log)")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the API server did not start within {timeout}s")
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout)
+        sock.close()
+
+
+@pytest.fixture
+def api_server(settings: Settings, database_url: str) -> Iterator[str]:
+    """Base URL (`http://127.0.0.1:<port>`) of the API served against this test's database."""
+    with running_api(settings, database_url) as url:
+        yield url
