@@ -1,0 +1,627 @@
+"""Metric queries: feedback lead times, DORA per team or service, DORA per day, and
+outcome scorecards. Definitions: docs/metrics.md.
+
+Every duration is seconds (float). Percentiles are computed by PostgreSQL with
+`percentile_cont` (linear interpolation between the two nearest values), through the one
+`SUMMARY` select list that every metric query uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from infra.database import Connection
+from projections.queries import (
+    OPEN_FEEDBACK,
+    InvalidQuery,
+    Row,
+    team_ref,
+    uuid_text,
+)
+
+Tier = Literal["elite", "high", "medium", "low"]
+
+MEASURES = ("triage", "decision", "ship", "close_loop", "open_age")
+GROUPINGS = ("team", "channel", "touchpoint", "outcome", "week")
+
+HOUR = 3600.0
+DAY = 24 * HOUR
+WEEK = 7 * DAY
+MONTH = 30 * DAY
+
+SUMMARY = """count(span)::int AS count,
+       avg(span)::float8 AS mean,
+       percentile_cont(ARRAY[0.5, 0.75, 0.85, 0.95]::float8[])
+           WITHIN GROUP (ORDER BY span) AS percentiles"""
+"""The select list that summarises a column named `span` (seconds): count, mean and the
+interpolated p50, p75, p85 and p95 (one sort). NULL spans are left out."""
+
+
+class Figures(Row, frozen=True, kw_only=True):
+    """count, mean and percentiles of a set of durations in seconds (None when empty)."""
+
+    count: int
+    mean: float | None
+    p50: float | None
+    p75: float | None
+    p85: float | None
+    p95: float | None
+
+
+def figures(count: int | None, mean: float | None, percentiles: Sequence[float] | None) -> Figures:
+    """`Figures` from the three columns `SUMMARY` selects."""
+    p = list(percentiles) if percentiles is not None else [None, None, None, None]
+    return Figures(count=count or 0, mean=mean, p50=p[0], p75=p[1], p85=p[2], p95=p[3])
+
+
+# --- feedback lead times ------------------------------------------------------------
+
+
+class LeadTimeGroup(Row, frozen=True, kw_only=True):
+    group: dict[str, str | None]
+    count: int
+    mean: float | None
+    p50: float | None
+    p75: float | None
+    p85: float | None
+    p95: float | None
+
+
+class LeadTimes(Row, frozen=True, kw_only=True):
+    measure: str
+    unit: str = "seconds"
+    groups: list[LeadTimeGroup]
+
+
+_LEAD_TIMES = f"""
+WITH items AS (
+    SELECT f.team_id, f.channel, f.touchpoint, f.outcome_id,
+           f.earliest_received_at AS started_at,
+           CASE $1::text
+               WHEN 'triage' THEN f.triaged_at
+               WHEN 'decision' THEN f.decided_at
+               WHEN 'ship' THEN f.shipped_at
+               WHEN 'close_loop' THEN f.closed_at
+               WHEN 'open_age' THEN
+                   CASE WHEN f.status = ANY($10::text[])
+                        THEN coalesce($2::timestamptz, now()) END
+           END AS ended_at
+    FROM read.feedback_items f
+    WHERE f.status <> 'duplicate'
+      AND ($3::text IS NULL
+           OR f.team_id IN (SELECT id FROM read.teams WHERE slug = $3 OR id::text = $3))
+      AND ($4::text IS NULL OR f.channel = $4)
+      AND ($5::text IS NULL OR f.touchpoint = $5)
+      AND ($6::text IS NULL OR f.outcome_id::text = $6)
+),
+spans AS (
+    SELECT extract(epoch FROM i.ended_at - i.started_at)::float8 AS span,
+           CASE $9::text
+               WHEN 'team' THEN i.team_id::text
+               WHEN 'channel' THEN i.channel
+               WHEN 'touchpoint' THEN i.touchpoint
+               WHEN 'outcome' THEN i.outcome_id::text
+               WHEN 'week' THEN to_char(date_trunc('week',
+                   CASE WHEN $1 = 'open_age' THEN i.started_at ELSE i.ended_at END
+                   AT TIME ZONE 'UTC'), 'YYYY-MM-DD')
+           END AS group_key
+    FROM items i
+    WHERE i.ended_at IS NOT NULL
+      AND ($1 = 'open_age'
+           OR (($7::timestamptz IS NULL OR i.ended_at >= $7)
+               AND ($8::timestamptz IS NULL OR i.ended_at < $8)))
+),
+summaries AS (
+    SELECT group_key, {SUMMARY}
+    FROM spans GROUP BY group_key
+)
+SELECT s.group_key,
+       CASE $9 WHEN 'team' THEN t.slug WHEN 'outcome' THEN o.statement END AS label,
+       s.count, s.mean, s.percentiles
+FROM summaries s
+LEFT JOIN read.teams t ON $9 = 'team' AND t.id::text = s.group_key
+LEFT JOIN read.outcomes o ON $9 = 'outcome' AND o.id::text = s.group_key
+ORDER BY coalesce(t.slug, o.statement, s.group_key) NULLS LAST, s.group_key NULLS LAST
+"""
+
+
+def _group(group_by: str | None, key: str | None, label: str | None) -> dict[str, str | None]:
+    if group_by is None:
+        return {}
+    if group_by == "team":
+        return {"team": label, "team_id": key}
+    if group_by == "outcome":
+        return {"outcome": label, "outcome_id": key}
+    return {group_by: key}
+
+
+async def lead_times(
+    conn: Connection,
+    measure: str,
+    *,
+    team: str | UUID | None = None,
+    channel: str | None = None,
+    touchpoint: str | None = None,
+    outcome: str | UUID | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    group_by: str | None = None,
+    now: datetime | None = None,
+) -> LeadTimes:
+    """Feedback lead times of one `measure` (see `MEASURES`), optionally grouped.
+
+    Every span starts when the first customer asked (`earliest_received_at`: a merged
+    duplicate counts once, on its original). `start` (inclusive) and `end` (exclusive)
+    select spans by when they ended; open age is a snapshot at `now` (default: the
+    database's now) of the items not yet resolved, and the window does not apply to it.
+    Without `group_by`, one group `{}` (count 0 and None figures when nothing matched);
+    with it, one group per value that has spans, `week` being the Monday (UTC) of the
+    span's end (of the first ask, for open age).
+    """
+    if measure not in MEASURES:
+        raise InvalidQuery("measure", f"one of {', '.join(MEASURES)}")
+    if group_by is not None and group_by not in GROUPINGS:
+        raise InvalidQuery("group_by", f"one of {', '.join(GROUPINGS)}")
+    rows = await conn.fetch(
+        _LEAD_TIMES,
+        measure,
+        now,
+        team_ref(team),
+        channel.strip().lower() if channel else None,
+        touchpoint.strip().lower() if touchpoint else None,
+        uuid_text(outcome),
+        start,
+        end,
+        group_by,
+        list(OPEN_FEEDBACK),
+    )
+    groups = [
+        LeadTimeGroup(
+            group=_group(group_by, r["group_key"], r["label"]),
+            **_fields(figures(r["count"], r["mean"], r["percentiles"])),
+        )
+        for r in rows
+    ]
+    if group_by is None and not groups:
+        groups = [LeadTimeGroup(group={}, **_fields(figures(0, None, None)))]
+    return LeadTimes(measure=measure, groups=groups)
+
+
+def _fields(f: Figures) -> dict[str, Any]:
+    return {
+        "count": f.count,
+        "mean": f.mean,
+        "p50": f.p50,
+        "p75": f.p75,
+        "p85": f.p85,
+        "p95": f.p95,
+    }
+
+
+# --- DORA -------------------------------------------------------------------------
+
+
+class DeploymentFrequency(Row, frozen=True, kw_only=True):
+    deployments: int
+    deployment_days: int
+    per_week: float | None
+    tier: Tier | None
+
+
+class LeadTimeForChanges(Row, frozen=True, kw_only=True):
+    count: int
+    mean: float | None
+    p50: float | None
+    p85: float | None
+    tier: Tier | None
+
+
+class ChangeFailureRate(Row, frozen=True, kw_only=True):
+    failed: int
+    deployments: int
+    rate: float | None
+    tier: Tier | None
+
+
+class Recovery(Row, frozen=True, kw_only=True):
+    count: int
+    mean: float | None
+    p50: float | None
+    tier: Tier | None
+
+
+class Dora(Row, frozen=True, kw_only=True):
+    unit: str = "seconds"
+    deployment_frequency: DeploymentFrequency
+    lead_time_for_changes: LeadTimeForChanges
+    change_failure_rate: ChangeFailureRate
+    recovery_time: Recovery
+    time_to_restore: Recovery
+
+
+# Which production deployment each incident is tied to: the increment it names, else the
+# first production deployment carrying the sha it names (preferring its own service), else
+# the last production deployment of its service that finished before it opened.
+_TIES = """
+ties AS (
+    SELECT n.id AS incident_id, n.service, n.opened_at, n.resolved_at,
+           coalesce(
+               (SELECT i.id FROM read.increments i
+                WHERE i.id = n.caused_by_increment_id AND i.production),
+               (SELECT i.id FROM read.increments i
+                WHERE n.caused_by_sha IS NOT NULL AND i.production
+                  AND (i.commit_sha = n.caused_by_sha
+                       OR i.id IN (SELECT c.increment_id FROM read.increment_commits c
+                                   WHERE c.sha = n.caused_by_sha))
+                ORDER BY i.service = n.service DESC, i.finished_at, i.id
+                LIMIT 1),
+               (SELECT i.id FROM read.increments i
+                WHERE i.production AND i.service = n.service AND i.finished_at < n.opened_at
+                ORDER BY i.finished_at DESC, i.id DESC
+                LIMIT 1)
+           ) AS increment_id
+    FROM read.incidents n
+)"""
+
+# The services in scope: those the team owns ($1, id or slug) and/or the one named ($2).
+_IN_SCOPE = """($1::text IS NULL OR {col} IN (
+        SELECT r.repository FROM read.team_repositories r JOIN read.teams t ON t.id = r.team_id
+        WHERE t.slug = $1 OR t.id::text = $1))
+    AND ($2::text IS NULL OR {col} = $2)"""
+_DEPLOYMENT_SCOPE = _IN_SCOPE.format(col="i.service")
+_COMMIT_SCOPE = _IN_SCOPE.format(col="c.service")
+_INCIDENT_SCOPE = _IN_SCOPE.format(col="t.service")
+
+_DORA = f"""
+WITH {_TIES},
+deployments AS (
+    SELECT i.id, i.status, i.finished_at,
+           i.status IN ('failed', 'rolled_back')
+           OR EXISTS (SELECT 1 FROM ties WHERE ties.increment_id = i.id) AS failed
+    FROM read.increments i
+    WHERE i.production AND {_DEPLOYMENT_SCOPE}
+      AND ($3::timestamptz IS NULL OR i.finished_at >= $3)
+      AND ($4::timestamptz IS NULL OR i.finished_at < $4)
+),
+frequency AS (
+    SELECT count(*) FILTER (WHERE status = 'succeeded')::int AS deployments,
+           count(DISTINCT (finished_at AT TIME ZONE 'UTC')::date)
+               FILTER (WHERE status = 'succeeded')::int AS deployment_days,
+           min(finished_at) FILTER (WHERE status = 'succeeded') AS first_at,
+           count(*)::int AS production,
+           count(*) FILTER (WHERE failed)::int AS failed
+    FROM deployments
+),
+changes AS (
+    SELECT {SUMMARY}
+    FROM (SELECT extract(epoch FROM c.deployed_at - c.authored_at)::float8 AS span
+          FROM read.commit_deployments c
+          WHERE {_COMMIT_SCOPE}
+            AND ($3::timestamptz IS NULL OR c.deployed_at >= $3)
+            AND ($4::timestamptz IS NULL OR c.deployed_at < $4)) s
+),
+incidents AS (
+    SELECT t.opened_at, t.resolved_at, i.finished_at AS deployed_at
+    FROM ties t LEFT JOIN read.increments i ON i.id = t.increment_id
+    WHERE t.resolved_at IS NOT NULL AND {_INCIDENT_SCOPE}
+      AND ($3::timestamptz IS NULL OR t.opened_at >= $3)
+      AND ($4::timestamptz IS NULL OR t.opened_at < $4)
+),
+recovery AS (
+    SELECT {SUMMARY}
+    FROM (SELECT extract(epoch FROM resolved_at - deployed_at)::float8 AS span
+          FROM incidents WHERE deployed_at IS NOT NULL) s
+),
+restore AS (
+    SELECT {SUMMARY}
+    FROM (SELECT extract(epoch FROM resolved_at - opened_at)::float8 AS span FROM incidents) s
+)
+SELECT f.deployments, f.deployment_days, f.production, f.failed,
+       extract(epoch FROM coalesce($4, $5::timestamptz, now())
+                          - coalesce($3, f.first_at))::float8 AS window_seconds,
+       c.count AS change_count, c.mean AS change_mean, c.percentiles AS change_percentiles,
+       rv.count AS recovery_count, rv.mean AS recovery_mean,
+       rv.percentiles AS recovery_percentiles,
+       rs.count AS restore_count, rs.mean AS restore_mean,
+       rs.percentiles AS restore_percentiles
+FROM frequency f, changes c, recovery rv, restore rs
+"""
+
+
+def frequency_tier(deployments: int, deployment_days: int, weeks: float) -> Tier | None:
+    """Elite: deployments on ≥ 5 days a week; high: ≥ 1 a week; medium: ≥ 1 a month (30
+    days); low: fewer. None without deployments."""
+    if deployments == 0:
+        return None
+    if deployment_days / weeks >= 5:
+        return "elite"
+    if deployments / weeks >= 1:
+        return "high"
+    if deployments / (weeks * WEEK / MONTH) >= 1:
+        return "medium"
+    return "low"
+
+
+def lead_time_tier(median: float | None) -> Tier | None:
+    """On the median: elite < 1 day, high < 1 week, medium < 1 month (30 days), else low."""
+    return _below(median, DAY, WEEK, MONTH)
+
+
+def failure_rate_tier(failed: int, deployments: int) -> Tier | None:
+    """Elite ≤ 5 %, high ≤ 10 %, medium ≤ 15 %, else low; None without deployments."""
+    if deployments == 0:
+        return None
+    if failed * 100 <= 5 * deployments:
+        return "elite"
+    if failed * 100 <= 10 * deployments:
+        return "high"
+    if failed * 100 <= 15 * deployments:
+        return "medium"
+    return "low"
+
+
+def recovery_tier(median: float | None) -> Tier | None:
+    """On the median: elite < 1 hour, high < 1 day, medium < 1 week, else low."""
+    return _below(median, HOUR, DAY, WEEK)
+
+
+def _below(value: float | None, elite: float, high: float, medium: float) -> Tier | None:
+    if value is None:
+        return None
+    if value < elite:
+        return "elite"
+    if value < high:
+        return "high"
+    if value < medium:
+        return "medium"
+    return "low"
+
+
+async def dora(
+    conn: Connection,
+    *,
+    team: str | UUID | None = None,
+    service: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    now: datetime | None = None,
+) -> Dora:
+    """The four DORA keys (plus time to restore) for a team's services or one service.
+
+    `start` (inclusive) and `end` (exclusive) select deployments and commits by when
+    they were deployed, and incidents by when they opened. Deployment frequency is per
+    week of the window start..end, which defaults to first deployment..`now`, and is at
+    least one week long.
+    """
+    r = await conn.fetchrow(
+        _DORA,
+        team_ref(team),
+        service.strip().lower() if service else None,
+        start,
+        end,
+        now,
+    )
+    assert r is not None  # aggregates over one-row CTEs always answer one row
+    weeks = max((r["window_seconds"] or 0.0) / WEEK, 1.0)
+    deployments: int = r["deployments"]
+    changes = figures(r["change_count"], r["change_mean"], r["change_percentiles"])
+    recovered = figures(r["recovery_count"], r["recovery_mean"], r["recovery_percentiles"])
+    restored = figures(r["restore_count"], r["restore_mean"], r["restore_percentiles"])
+    return Dora(
+        deployment_frequency=DeploymentFrequency(
+            deployments=deployments,
+            deployment_days=r["deployment_days"],
+            per_week=deployments / weeks if deployments else (0.0 if start else None),
+            tier=frequency_tier(deployments, r["deployment_days"], weeks),
+        ),
+        lead_time_for_changes=LeadTimeForChanges(
+            count=changes.count,
+            mean=changes.mean,
+            p50=changes.p50,
+            p85=changes.p85,
+            tier=lead_time_tier(changes.p50),
+        ),
+        change_failure_rate=ChangeFailureRate(
+            failed=r["failed"],
+            deployments=r["production"],
+            rate=r["failed"] / r["production"] if r["production"] else None,
+            tier=failure_rate_tier(r["failed"], r["production"]),
+        ),
+        recovery_time=Recovery(
+            count=recovered.count,
+            mean=recovered.mean,
+            p50=recovered.p50,
+            tier=recovery_tier(recovered.p50),
+        ),
+        time_to_restore=Recovery(
+            count=restored.count,
+            mean=restored.mean,
+            p50=restored.p50,
+            tier=recovery_tier(restored.p50),
+        ),
+    )
+
+
+class DoraDay(Row, frozen=True, kw_only=True):
+    """One service's production deployments on one day (UTC)."""
+
+    day: str
+    team_id: UUID | None
+    team: str | None
+    service: str
+    deployments: int
+    succeeded: int
+    failed: int
+
+
+_DORA_DAILY = f"""
+WITH {_TIES},
+deployments AS (
+    SELECT i.service, (i.finished_at AT TIME ZONE 'UTC')::date AS day, i.status,
+           i.status IN ('failed', 'rolled_back')
+           OR EXISTS (SELECT 1 FROM ties WHERE ties.increment_id = i.id) AS failed
+    FROM read.increments i
+    WHERE i.production AND {_DEPLOYMENT_SCOPE}
+      AND ($3::timestamptz IS NULL OR i.finished_at >= $3)
+      AND ($4::timestamptz IS NULL OR i.finished_at < $4)
+)
+SELECT to_char(d.day, 'YYYY-MM-DD') AS day, r.team_id, t.slug AS team, d.service,
+       count(*)::int AS deployments,
+       count(*) FILTER (WHERE d.status = 'succeeded')::int AS succeeded,
+       count(*) FILTER (WHERE d.failed)::int AS failed
+FROM deployments d
+LEFT JOIN read.team_repositories r ON r.repository = d.service
+LEFT JOIN read.teams t ON t.id = r.team_id
+GROUP BY d.day, r.team_id, t.slug, d.service
+ORDER BY d.day, t.slug NULLS LAST, d.service
+"""
+
+
+async def dora_daily(
+    conn: Connection,
+    *,
+    team: str | UUID | None = None,
+    service: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[DoraDay]:
+    """Per day (UTC), team and service: production deployments, the successful ones, and
+    the failed ones (failed, rolled back or tied to an incident, as in the change failure
+    rate). Days without deployments are left out."""
+    rows = await conn.fetch(
+        _DORA_DAILY,
+        team_ref(team),
+        service.strip().lower() if service else None,
+        start,
+        end,
+    )
+    return [DoraDay(**dict(r)) for r in rows]
+
+
+# --- outcome scorecards -----------------------------------------------------------
+
+
+class TeamRef(Row, frozen=True, kw_only=True):
+    id: UUID
+    slug: str
+
+
+class ShipFigures(Row, frozen=True, kw_only=True):
+    count: int
+    p50: float | None
+
+
+class OutcomeScorecard(Row, frozen=True, kw_only=True):
+    """An outcome with the feedback aligned to it.
+
+    `feedback` counts the items triaged to the outcome (a merged duplicate counts once,
+    on its original); `demand` adds the duplicates merged into them; `open_items` are
+    those not yet resolved. NPS is over every scored ask (items and their duplicates):
+    % promoters (9-10) - % detractors (0-6), None without scores. `time_to_ship` is
+    first ask → first shipped, over the shipped items.
+    """
+
+    id: UUID
+    statement: str
+    measure: str
+    target: str | None
+    status: str
+    teams: list[TeamRef]
+    feedback: int
+    demand: int
+    open_items: int
+    nps_responses: int
+    promoters: int
+    detractors: int
+    nps: float | None
+    time_to_ship: ShipFigures
+
+
+_SCORECARDS = f"""
+WITH items AS (
+    SELECT f.id, f.outcome_id, f.status, f.nps, f.demand, f.earliest_received_at,
+           f.shipped_at
+    FROM read.feedback_items f
+    WHERE f.status <> 'duplicate' AND f.outcome_id IS NOT NULL
+),
+scores AS (
+    SELECT outcome_id, nps FROM items WHERE nps IS NOT NULL
+    UNION ALL
+    SELECT i.outcome_id, d.nps
+    FROM items i JOIN read.feedback_items d ON d.duplicate_of = i.id
+    WHERE d.status = 'duplicate' AND d.nps IS NOT NULL
+),
+volume AS (
+    SELECT outcome_id, count(*)::int AS feedback, sum(demand)::int AS demand,
+           count(*) FILTER (WHERE status = ANY($1::text[]))::int AS open_items
+    FROM items GROUP BY outcome_id
+),
+nps AS (
+    SELECT outcome_id, count(*)::int AS responses,
+           count(*) FILTER (WHERE nps >= 9)::int AS promoters,
+           count(*) FILTER (WHERE nps <= 6)::int AS detractors
+    FROM scores GROUP BY outcome_id
+),
+shipping AS (
+    SELECT outcome_id, {SUMMARY}
+    FROM (SELECT outcome_id,
+                 extract(epoch FROM shipped_at - earliest_received_at)::float8 AS span
+          FROM items WHERE shipped_at IS NOT NULL) s
+    GROUP BY outcome_id
+)
+SELECT o.id, o.statement, o.measure, o.target, o.status,
+       ARRAY(SELECT t.id FROM unnest(o.team_ids) WITH ORDINALITY AS u(id, n)
+             JOIN read.teams t ON t.id = u.id ORDER BY u.n) AS team_ids,
+       ARRAY(SELECT t.slug FROM unnest(o.team_ids) WITH ORDINALITY AS u(id, n)
+             JOIN read.teams t ON t.id = u.id ORDER BY u.n) AS team_slugs,
+       coalesce(v.feedback, 0) AS feedback, coalesce(v.demand, 0) AS demand,
+       coalesce(v.open_items, 0) AS open_items,
+       coalesce(n.responses, 0) AS responses, coalesce(n.promoters, 0) AS promoters,
+       coalesce(n.detractors, 0) AS detractors,
+       s.count AS ship_count, s.percentiles AS ship_percentiles
+FROM read.outcomes o
+LEFT JOIN volume v ON v.outcome_id = o.id
+LEFT JOIN nps n ON n.outcome_id = o.id
+LEFT JOIN shipping s ON s.outcome_id = o.id
+ORDER BY o.defined_at, o.id
+"""
+
+
+def nps_score(responses: int, promoters: int, detractors: int) -> float | None:
+    """% promoters - % detractors, from -100 to 100; None without responses."""
+    if responses == 0:
+        return None
+    return 100.0 * (promoters - detractors) / responses
+
+
+async def outcome_scorecards(conn: Connection) -> list[OutcomeScorecard]:
+    """One scorecard per outcome, oldest defined first."""
+    rows = await conn.fetch(_SCORECARDS, list(OPEN_FEEDBACK))
+    cards = []
+    for r in rows:
+        shipped = figures(r["ship_count"], None, r["ship_percentiles"])
+        cards.append(
+            OutcomeScorecard(
+                id=r["id"],
+                statement=r["statement"],
+                measure=r["measure"],
+                target=r["target"],
+                status=r["status"],
+                teams=[
+                    TeamRef(id=i, slug=s)
+                    for i, s in zip(r["team_ids"], r["team_slugs"], strict=True)
+                ],
+                feedback=r["feedback"],
+                demand=r["demand"],
+                open_items=r["open_items"],
+                nps_responses=r["responses"],
+                promoters=r["promoters"],
+                detractors=r["detractors"],
+                nps=nps_score(r["responses"], r["promoters"], r["detractors"]),
+                time_to_ship=ShipFigures(count=shipped.count, p50=shipped.p50),
+            )
+        )
+    return cards
