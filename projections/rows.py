@@ -39,7 +39,10 @@ class Rows:
     def get(self, key: Any) -> dict[str, Any] | None:
         return self._rows.get(key)
 
-    def add(self, row: dict[str, Any]) -> dict[str, Any]:
+    def add(self, values: dict[str, Any]) -> dict[str, Any]:
+        """A new row; columns not given start as None (the table's defaults do not apply)."""
+        row = dict.fromkeys(self.columns)
+        row.update(values)
         key = row[self.key]
         self._rows[key] = row
         self._loaded.add(key)

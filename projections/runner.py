@@ -287,6 +287,7 @@ class ProjectionRunner:
                 topic = failed.topic if failed else "?"
                 await self._record_failure(conn, projection, position, error)
                 raise ProjectionFailed(projection.name, position, topic, error) from error
+            logger.warning("batch failed (%r); applying one event at a time", error)
             # Find the event that fails: apply one at a time up to it.
             for i, notification in enumerate(batch):
                 last = i == len(batch) - 1
