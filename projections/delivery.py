@@ -71,10 +71,11 @@ CREATE INDEX ON incidents (service, opened_at);
 
 _FIRST_DEPLOYMENT = """
 INSERT INTO commit_deployments AS d (service, sha, authored_at, deployed_at, increment_id)
-SELECT i.service, c.sha, c.authored_at, i.finished_at, i.id
+SELECT DISTINCT ON (c.sha) i.service, c.sha, c.authored_at, i.finished_at, i.id
 FROM increment_commits c JOIN increments i ON i.id = c.increment_id
 WHERE c.sha = ANY($1::text[]) AND i.service = $2
   AND i.production AND i.status = 'succeeded'
+ORDER BY c.sha, i.finished_at, i.id
 ON CONFLICT (service, sha) DO UPDATE
 SET deployed_at = EXCLUDED.deployed_at, increment_id = EXCLUDED.increment_id,
     authored_at = EXCLUDED.authored_at

@@ -584,3 +584,22 @@ def test_tier_thresholds() -> None:
     assert frequency_tier(20, 4, 1.0) == "high"
     assert frequency_tier(1, 1, 30 / 7) == "medium"
     assert frequency_tier(1, 1, 31 / 7) == "low"
+
+
+async def test_a_rolled_back_first_deployment_passes_its_commits_to_the_next_one(
+    database_url: str, event_store: PostgresEventStore, pool: asyncpg.Pool
+) -> None:
+    # Commit 1 goes out in three successful deployments; the first is then rolled back.
+    first = await deploy(event_store, "api", at(1), [(1, T0)])
+    await deploy(event_store, "api", at(2), [(1, T0), (2, at(1))])
+    await deploy(event_store, "api", at(3), [(1, T0), (3, at(2))])
+    await roll_back_increment(event_store, first, reason="errors", rolled_back_at=at(3, hours=1))
+    await project(database_url, event_store)
+    async with pool.acquire() as conn:
+        result = await dora(conn, service="api", now=at(7))
+    # Commit 1's lead time now runs to the next successful deployment (2 days), once;
+    # commits 2 and 3 took a day each.
+    assert result.lead_time_for_changes.count == 3
+    assert result.lead_time_for_changes.mean == pytest.approx(4 * D / 3)
+    assert result.lead_time_for_changes.p50 == D
+    assert result.change_failure_rate.failed == 1
