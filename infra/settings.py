@@ -46,6 +46,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """LOOPLINE_IDLE_IN_TRANSACTION_TIMEOUT: seconds before PostgreSQL ends a stuck session."""
     poll_interval: float = 1.0
     """LOOPLINE_POLL_INTERVAL: seconds between polls when LISTEN/NOTIFY is silent."""
+    run_projections: bool = True
+    """LOOPLINE_RUN_PROJECTIONS: run the projections inside `up`/`serve` (false when separate
+    `loopline project` workers run them)."""
     log_level: str = "info"
     """LOOPLINE_LOG_LEVEL: debug, info, warning or error."""
 
@@ -78,6 +81,7 @@ ENVIRONMENT: dict[str, str] = {
     "append_retries": "LOOPLINE_APPEND_RETRIES",
     "idle_in_transaction_timeout": "LOOPLINE_IDLE_IN_TRANSACTION_TIMEOUT",
     "poll_interval": "LOOPLINE_POLL_INTERVAL",
+    "run_projections": "LOOPLINE_RUN_PROJECTIONS",
     "log_level": "LOOPLINE_LOG_LEVEL",
 }
 """Setting name → environment variable."""

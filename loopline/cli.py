@@ -4,19 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import socket
 import sys
+import time
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
-from infra.database import DatabaseUnavailable, connect, database_url
+from infra.database import DatabaseUnavailable, connect, create_pool, database_url
 from infra.settings import Settings, SettingsError, load_settings
 from loopline import serving
 from loopline.instance import InstanceFileError, admin_token, write_instance
 from migrations.runner import Migration, MigrationError, migrate
+from projections.catalog import all_projections
+from projections.runner import ProjectionFailed
+from projections.worker import UnknownProjection, build_runner, run_until_stopped, select
+from projections.worker import rebuild as rebuild_projection
+
+PROJECTIONS = [p.name for p in all_projections()]
 
 app = typer.Typer(
     name="loopline",
@@ -34,6 +50,8 @@ EXPECTED_ERRORS = (
     serving.PortUnavailable,
     serving.ServerFailed,
     InstanceFileError,
+    UnknownProjection,
+    ProjectionFailed,
 )
 
 Host = Annotated[
@@ -136,6 +154,81 @@ def migrate_command(data_dir: DataDir = None) -> None:
     settings = load_settings(data_dir=data_dir)
     configure_logging(settings)
     apply_migrations(settings, database_url(settings))
+
+
+Names = Annotated[
+    list[str] | None,
+    typer.Argument(help="Projections to run (default: all). Known: " + ", ".join(PROJECTIONS)),
+]
+
+
+@app.command()
+def project(names: Names = None, data_dir: DataDir = None) -> None:
+    """Run projection workers until stopped; several workers share the projections safely."""
+    settings = load_settings(data_dir=data_dir)
+    configure_logging(settings)
+    selected = select(names)
+    dsn = database_url(settings)
+    apply_migrations(settings, dsn)
+    typer.echo(f"projecting {', '.join(p.name for p in selected)} (Ctrl-C stops)")
+    asyncio.run(_project(settings, dsn, [p.name for p in selected]))
+
+
+async def _project(settings: Settings, dsn: str, names: list[str]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    pool = await create_pool(settings, dsn)
+    try:
+        runner = build_runner(settings, dsn, pool, select(names))
+        await run_until_stopped(runner, names, stop=stop)
+    finally:
+        await pool.close()
+
+
+@app.command()
+def rebuild(
+    names: Names = None,
+    all_: Annotated[bool, typer.Option("--all", help="Rebuild every projection.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Replay the event store into new read-model tables, then switch to them."""
+    if not names and not all_:
+        fail("name a projection to rebuild, or pass --all")
+    settings = load_settings(data_dir=data_dir)
+    configure_logging(settings)
+    selected = select(None if all_ else names)
+    dsn = database_url(settings)
+    apply_migrations(settings, dsn)
+    asyncio.run(_rebuild(settings, dsn, [p.name for p in selected]))
+
+
+async def _rebuild(settings: Settings, dsn: str, names: list[str]) -> None:
+    pool = await create_pool(settings, dsn)
+    try:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]:,.0f} events/s"),
+            TimeRemainingColumn(),
+        ) as progress:
+            for name in names:
+                task = progress.add_task(name, total=None, rate=0.0)
+                began = time.monotonic()
+
+                def report(
+                    position: int, head: int, task: TaskID = task, began: float = began
+                ) -> None:
+                    elapsed = time.monotonic() - began
+                    rate = position / elapsed if elapsed > 0 else 0.0
+                    progress.update(task, completed=position, total=head, rate=rate)
+
+                await rebuild_projection(settings, dsn, pool, name, progress=report)
+                progress.update(task, completed=progress.tasks[task].total or 0)
+    finally:
+        await pool.close()
 
 
 @app.command()

@@ -14,6 +14,8 @@ from litestar import Litestar
 from infra.database import create_pool, database_url
 from infra.settings import Settings
 from migrations.runner import MigrationError, applied_level, latest_level
+from projections.catalog import all_projections
+from projections.worker import build_runner
 
 _CLOSE_TIMEOUT = 10.0
 
@@ -47,11 +49,23 @@ def database_lifespan(
         if target is None:
             target = await anyio.to_thread.run_sync(database_url, settings)
         pool = await create_pool(settings, target)
+        projecting: asyncio.Task[None] | None = None
         try:
             await ensure_schema_current(pool)
             app.state.pool = pool
+            app.state.dsn = target
+            if settings.run_projections:
+                runner = build_runner(settings, target, pool, all_projections())
+                projecting = asyncio.create_task(runner.run(), name="projections")
+                app.state.runner = runner
             yield
         finally:
+            if projecting is not None:
+                app.state.runner.stop()
+                try:
+                    await asyncio.wait_for(projecting, _CLOSE_TIMEOUT)
+                except TimeoutError:
+                    projecting.cancel()
             try:
                 await asyncio.wait_for(pool.close(), _CLOSE_TIMEOUT)
             except TimeoutError:
