@@ -252,10 +252,12 @@ ties AS (
                (SELECT i.id FROM read.increments i
                 WHERE i.id = n.caused_by_increment_id AND i.production),
                (SELECT i.id FROM read.increments i
-                WHERE n.caused_by_sha IS NOT NULL AND i.production
-                  AND (i.commit_sha = n.caused_by_sha
-                       OR i.id IN (SELECT c.increment_id FROM read.increment_commits c
-                                   WHERE c.sha = n.caused_by_sha))
+                WHERE i.production
+                  AND i.id IN (SELECT x.id FROM read.increments x
+                               WHERE x.commit_sha = n.caused_by_sha
+                               UNION ALL
+                               SELECT c.increment_id FROM read.increment_commits c
+                               WHERE c.sha = n.caused_by_sha)
                 ORDER BY i.service = n.service DESC, i.finished_at, i.id
                 LIMIT 1),
                (SELECT i.id FROM read.increments i
@@ -280,7 +282,7 @@ WITH {_TIES},
 deployments AS (
     SELECT i.id, i.status, i.finished_at,
            i.status IN ('failed', 'rolled_back')
-           OR EXISTS (SELECT 1 FROM ties WHERE ties.increment_id = i.id) AS failed
+           OR i.id IN (SELECT increment_id FROM ties WHERE increment_id IS NOT NULL) AS failed
     FROM read.increments i
     WHERE i.production AND {_DEPLOYMENT_SCOPE}
       AND ($3::timestamptz IS NULL OR i.finished_at >= $3)
@@ -462,7 +464,7 @@ WITH {_TIES},
 deployments AS (
     SELECT i.service, (i.finished_at AT TIME ZONE 'UTC')::date AS day, i.status,
            i.status IN ('failed', 'rolled_back')
-           OR EXISTS (SELECT 1 FROM ties WHERE ties.increment_id = i.id) AS failed
+           OR i.id IN (SELECT increment_id FROM ties WHERE increment_id IS NOT NULL) AS failed
     FROM read.increments i
     WHERE i.production AND {_DEPLOYMENT_SCOPE}
       AND ($3::timestamptz IS NULL OR i.finished_at >= $3)
