@@ -46,6 +46,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """LOOPLINE_IDLE_IN_TRANSACTION_TIMEOUT: seconds before PostgreSQL ends a stuck session."""
     poll_interval: float = 1.0
     """LOOPLINE_POLL_INTERVAL: seconds between polls when LISTEN/NOTIFY is silent."""
+    projection_batch_size: int = 2000
+    """LOOPLINE_PROJECTION_BATCH_SIZE: most events a projection applies in one transaction."""
     run_projections: bool = True
     """LOOPLINE_RUN_PROJECTIONS: run the projections inside `up`/`serve` (false when separate
     `loopline project` workers run them)."""
@@ -81,6 +83,7 @@ ENVIRONMENT: dict[str, str] = {
     "append_retries": "LOOPLINE_APPEND_RETRIES",
     "idle_in_transaction_timeout": "LOOPLINE_IDLE_IN_TRANSACTION_TIMEOUT",
     "poll_interval": "LOOPLINE_POLL_INTERVAL",
+    "projection_batch_size": "LOOPLINE_PROJECTION_BATCH_SIZE",
     "run_projections": "LOOPLINE_RUN_PROJECTIONS",
     "log_level": "LOOPLINE_LOG_LEVEL",
 }

@@ -41,6 +41,7 @@ def build_runner(
         AsyncpgRecorder(pool, poll_interval=settings.poll_interval),
         create_mapper(),
         projections,
+        batch_size=settings.projection_batch_size,
         poll_interval=settings.poll_interval,
         server_settings=server_settings(settings),
     )
