@@ -15,6 +15,10 @@ class ConcurrencyConflict(DomainError):
         self.current_version = current_version
 
 
+class StaleVersion(ConcurrencyConflict):
+    """Raised when the caller's expected version is not the aggregate's current version."""
+
+
 class NotFound(DomainError):
     """Raised when a referenced aggregate does not exist."""
 

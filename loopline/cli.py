@@ -12,6 +12,7 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Annotated, NoReturn
 
+import msgspec
 import typer
 from rich.progress import (
     BarColumn,
@@ -124,6 +125,7 @@ def up(
             typer.echo("demo: the demo organisation is not available yet; starting empty")
         url = serving.url(settings.host, settings.port)
         token = admin_token(settings)
+        settings = msgspec.structs.replace(settings, admin_token=token)
         write_instance(settings, url)
         typer.echo(f"Loopline is running at {url}")
         typer.echo(f"admin token: {token}")

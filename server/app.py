@@ -12,20 +12,33 @@ from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
 
 from infra.settings import Settings
-from server.dependencies import provide_pool, provide_settings
+from server.auth import authentication_middleware
+from server.dependencies import (
+    provide_caught_up,
+    provide_expected_version,
+    provide_pool,
+    provide_principal,
+    provide_settings,
+    provide_store,
+)
+from server.feedback import FeedbackController
 from server.health import HealthController
 from server.lifespan import database_lifespan
 from server.problems import problem_details_plugin
 
 
 def route_handlers() -> list[ControllerRouterHandler]:
-    return [HealthController]
+    return [HealthController, FeedbackController]
 
 
 def dependencies() -> dict[str, Provide]:
     return {
         "pool": Provide(provide_pool, sync_to_thread=False),
         "settings": Provide(provide_settings, sync_to_thread=False),
+        "store": Provide(provide_store, sync_to_thread=False),
+        "principal": Provide(provide_principal, sync_to_thread=False),
+        "expected_version": Provide(provide_expected_version, sync_to_thread=False),
+        "caught_up": Provide(provide_caught_up),
     }
 
 
@@ -48,6 +61,7 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
         route_handlers=route_handlers(),
         dependencies=dependencies(),
         plugins=[problem_details_plugin()],
+        middleware=[authentication_middleware()],
         lifespan=[database_lifespan(settings, dsn)],
         openapi_config=openapi_config(),
         logging_config=logging_config(),

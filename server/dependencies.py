@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
-import asyncpg
-from litestar.datastructures import State
+import re
+from typing import Annotated
 
+import asyncpg
+from litestar import Request
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.params import HeaderParameter, QueryParameter
+
+from infra.eventstore import PostgresEventStore
 from infra.settings import Settings
+from infra.tokens import Principal
+from projections.catalog import all_projections
+from projections.runner import wait_for_position
+from server.auth import principal_of
+
+_IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+READ_YOUR_WRITES_TIMEOUT = 10.0
 
 
 def provide_pool(state: State) -> asyncpg.Pool:
@@ -18,3 +33,66 @@ def provide_settings(state: State) -> Settings:
     """The settings the app was created with."""
     settings: Settings = state.settings
     return settings
+
+
+def provide_store(state: State) -> PostgresEventStore:
+    """The event store the lifespan built on the pool."""
+    store: PostgresEventStore = state.store
+    return store
+
+
+def provide_principal(request: Request) -> Principal:  # type: ignore[type-arg]
+    """Who the request acts for (from its bearer token)."""
+    return principal_of(request)
+
+
+def provide_expected_version(
+    if_match: Annotated[
+        str | None,
+        HeaderParameter(
+            name="If-Match",
+            required=False,
+            description="The version you last saw; the write fails with 412 if it moved on.",
+        ),
+    ] = None,
+) -> int | None:
+    """The version from an `If-Match` header (`3`, `"3"` or `W/"3"`)."""
+    if if_match is None:
+        return None
+    match = _IF_MATCH.match(if_match)
+    if match is None:
+        raise ValidationException(
+            detail='If-Match must be a version number, e.g. "3"',
+            extra={"field": "If-Match"},
+        )
+    return int(match.group(1))
+
+
+async def provide_caught_up(
+    pool: NamedDependency[asyncpg.Pool],
+    after: Annotated[
+        int | None,
+        QueryParameter(
+            name="after",
+            ge=0,
+            required=False,
+            description=(
+                "Answer only once the read models include the write at this position "
+                "(read-your-writes); 504 if they do not within a few seconds."
+            ),
+        ),
+    ] = None,
+) -> int | None:
+    """Waits until the projections reached `after` (the position a write returned)."""
+    if after is None or after == 0:
+        return after
+    async with pool.acquire() as conn:
+        reached = await wait_for_position(
+            conn, after, all_projections(), within=READ_YOUR_WRITES_TIMEOUT
+        )
+    if not reached:
+        raise HTTPException(
+            status_code=504,
+            detail=f"the read models did not reach position {after} in time; retry",
+        )
+    return after

@@ -12,7 +12,9 @@ import asyncpg
 from litestar import Litestar
 
 from infra.database import create_pool, database_url
+from infra.eventstore import PostgresEventStore
 from infra.settings import Settings
+from infra.tokens import ensure_bootstrap
 from migrations.runner import MigrationError, applied_level, latest_level
 from projections.catalog import all_projections
 from projections.worker import build_runner
@@ -54,6 +56,10 @@ def database_lifespan(
             await ensure_schema_current(pool)
             app.state.pool = pool
             app.state.dsn = target
+            app.state.store = PostgresEventStore.from_pool(pool, settings)
+            if settings.admin_token:
+                async with pool.acquire() as conn:
+                    await ensure_bootstrap(conn, settings.admin_token)
             if settings.run_projections:
                 runner = build_runner(settings, target, pool, all_projections())
                 projecting = asyncio.create_task(runner.run(), name="projections")

@@ -2,21 +2,98 @@
 
 from __future__ import annotations
 
+import asyncpg
 from litestar.plugins.problem_details import (
     ProblemDetailsConfig,
     ProblemDetailsException,
     ProblemDetailsPlugin,
 )
 
+from domain.errors import (
+    ConcurrencyConflict,
+    DomainError,
+    InvalidTransition,
+    NotFound,
+    StaleVersion,
+    ValidationError,
+)
+from domain.index import KeyTaken
 from infra.database import DatabaseUnavailable
+from projections.queries import InvalidQuery
+
+PROBLEMS = "https://loopline.dev/problems/"
+RETRY_AFTER = {"Retry-After": "5"}
 
 
-def _database_unavailable(error: DatabaseUnavailable) -> ProblemDetailsException:
+def _database_unavailable(error: Exception) -> ProblemDetailsException:
     return ProblemDetailsException(
         status_code=503,
-        type_="https://loopline.dev/problems/database-unavailable",
+        type_=PROBLEMS + "database-unavailable",
         title="Database unavailable",
+        detail=str(error) or "the database does not answer; try again shortly",
+        headers=RETRY_AFTER,
+    )
+
+
+def _connection_lost(error: Exception) -> ProblemDetailsException:
+    return _database_unavailable(
+        DatabaseUnavailable(f"the database does not answer ({type(error).__name__})")
+    )
+
+
+def _domain_error(error: DomainError) -> ProblemDetailsException:
+    if isinstance(error, NotFound):
+        return ProblemDetailsException(
+            status_code=404, type_=PROBLEMS + "not-found", title="Not found", detail=str(error)
+        )
+    if isinstance(error, ValidationError):
+        return ProblemDetailsException(
+            status_code=400,
+            type_=PROBLEMS + "invalid-field",
+            title="Invalid field",
+            detail=str(error),
+            extra={"field": error.field},
+        )
+    if isinstance(error, StaleVersion):
+        return ProblemDetailsException(
+            status_code=412,
+            type_=PROBLEMS + "version-mismatch",
+            title="If-Match does not match the current version",
+            detail=str(error),
+            extra={"current_version": error.current_version},
+        )
+    if isinstance(error, ConcurrencyConflict):
+        return ProblemDetailsException(
+            status_code=409,
+            type_=PROBLEMS + "conflict",
+            title="Changed concurrently",
+            detail=str(error),
+            extra={"current_version": error.current_version},
+        )
+    if isinstance(error, KeyTaken):
+        return ProblemDetailsException(
+            status_code=409, type_=PROBLEMS + "taken", title="Already taken", detail=str(error)
+        )
+    if isinstance(error, InvalidTransition):
+        return ProblemDetailsException(
+            status_code=422,
+            type_=PROBLEMS + "invalid-transition",
+            title="Impossible in the current state",
+            detail=str(error),
+            extra={"current_state": error.state, "action": error.action},
+        )
+    return ProblemDetailsException(
+        status_code=422, type_=PROBLEMS + "rule-broken", title="Not allowed", detail=str(error)
+    )
+
+
+def _invalid_query(error: InvalidQuery) -> ProblemDetailsException:
+    return ProblemDetailsException(
+        status_code=400,
+        type_=PROBLEMS + "invalid-field",
+        title="Invalid query parameter",
         detail=str(error),
+        extra={"field": error.field},
     )
 
 
@@ -25,6 +102,15 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
     return ProblemDetailsPlugin(
         ProblemDetailsConfig(
             enable_for_all_http_exceptions=True,
-            exception_to_problem_detail_map={DatabaseUnavailable: _database_unavailable},
+            exception_to_problem_detail_map={
+                DatabaseUnavailable: _database_unavailable,
+                DomainError: _domain_error,
+                InvalidQuery: _invalid_query,
+                OSError: _connection_lost,
+                asyncpg.PostgresConnectionError: _connection_lost,
+                asyncpg.InterfaceError: _connection_lost,
+                asyncpg.CannotConnectNowError: _connection_lost,
+                asyncpg.ReadOnlySQLTransactionError: _database_unavailable,
+            },
         )
     )

@@ -1,9 +1,22 @@
-"""The one base class of every HTTP request and response body."""
+"""The one base class of every HTTP request and response body, and shared bodies."""
 
 from __future__ import annotations
+
+from uuid import UUID
 
 import msgspec
 
 
-class Schema(msgspec.Struct, kw_only=True):
-    """Base of request and response bodies: snake_case field names, keyword-only fields."""
+class Schema(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Base of request and response bodies: snake_case fields, unknown fields rejected."""
+
+
+class WriteResult(Schema):
+    """What every write answers: the aggregate, its new version and the position of the
+    write's last event (pass it as `?after=` to read your own write)."""
+
+    id: UUID
+    version: int
+    position: int | None
+    key: str | None = None
+    status: str | None = None

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 
 from infra.database import start_embedded
@@ -105,9 +106,14 @@ def database_url(fresh_database: str) -> str:
     return fresh_database
 
 
+ADMIN_TOKEN = "ll_test-admin-token-not-a-secret"
+
+
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return load_settings({}, database_url=database_url, data_dir=tmp_path / "data")
+    return load_settings(
+        {}, database_url=database_url, data_dir=tmp_path / "data", admin_token=ADMIN_TOKEN
+    )
 
 
 @pytest.fixture
@@ -174,3 +180,14 @@ def api_server(settings: Settings, database_url: str) -> Iterator[str]:
     """Base URL (`http://127.0.0.1:<port>`) of the API served against this test's database."""
     with running_api(settings, database_url) as url:
         yield url
+
+
+@pytest.fixture
+async def api(api_server: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the running API, authenticated with the bootstrap admin token."""
+    async with httpx.AsyncClient(
+        base_url=api_server,
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        timeout=30,
+    ) as client:
+        yield client

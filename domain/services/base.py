@@ -9,7 +9,7 @@ from uuid import UUID
 import msgspec
 from eventsourcing.domain import Aggregate
 
-from domain.errors import ConcurrencyConflict, NotFound
+from domain.errors import NotFound, StaleVersion
 from domain.index import HUMAN_KEY, Index, index_id
 from domain.keys import parse_ref
 from domain.ports import EventStore
@@ -93,9 +93,9 @@ async def claim_key(
 
 
 def check_expected_version(aggregate: Aggregate, expected_version: int | None) -> None:
-    """Raise `ConcurrencyConflict` when the caller saw a version other than the current one."""
+    """Raise `StaleVersion` when the caller saw a version other than the current one."""
     if expected_version is not None and aggregate.version != expected_version:
-        raise ConcurrencyConflict(
+        raise StaleVersion(
             f"expected version {expected_version}, it is at version {aggregate.version}",
             current_version=aggregate.version,
         )

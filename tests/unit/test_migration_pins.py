@@ -11,6 +11,7 @@ from migrations.runner import shipped_migrations
 PINNED = {
     "0001_event_store.sql": "2ae38a7b17b2d75215bf6de4c0d21075117b43dfa98ba2d6ded31a4433592a86",
     "0002_projections.sql": "101ae34237fdd952cced269bc36937e08e63f6a915653560e2ee27676931e04a",
+    "0003_api_tokens.sql": "d2522324967136e5ae47af83ea95306287ab748a65169eb953dd787844f5ac0d",
 }
 
 

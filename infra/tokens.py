@@ -1,0 +1,125 @@
+"""API tokens: created once and shown once, stored only as a SHA-256 digest."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+from typing import Literal
+from uuid import UUID, uuid4
+
+import msgspec
+
+from infra.database import Connection
+
+Role = Literal["admin", "product", "member"]
+ROLES: tuple[Role, ...] = ("admin", "product", "member")
+PREFIX = "ll_"
+BOOTSTRAP = "bootstrap-admin"
+
+
+class Principal(msgspec.Struct, frozen=True):
+    """Who a request acts for: a token's id, name, role and (for members) teams."""
+
+    token_id: UUID
+    name: str
+    role: Role
+    team_ids: frozenset[UUID] = frozenset()
+
+
+class TokenInfo(msgspec.Struct, frozen=True):
+    id: UUID
+    name: str
+    role: Role
+    team_ids: tuple[UUID, ...]
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+def new_token() -> str:
+    return PREFIX + secrets.token_urlsafe(32)
+
+
+def digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+async def create_token(
+    conn: Connection, *, name: str, role: Role, team_ids: tuple[UUID, ...] = ()
+) -> tuple[UUID, str]:
+    """A new token: (its id, the token itself — shown this once, never stored)."""
+    token = new_token()
+    token_id = uuid4()
+    await conn.execute(
+        "INSERT INTO api_tokens (id, name, role, team_ids, token_hash) VALUES ($1, $2, $3, $4, $5)",
+        token_id,
+        name,
+        role,
+        list(team_ids),
+        digest(token),
+    )
+    return token_id, token
+
+
+async def ensure_bootstrap(conn: Connection, token: str) -> None:
+    """Make `token` the bootstrap admin token (replacing an earlier one)."""
+    await conn.execute(
+        "INSERT INTO api_tokens (id, name, role, token_hash) VALUES ($1, $2, 'admin', $3) "
+        "ON CONFLICT (name) WHERE name = 'bootstrap-admin' "
+        "DO UPDATE SET token_hash = EXCLUDED.token_hash, revoked_at = NULL",
+        uuid4(),
+        BOOTSTRAP,
+        digest(token),
+    )
+
+
+async def authenticate(conn: Connection, token: str) -> Principal | None:
+    """The principal of a live token; None for an unknown or revoked one."""
+    row = await conn.fetchrow(
+        "UPDATE api_tokens SET last_used_at = now() "
+        "WHERE token_hash = $1 AND revoked_at IS NULL "
+        "AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute') "
+        "RETURNING id, name, role, team_ids",
+        digest(token),
+    ) or await conn.fetchrow(
+        "SELECT id, name, role, team_ids FROM api_tokens "
+        "WHERE token_hash = $1 AND revoked_at IS NULL",
+        digest(token),
+    )
+    if row is None:
+        return None
+    return Principal(
+        token_id=row["id"],
+        name=row["name"],
+        role=row["role"],
+        team_ids=frozenset(row["team_ids"]),
+    )
+
+
+async def list_tokens(conn: Connection) -> list[TokenInfo]:
+    rows = await conn.fetch(
+        "SELECT id, name, role, team_ids, created_at, revoked_at, last_used_at "
+        "FROM api_tokens ORDER BY created_at"
+    )
+    return [
+        TokenInfo(
+            id=r["id"],
+            name=r["name"],
+            role=r["role"],
+            team_ids=tuple(r["team_ids"]),
+            created_at=r["created_at"],
+            revoked_at=r["revoked_at"],
+            last_used_at=r["last_used_at"],
+        )
+        for r in rows
+    ]
+
+
+async def revoke_token(conn: Connection, token_id: UUID) -> bool:
+    """Revoke a token; False when there is no live token with that id."""
+    status = await conn.execute(
+        "UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL",
+        token_id,
+    )
+    return status.endswith(" 1")

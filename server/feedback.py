@@ -1,0 +1,296 @@
+"""Feedback: receive it, list and search it, and move it through its life cycle."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+from uuid import UUID
+
+import asyncpg
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
+
+from domain import services
+from domain.feedback import CHANNELS, STATUSES
+from domain.services.base import Written
+from domain.services.views import FeedbackView
+from infra.eventstore import PostgresEventStore
+from infra.tokens import Principal
+from projections import queries
+from server.auth import ANYONE, check_team
+from server.history import HistoryEntry, history
+from server.schemas import Schema, WriteResult
+
+Key = Annotated[str, PathParameter(description="The item's key (FB-12) or id.")]
+
+
+class FeedbackCreate(Schema):
+    text: str
+    channel: str
+    touchpoint: str = "product"
+    customer: str | None = None
+    segment: str | None = None
+    nps: int | None = None
+    nps_why: str | None = None
+    external_ref: str | None = None
+    received_at: datetime | None = None
+
+
+class Triage(Schema):
+    team: str
+    tags: list[str] = msgspec.field(default_factory=list)
+    impact: str | None = None
+    outcome: UUID | None = None
+
+
+class Duplicate(Schema):
+    of: str
+
+
+class Plan(Schema):
+    decision: str
+
+
+class Decline(Schema):
+    reason: str
+
+
+class Defer(Schema):
+    until: date
+    reason: str | None = None
+
+
+class Reopen(Schema):
+    reason: str
+
+
+class CloseLoop(Schema):
+    how: str
+    note: str | None = None
+
+
+class FeedbackDetail(Schema):
+    item: FeedbackView
+    history: list[HistoryEntry]
+
+
+def _result(written: Written, status: str) -> WriteResult:
+    return WriteResult(
+        id=written.id,
+        key=written.key,
+        version=written.version,
+        position=written.position,
+        status=status,
+    )
+
+
+async def _team_of(store: NamedDependency[PostgresEventStore], key: str) -> UUID | None:
+    return (await services.get_feedback(store, key)).team_id
+
+
+class FeedbackController(Controller):
+    path = "/api/feedback"
+    tags = ["feedback"]
+    guards = [ANYONE]
+
+    @post(
+        operation_id="receiveFeedback",
+        summary="Receive feedback",
+        description=(
+            "Records what a customer told us. Idempotent on (channel, external_ref): the same "
+            f"pair again answers the existing item with 200. Channels: {', '.join(CHANNELS)}."
+        ),
+        status_code=201,
+    )
+    async def receive(
+        self, data: JSONBody[FeedbackCreate], store: NamedDependency[PostgresEventStore]
+    ) -> Response[WriteResult]:
+        written = await services.receive_feedback(
+            store,
+            channel=data.channel,
+            text=data.text,
+            touchpoint=data.touchpoint,
+            customer_ref=data.customer,
+            segment=data.segment,
+            nps=data.nps,
+            nps_reason=data.nps_why,
+            external_ref=data.external_ref,
+            received_at=data.received_at,
+        )
+        status = (
+            "new" if written.created else (await services.get_feedback(store, written.id)).status
+        )
+        return Response(_result(written, status), status_code=201 if written.created else 200)
+
+    @get(
+        operation_id="listFeedback",
+        summary="List and search feedback",
+        description=f"Newest first, cursor-paginated. Statuses: {', '.join(STATUSES)}.",
+    )
+    async def list_feedback(
+        self,
+        pool: NamedDependency[asyncpg.Pool],
+        caught_up: NamedDependency[int | None],
+        team: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
+        channel: FromQuery[str | None] = None,
+        touchpoint: FromQuery[str | None] = None,
+        outcome: FromQuery[UUID | None] = None,
+        q: Annotated[str | None, QueryParameter(description="Full-text search.")] = None,
+        received_from: FromQuery[datetime | None] = None,
+        received_to: FromQuery[datetime | None] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+    ) -> queries.Page[queries.FeedbackItem]:
+        async with pool.acquire() as conn:
+            return await queries.list_feedback(
+                conn,
+                team=team,
+                status=status,
+                channel=channel,
+                touchpoint=touchpoint,
+                outcome=outcome,
+                q=q,
+                received_from=received_from,
+                received_to=received_to,
+                cursor=cursor,
+                limit=limit,
+            )
+
+    @get(
+        "/{key:str}",
+        operation_id="getFeedback",
+        summary="One feedback item with its history",
+        description="`as_of` shows the item as it was at that time.",
+    )
+    async def get_item(
+        self,
+        key: Key,
+        store: NamedDependency[PostgresEventStore],
+        caught_up: NamedDependency[int | None],
+        as_of: FromQuery[datetime | None] = None,
+    ) -> FeedbackDetail:
+        item = await services.get_feedback(store, key, as_of=as_of)
+        return FeedbackDetail(item=item, history=await history(store, item.id, as_of=as_of))
+
+    @post("/{key:str}/triage", operation_id="triageFeedback", summary="Triage into a team")
+    async def triage(
+        self,
+        key: Key,
+        data: JSONBody[Triage],
+        store: NamedDependency[PostgresEventStore],
+        principal: NamedDependency[Principal],
+        expected_version: NamedDependency[int | None],
+    ) -> WriteResult:
+        check_team(principal, await _team_of(store, key), what="this item")
+        team = await services.resolve_team(store, data.team)
+        check_team(principal, team, what="that team")
+        written = await services.triage_feedback(
+            store,
+            key,
+            team=team,
+            tags=data.tags,
+            impact=data.impact,
+            outcome_id=data.outcome,
+            expected_version=expected_version,
+        )
+        return _result(written, "triaged")
+
+    async def _act(self, key: str, store: PostgresEventStore, principal: Principal) -> None:
+        check_team(principal, await _team_of(store, key), what="this item")
+
+    @post("/{key:str}/duplicate", operation_id="markFeedbackDuplicate", summary="Mark duplicate")
+    async def duplicate(
+        self,
+        key: Key,
+        data: JSONBody[Duplicate],
+        store: NamedDependency[PostgresEventStore],
+        principal: NamedDependency[Principal],
+        expected_version: NamedDependency[int | None],
+    ) -> WriteResult:
+        await self._act(key, store, principal)
+        written = await services.mark_duplicate(
+            store, key, original=data.of, expected_version=expected_version
+        )
+        return _result(written, "duplicate")
+
+    @post("/{key:str}/plan", operation_id="planFeedback", summary="Plan under a decision")
+    async def plan(
+        self,
+        key: Key,
+        data: JSONBody[Plan],
+        store: NamedDependency[PostgresEventStore],
+        principal: NamedDependency[Principal],
+        expected_version: NamedDependency[int | None],
+    ) -> WriteResult:
+        await self._act(key, store, principal)
+        written = await services.plan_feedback(
+            store, key, decision=data.decision, expected_version=expected_version
+        )
+        return _result(written, "planned")
+
+    @post("/{key:str}/decline", operation_id="declineFeedback", summary="Decline with a reason")
+    async def decline(
+        self,
+        key: Key,
+        data: JSONBody[Decline],
+        store: NamedDependency[PostgresEventStore],
+        principal: NamedDependency[Principal],
+        expected_version: NamedDependency[int | None],
+    ) -> WriteResult:
+        await self._act(key, store, principal)
+        written = await services.decline_feedback(
+            store, key, reason=data.reason, expected_version=expected_version
+        )
+        return _result(written, "declined")
+
+    @post("/{key:str}/defer", operation_id="deferFeedback", summary="Defer until a date")
+    async def defer(
+        self,
+        key: Key,
+        data: JSONBody[Defer],
+        store: NamedDependency[PostgresEventStore],
+        principal: NamedDependency[Principal],
+        expected_version: NamedDependency[int | None],
+    ) -> WriteResult:
+        await self._act(key, store, principal)
+        written = await services.defer_feedback(
+            store, key, until=data.until, reason=data.reason, expected_version=expected_version
+        )
+        return _result(written, "deferred")
+
+    @post("/{key:str}/reopen", operation_id="reopenFeedback", summary="Reopen with a reason")
+    async def reopen(
+        self,
+        key: Key,
+        data: JSONBody[Reopen],
+        store: NamedDependency[PostgresEventStore],
+        principal: NamedDependency[Principal],
+        expected_version: NamedDependency[int | None],
+    ) -> WriteResult:
+        await self._act(key, store, principal)
+        written = await services.reopen_feedback(
+            store, key, reason=data.reason, expected_version=expected_version
+        )
+        return _result(written, "new")
+
+    @post(
+        "/{key:str}/close-loop",
+        operation_id="closeFeedbackLoop",
+        summary="Close the loop (the customer was told)",
+    )
+    async def close_loop(
+        self,
+        key: Key,
+        data: JSONBody[CloseLoop],
+        store: NamedDependency[PostgresEventStore],
+        principal: NamedDependency[Principal],
+        expected_version: NamedDependency[int | None],
+    ) -> WriteResult:
+        await self._act(key, store, principal)
+        written = await services.close_feedback_loop(
+            store, key, how=data.how, note=data.note, expected_version=expected_version
+        )
+        return _result(written, "closed")
