@@ -24,11 +24,13 @@ from server.dependencies import (
 from server.feedback import FeedbackController
 from server.health import HealthController
 from server.lifespan import database_lifespan
+from server.operations import OperationsController, prometheus_config
 from server.problems import problem_details_plugin
+from server.stream import EventStreamController
 
 
 def route_handlers() -> list[ControllerRouterHandler]:
-    return [HealthController, FeedbackController]
+    return [HealthController, OperationsController, EventStreamController, FeedbackController]
 
 
 def dependencies() -> dict[str, Provide]:
@@ -61,7 +63,7 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
         route_handlers=route_handlers(),
         dependencies=dependencies(),
         plugins=[problem_details_plugin()],
-        middleware=[authentication_middleware()],
+        middleware=[prometheus_config().middleware, authentication_middleware()],
         lifespan=[database_lifespan(settings, dsn)],
         openapi_config=openapi_config(),
         logging_config=logging_config(),

@@ -18,6 +18,7 @@ from infra.tokens import ensure_bootstrap
 from migrations.runner import MigrationError, applied_level, latest_level
 from projections.catalog import all_projections
 from projections.worker import build_runner
+from server.stream import Broadcaster
 
 _CLOSE_TIMEOUT = 10.0
 
@@ -57,6 +58,7 @@ def database_lifespan(
             app.state.pool = pool
             app.state.dsn = target
             app.state.store = PostgresEventStore.from_pool(pool, settings)
+            app.state.broadcaster = Broadcaster(app.state.store.recorder)
             if settings.admin_token:
                 async with pool.acquire() as conn:
                     await ensure_bootstrap(conn, settings.admin_token)
@@ -66,6 +68,8 @@ def database_lifespan(
                 app.state.runner = runner
             yield
         finally:
+            if hasattr(app.state, "broadcaster"):
+                await app.state.broadcaster.stop()
             if projecting is not None:
                 app.state.runner.stop()
                 try:
