@@ -26,6 +26,8 @@ from rich.progress import (
 from infra.database import DatabaseUnavailable, connect, create_pool, database_url
 from infra.settings import Settings, SettingsError, load_settings
 from loopline import serving
+from loopline.demo import DemoConflict
+from loopline.demo.loading import load_demo_command
 from loopline.instance import InstanceFileError, admin_token, write_instance
 from migrations.runner import Migration, MigrationError, migrate
 from projections.catalog import all_projections
@@ -53,6 +55,7 @@ EXPECTED_ERRORS = (
     InstanceFileError,
     UnknownProjection,
     ProjectionFailed,
+    DemoConflict,
 )
 
 Host = Annotated[
@@ -122,7 +125,7 @@ def up(
         dsn = database_url(settings)
         apply_migrations(settings, dsn)
         if demo:
-            typer.echo("demo: the demo organisation is not available yet; starting empty")
+            load_demo_command(settings, dsn)
         url = serving.url(settings.host, settings.port)
         token = admin_token(settings)
         settings = msgspec.structs.replace(settings, admin_token=token)

@@ -114,16 +114,13 @@ def test_up_with_database_url_starts_no_embedded_server(
     port = free_port()
     env = loopline_env(DATABASE_URL=empty_database, LOOPLINE_ADMIN_TOKEN="s3cret")
 
-    process = start_loopline(
-        "up", "--demo", "--data-dir", str(data_dir), "--port", str(port), env=env
-    )
+    process = start_loopline("up", "--data-dir", str(data_dir), "--port", str(port), env=env)
     try:
         wait_healthy(f"http://127.0.0.1:{port}", process)
     finally:
         out, err = _stop(process, signal.SIGINT)
 
     assert process.returncode == 0, err
-    assert "demo organisation is not available yet" in out
     assert "admin token: s3cret" in out
     assert not (data_dir / "pgdata").exists()
     assert not (data_dir / "admin-token").exists()
