@@ -53,6 +53,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     `loopline project` workers run them)."""
     log_level: str = "info"
     """LOOPLINE_LOG_LEVEL: debug, info, warning or error."""
+    webhook_map_delay: float = 0.0
+    """LOOPLINE_WEBHOOK_MAP_DELAY: seconds a stored webhook delivery waits before it is mapped."""
+    webhook_max_attempts: int = 8
+    """LOOPLINE_WEBHOOK_MAX_ATTEMPTS: attempts at mapping a delivery or sending a notification
+    before it stays failed."""
+    webhook_retry_backoff: float = 2.0
+    """LOOPLINE_WEBHOOK_RETRY_BACKOFF: seconds before the first retry; each retry doubles it."""
+    outbound_timeout: float = 10.0
+    """LOOPLINE_OUTBOUND_TIMEOUT: seconds an outbound notification may take, all told."""
+    outbound_allow_private: bool = False
+    """LOOPLINE_OUTBOUND_ALLOW_PRIVATE: allow notification targets on private, loopback and
+    link-local addresses."""
 
     @property
     def embedded(self) -> bool:
@@ -86,6 +98,11 @@ ENVIRONMENT: dict[str, str] = {
     "projection_batch_size": "LOOPLINE_PROJECTION_BATCH_SIZE",
     "run_projections": "LOOPLINE_RUN_PROJECTIONS",
     "log_level": "LOOPLINE_LOG_LEVEL",
+    "webhook_map_delay": "LOOPLINE_WEBHOOK_MAP_DELAY",
+    "webhook_max_attempts": "LOOPLINE_WEBHOOK_MAX_ATTEMPTS",
+    "webhook_retry_backoff": "LOOPLINE_WEBHOOK_RETRY_BACKOFF",
+    "outbound_timeout": "LOOPLINE_OUTBOUND_TIMEOUT",
+    "outbound_allow_private": "LOOPLINE_OUTBOUND_ALLOW_PRIVATE",
 }
 """Setting name → environment variable."""
 
