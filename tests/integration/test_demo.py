@@ -1,0 +1,99 @@
+"""The demo in PostgreSQL: metrics for every team after a catch-up; `up --demo` loads it once."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from infra.database import create_pool
+from infra.recorder import AsyncpgRecorder
+from infra.settings import Settings, load_settings
+from loopline.demo import DemoSize, catalog
+from loopline.demo.loading import load_demo_database
+from projections.catalog import all_projections
+from projections.metrics import MEASURES, dora, lead_times
+from projections.worker import build_runner
+from tests.integration.test_up import embedded_dsn
+from tests.processes import free_port, loopline_env, start_loopline, wait_healthy
+
+SMALL = DemoSize(teams=4, feedback=500, increments=150, days=120)
+
+
+async def test_every_demo_team_has_lead_times_and_dora(
+    database_url: str, pool: asyncpg.Pool, settings: Settings
+) -> None:
+    # The demo is loaded and the projections catch up with it.
+    report = await load_demo_database(settings, database_url, seed=1, size=SMALL)
+    assert report is not None
+    await build_runner(settings, database_url, pool, all_projections()).catch_up()
+    slugs = [team.slug for team in catalog.TEAMS[: SMALL.teams]]
+
+    async with pool.acquire() as conn:
+        # Every measure has figures for every team.
+        for measure in MEASURES:
+            groups = (await lead_times(conn, measure, group_by="team")).groups
+            counted = {g.group["team"]: g.count for g in groups}
+            for slug in slugs:
+                assert counted.get(slug, 0) > 0, (measure, slug)
+
+        # Every team deployed, with commit lead times, failures and recoveries measured.
+        tiers = {}
+        for slug in slugs:
+            figures = await dora(conn, team=slug)
+            assert figures.deployment_frequency.deployments > 0, slug
+            assert figures.lead_time_for_changes.count > 0, slug
+            assert figures.change_failure_rate.deployments > 0, slug
+            tiers[slug] = figures.deployment_frequency.tier
+
+    # Their delivery differs: the elite team and a slow one are told apart.
+    assert tiers["checkout"] == "elite"
+    assert len(set(tiers.values())) >= 3, tiers
+
+    # Loading again adds nothing.
+    head = await AsyncpgRecorder(pool).max_notification_id()
+    assert await load_demo_database(settings, database_url, seed=1, size=SMALL) is None
+    assert await AsyncpgRecorder(pool).max_notification_id() == head
+
+
+async def _head(dsn: str) -> int:
+    pool = await create_pool(load_settings({}, pool_min_size=1), dsn)
+    try:
+        return await AsyncpgRecorder(pool).max_notification_id()
+    finally:
+        await pool.close()
+
+
+@pytest.mark.slow
+def test_up_demo_loads_once(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = ("up", "--demo", "--data-dir", str(data_dir), "--port", str(port))
+    env = loopline_env()  # the embedded server in a fresh data directory
+
+    # The first `up --demo` loads the demo, then serves.
+    first = start_loopline(*command, env=env)
+    try:
+        wait_healthy(url, first, timeout=120)
+        head = asyncio.run(_head(embedded_dsn(data_dir / "pgdata")))
+    finally:
+        first.send_signal(signal.SIGINT)
+        out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    assert "demo: loaded 5 teams" in out
+    assert head > 10_000
+
+    # The second finds it and adds no event.
+    second = start_loopline(*command, env=env)
+    try:
+        wait_healthy(url, second)
+        assert asyncio.run(_head(embedded_dsn(data_dir / "pgdata"))) == head
+    finally:
+        second.send_signal(signal.SIGINT)
+        out, err = second.communicate(timeout=60)
+    assert second.returncode == 0, err
+    assert "demo: already loaded" in out
