@@ -22,6 +22,9 @@ MAX_TAGS = 20
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _TAG = re.compile(r"^[\w][\w .:/+-]*$")
+# C0 controls other than tab, newline and carriage return, and DEL: nothing a person types,
+# and NUL cannot be stored in PostgreSQL text at all.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def utcnow() -> datetime:
@@ -58,6 +61,12 @@ def check_text(field: str, value: str, *, max_length: int, min_length: int = 1) 
     """Raise unless `value` is a string whose stripped length lies within the bounds."""
     if not isinstance(value, str):
         raise ValidationError(field, "must be text")
+    if _CONTROL.search(value):
+        raise ValidationError(field, "must not contain control characters such as NUL")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(field, "must be valid Unicode (no lone surrogates)") from None
     length = len(value.strip())
     if length < min_length:
         raise ValidationError(field, "must not be empty" if min_length == 1 else "is too short")

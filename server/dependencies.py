@@ -20,7 +20,7 @@ from projections.runner import wait_for_position
 from server.auth import principal_of
 
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
-READ_YOUR_WRITES_TIMEOUT = 10.0
+READ_YOUR_WRITES_TIMEOUT = 5.0
 
 
 def provide_pool(state: State) -> asyncpg.Pool:
@@ -87,6 +87,12 @@ async def provide_caught_up(
     if after is None or after == 0:
         return after
     async with pool.acquire() as conn:
+        head = await conn.fetchval("SELECT coalesce(max(notification_id), 0) FROM stored_events")
+        if after > head:
+            raise ValidationException(
+                detail=f"after={after} is beyond the newest stored event ({head})",
+                extra={"field": "after"},
+            )
         reached = await wait_for_position(
             conn, after, all_projections(), within=READ_YOUR_WRITES_TIMEOUT
         )

@@ -97,6 +97,16 @@ def _invalid_query(error: InvalidQuery) -> ProblemDetailsException:
     )
 
 
+def _unstorable(error: Exception) -> ProblemDetailsException:
+    # PostgreSQL refused a value the request carried (e.g. a NUL byte in a search term).
+    return ProblemDetailsException(
+        status_code=400,
+        type_=PROBLEMS + "invalid-value",
+        title="Invalid value",
+        detail=f"a value in the request cannot be used: {error}",
+    )
+
+
 def problem_details_plugin() -> ProblemDetailsPlugin:
     """Every HTTP error, and each mapped exception, answered as application/problem+json."""
     return ProblemDetailsPlugin(
@@ -111,6 +121,7 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
                 asyncpg.InterfaceError: _connection_lost,
                 asyncpg.CannotConnectNowError: _connection_lost,
                 asyncpg.ReadOnlySQLTransactionError: _database_unavailable,
+                asyncpg.DataError: _unstorable,
             },
         )
     )
