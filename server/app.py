@@ -27,10 +27,18 @@ from server.lifespan import database_lifespan
 from server.operations import OperationsController, prometheus_config
 from server.problems import problem_details_plugin
 from server.stream import EventStreamController
+from server.webhooks.controllers import route_handlers as webhook_route_handlers
+from server.webhooks.lifespan import webhooks_lifespan
 
 
 def route_handlers() -> list[ControllerRouterHandler]:
-    return [HealthController, OperationsController, EventStreamController, FeedbackController]
+    return [
+        HealthController,
+        OperationsController,
+        EventStreamController,
+        FeedbackController,
+        *webhook_route_handlers(),
+    ]
 
 
 def dependencies() -> dict[str, Provide]:
@@ -64,7 +72,7 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
         dependencies=dependencies(),
         plugins=[problem_details_plugin()],
         middleware=[prometheus_config().middleware, authentication_middleware()],
-        lifespan=[database_lifespan(settings, dsn)],
+        lifespan=[database_lifespan(settings, dsn), webhooks_lifespan(settings)],
         openapi_config=openapi_config(),
         logging_config=logging_config(),
         state=State({"settings": settings}),

@@ -20,6 +20,7 @@ from domain.errors import (
 from domain.index import KeyTaken
 from infra.database import DatabaseUnavailable
 from projections.queries import InvalidQuery
+from server.webhooks.errors import InvalidConfiguration, WebhookError
 
 PROBLEMS = "https://loopline.dev/problems/"
 RETRY_AFTER = {"Retry-After": "5"}
@@ -107,6 +108,17 @@ def _unstorable(error: Exception) -> ProblemDetailsException:
     )
 
 
+def _webhook_error(error: WebhookError) -> ProblemDetailsException:
+    extra = {"field": error.field} if isinstance(error, InvalidConfiguration) else None
+    return ProblemDetailsException(
+        status_code=error.status_code,
+        type_=PROBLEMS + error.slug,
+        title=error.title,
+        detail=str(error),
+        extra=extra,
+    )
+
+
 def problem_details_plugin() -> ProblemDetailsPlugin:
     """Every HTTP error, and each mapped exception, answered as application/problem+json."""
     return ProblemDetailsPlugin(
@@ -116,6 +128,7 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
                 DatabaseUnavailable: _database_unavailable,
                 DomainError: _domain_error,
                 InvalidQuery: _invalid_query,
+                WebhookError: _webhook_error,
                 OSError: _connection_lost,
                 asyncpg.PostgresConnectionError: _connection_lost,
                 asyncpg.InterfaceError: _connection_lost,

@@ -1,0 +1,206 @@
+"""The receiving endpoints: verify, store in the inbox, answer; mapping happens after."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+import msgspec
+from litestar import Controller, Request, Response, post
+from litestar.datastructures import Headers
+from litestar.di import NamedDependency
+
+from server.schemas import Schema
+from server.webhooks import generic, github, gitlab
+from server.webhooks.errors import Unverified, WebhookError
+from server.webhooks.inbox import store_delivery
+from server.webhooks.integrations import Integration, candidates, normalize
+from server.webhooks.verify import (
+    check_standard_timestamp,
+    github_signature_ok,
+    gitlab_token_ok,
+    standard_signature_ok,
+)
+
+MAX_BODY = 1024 * 1024
+_NOT_VERIFIED = (
+    "the signature does not verify with the secret of an integration for this repository"
+)
+
+
+class Accepted(Schema):
+    """A stored delivery: its inbox id and state; `duplicate` when its id was seen before."""
+
+    delivery: int
+    state: str
+    duplicate: bool
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        raise WebhookError("the body is not JSON") from None
+
+
+def _body_id(body: bytes) -> str:
+    # Senders that give no delivery id: the same body is the same delivery.
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def _kept(headers: Headers, names: tuple[str, ...]) -> dict[str, str]:
+    return {name: headers[name] for name in names if name in headers}
+
+
+async def _accept(
+    request: Request[Any, Any, Any],
+    pool: asyncpg.Pool,
+    *,
+    source: str,
+    event: str,
+    delivery_id: str,
+    repository: str | None,
+    body: bytes,
+    kept: tuple[str, ...],
+    verifies: Callable[[Integration], bool],
+    status_code: int = 202,
+) -> Response[Accepted]:
+    async with pool.acquire() as conn:
+        found = [i for i in await candidates(conn, source, repository) if verifies(i)]
+        if not found:
+            raise Unverified(_NOT_VERIFIED)
+        stored = await store_delivery(
+            conn,
+            source=source,
+            delivery_id=delivery_id[:200],
+            event=event[:100],
+            repository=normalize(repository) if repository else None,
+            integration_id=found[0].id,
+            headers=_kept(request.headers, kept),
+            body=body,
+        )
+    mapper = getattr(request.app.state, "webhook_mapper", None)
+    if mapper is not None and not stored.duplicate:
+        mapper.wake()
+    return Response(
+        Accepted(delivery=stored.id, state=stored.state, duplicate=stored.duplicate),
+        status_code=status_code,
+    )
+
+
+class WebhookReceivers(Controller):
+    """Deliveries from delivery tooling; authenticated by signature, not by token."""
+
+    path = "/webhooks"
+    tags = ["webhooks"]
+
+    @post(
+        "/github",
+        operation_id="receiveGithubWebhook",
+        summary="Receive a GitHub delivery",
+        description=(
+            "Verified by X-Hub-Signature-256 (HMAC-SHA256 of the raw body with the secret of "
+            "the integration listing the repository); stored, then mapped. 202 (200 for ping); "
+            "401 when not verified; 413 over 1 MiB."
+        ),
+        request_max_body_size=MAX_BODY,
+        status_code=202,
+    )
+    async def receive_github(
+        self, request: Request[Any, Any, Any], pool: NamedDependency[asyncpg.Pool]
+    ) -> Response[Accepted]:
+        signature = request.headers.get("x-hub-signature-256")
+        if not signature:
+            raise Unverified("X-Hub-Signature-256 is missing")
+        event = request.headers.get("x-github-event")
+        if not event:
+            raise WebhookError("X-GitHub-Event is missing")
+        body = await request.body()
+        payload = _json(body)
+        return await _accept(
+            request,
+            pool,
+            source="github",
+            event=event,
+            delivery_id=request.headers.get("x-github-delivery") or _body_id(body),
+            repository=github.repository_of(payload),
+            body=body,
+            kept=github.HEADERS,
+            verifies=lambda i: github_signature_ok(i.secret, body, signature),
+            status_code=200 if event == "ping" else 202,
+        )
+
+    @post(
+        "/gitlab",
+        operation_id="receiveGitlabWebhook",
+        summary="Receive a GitLab delivery",
+        description=(
+            "Verified by X-Gitlab-Token (the integration's secret, compared in constant time); "
+            "Idempotency-Key or X-Gitlab-Event-UUID identify it. 202; 401; 413 over 1 MiB."
+        ),
+        request_max_body_size=MAX_BODY,
+        status_code=202,
+    )
+    async def receive_gitlab(
+        self, request: Request[Any, Any, Any], pool: NamedDependency[asyncpg.Pool]
+    ) -> Response[Accepted]:
+        token = request.headers.get("x-gitlab-token")
+        if not token:
+            raise Unverified("X-Gitlab-Token is missing")
+        body = await request.body()
+        payload = _json(body)
+        headers = request.headers
+        delivery_id = (
+            headers.get("idempotency-key") or headers.get("x-gitlab-event-uuid") or _body_id(body)
+        )
+        kind = payload.get("object_kind") if isinstance(payload, dict) else None
+        event = headers.get("x-gitlab-event") or str(kind or "unknown")
+        return await _accept(
+            request,
+            pool,
+            source="gitlab",
+            event=event,
+            delivery_id=delivery_id,
+            repository=gitlab.repository_of(payload),
+            body=body,
+            kept=gitlab.HEADERS,
+            verifies=lambda i: gitlab_token_ok(i.secret, token),
+        )
+
+    @post(
+        "/generic",
+        operation_id="receiveGenericWebhook",
+        summary="Receive a delivery from any CI/CD tool (Standard Webhooks)",
+        description=(
+            "Signed the Standard Webhooks way: webhook-id, webhook-timestamp (within 5 minutes) "
+            "and webhook-signature `v1,<base64 HMAC-SHA256 of id.timestamp.body>`. The body is "
+            "a deployment or an incident (docs/webhooks.md). 202; 401; 413 over 1 MiB."
+        ),
+        request_max_body_size=MAX_BODY,
+        status_code=202,
+    )
+    async def receive_generic(
+        self, request: Request[Any, Any, Any], pool: NamedDependency[asyncpg.Pool]
+    ) -> Response[Accepted]:
+        headers = request.headers
+        message_id, signature = headers.get("webhook-id"), headers.get("webhook-signature")
+        if not message_id or not signature:
+            raise Unverified("webhook-id and webhook-signature are required")
+        timestamp = check_standard_timestamp(headers.get("webhook-timestamp"))
+        body = await request.body()
+        payload = _json(body)
+        return await _accept(
+            request,
+            pool,
+            source="generic",
+            event=generic.event_of(payload),
+            delivery_id=message_id,
+            repository=generic.repository_of(payload),
+            body=body,
+            kept=generic.HEADERS,
+            verifies=lambda i: standard_signature_ok(
+                i.secret, message_id, timestamp, body, signature
+            ),
+        )

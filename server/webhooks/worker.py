@@ -1,0 +1,93 @@
+"""The mapper worker: maps stored deliveries in the API process, retries with backoff.
+
+Each delivery is claimed with a row lock (FOR UPDATE SKIP LOCKED) for the length of
+its mapping, so several API processes share the queue and a killed process's claim
+ends with its connection; a restarted process resumes whatever is still due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import asyncpg
+
+from domain.errors import ConcurrencyConflict, DomainError
+from domain.ports import EventStore
+from infra.settings import Settings
+from server.webhooks.actions import PayloadError
+from server.webhooks.inbox import backoff, claim_next, fail, settle
+from server.webhooks.mapper import map_delivery
+
+logger = logging.getLogger(__name__)
+
+_DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+class MappingWorker:
+    """Maps due deliveries until stopped; `wake()` after storing one to map it at once."""
+
+    def __init__(self, pool: asyncpg.Pool, store: EventStore, settings: Settings) -> None:
+        self.pool = pool
+        self.store = store
+        self.settings = settings
+        self._woken = asyncio.Event()
+
+    def wake(self) -> None:
+        self._woken.set()
+
+    async def run(self) -> None:
+        while True:
+            self._woken.clear()
+            try:
+                done = await self.drain()
+            except _DATABASE_ERRORS as error:
+                logger.warning("webhook mapping lost the database (%s); retrying", error)
+                done = 0
+            if done == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._woken.wait(), self.settings.poll_interval)
+
+    async def drain(self, limit: int | None = None) -> int:
+        """Map due deliveries one by one until none is due (or `limit`); how many."""
+        count = 0
+        while limit is None or count < limit:
+            if not await self.map_next():
+                break
+            count += 1
+        return count
+
+    async def map_next(self) -> bool:
+        """Map the next due delivery; False when none is due."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            claimed = await claim_next(conn, delay=self.settings.webhook_map_delay)
+            if claimed is None:
+                return False
+            attempts = claimed.attempts + 1
+            try:
+                # A savepoint: a failed mapping leaves none of its side-table rows behind.
+                async with conn.transaction():
+                    result = await map_delivery(conn, self.store, claimed)
+            except (PayloadError, DomainError) as error:
+                if isinstance(error, ConcurrencyConflict):
+                    await self._retry(conn, claimed.id, attempts, error)
+                else:
+                    # The payload itself is unusable: retrying cannot help; replay can.
+                    reason = f"{type(error).__name__}: {error}"
+                    await fail(conn, claimed.id, reason, attempts=attempts, retry_in=None)
+            except Exception as error:
+                logger.warning("mapping webhook delivery %s failed: %r", claimed.id, error)
+                await self._retry(conn, claimed.id, attempts, error)
+            else:
+                await settle(conn, claimed.id, result.state, result.reason, result.outcome)
+        return True
+
+    async def _retry(
+        self, conn: asyncpg.pool.PoolConnectionProxy, delivery: int, attempts: int, error: Exception
+    ) -> None:
+        retry_in = None
+        if attempts < self.settings.webhook_max_attempts:
+            retry_in = backoff(attempts, self.settings.webhook_retry_backoff)
+        reason = f"{type(error).__name__}: {error}"
+        await fail(conn, delivery, reason, attempts=attempts, retry_in=retry_in)
