@@ -29,6 +29,7 @@ from loopline import serving
 from loopline.demo import DemoConflict
 from loopline.demo.loading import load_demo_command
 from loopline.instance import InstanceFileError, admin_token, write_instance
+from loopline.tui_cli import tui
 from migrations.runner import Migration, MigrationError, migrate
 from projections.catalog import all_projections
 from projections.runner import ProjectionFailed
@@ -234,6 +235,9 @@ async def _rebuild(settings: Settings, dsn: str, names: list[str]) -> None:
                 progress.update(task, completed=progress.tasks[task].total or 0)
     finally:
         await pool.close()
+
+
+app.command()(tui)
 
 
 @app.command()

@@ -1,0 +1,136 @@
+"""The Loopline terminal UI: a thin App that wires screens, keys and the live stream."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+
+import httpx
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import HelpPanel
+
+from tui.client import ApiClient, ApiError, decode_change
+from tui.commands import LooplineCommands
+from tui.messages import LiveChange, LiveState
+from tui.screens.backlog import BacklogScreen
+from tui.screens.inbox import InboxScreen
+from tui.screens.metrics import MetricsScreen
+from tui.screens.shipped import ShippedScreen
+from tui.screens.teams import TeamsScreen
+
+RETRY = (0.5, 1.0, 2.0, 5.0)
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+class LooplineApp(App[None]):
+    TITLE = "Loopline"
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {LooplineCommands}
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
+        Binding("i", "switch_mode('inbox')", "Inbox", show=False, id="app.inbox"),
+        Binding("b", "switch_mode('backlog')", "Backlog", show=False, id="app.backlog"),
+        Binding("s", "switch_mode('shipped')", "Shipped", show=False, id="app.shipped"),
+        Binding("m", "switch_mode('metrics')", "Metrics", show=False, id="app.metrics"),
+        Binding("o", "switch_mode('teams')", "Teams", show=False, id="app.teams"),
+    ]
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None,
+        *,
+        today: Callable[[], date] = _today,
+        live: bool = True,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__()
+        self.client = ApiClient(url, token, transport=transport)
+        self.today = today
+        self.live = live
+        self.live_screens: list[Screen[None]] = []
+        self.add_mode("inbox", self._screen(lambda: InboxScreen(self.client, today)))
+        self.add_mode("backlog", self._screen(lambda: BacklogScreen(self.client)))
+        self.add_mode("shipped", self._screen(lambda: ShippedScreen(self.client)))
+        self.add_mode("metrics", self._screen(lambda: MetricsScreen(self.client)))
+        self.add_mode("teams", self._screen(lambda: TeamsScreen(self.client)))
+
+    def _screen(self, build: Callable[[], Screen[None]]) -> Callable[[], Screen[None]]:
+        def make() -> Screen[None]:
+            screen = build()
+            self.live_screens.append(screen)
+            return screen
+
+        return make
+
+    def on_mount(self) -> None:
+        self.sub_title = "connecting…" if self.live else "not live"
+        self.switch_mode("inbox")
+        if self.live:
+            self.follow()
+
+    async def on_unmount(self) -> None:
+        await self.client.aclose()
+
+    def action_help(self) -> None:
+        if self.screen.query(HelpPanel):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+    # --- live changes ------------------------------------------------------------------
+
+    @work(exclusive=True, group="follow")
+    async def follow(self) -> None:
+        """Follow the change stream for as long as the app runs, reconnecting with
+        Last-Event-ID so no change is missed while the connection was down."""
+        last: int | None = None
+        failures = 0
+        while True:
+            try:
+                async for event, ident, data in self.client.changes(last_event_id=last):
+                    if event == "ready":
+                        if last is None and data.isdigit():
+                            last = int(data)
+                        self.post_message(LiveState(True, "live"))
+                        failures = 0
+                    elif event == "change":
+                        change = decode_change(data)
+                        last = int(ident) if ident.isdigit() else change.position
+                        self.post_message(LiveChange(change))
+                detail = "the server closed the live stream"
+            except ApiError as error:
+                detail = error.detail
+            except ValueError as error:  # a change we could not read
+                detail = str(error)
+            self.post_message(LiveState(False, detail))
+            await asyncio.sleep(RETRY[min(failures, len(RETRY) - 1)])
+            failures += 1
+
+    def on_live_state(self, message: LiveState) -> None:
+        was_live = self.sub_title == "live"
+        if message.connected:
+            if self.sub_title.startswith("offline"):
+                self.notify("Live again: caught up with changes made meanwhile.", timeout=3)
+            self.sub_title = "live"
+        else:
+            if was_live or self.sub_title == "connecting…":
+                self.notify(
+                    f"Lost the live connection; reconnecting. ({message.detail})",
+                    severity="warning",
+                    timeout=4,
+                )
+            self.sub_title = "offline — reconnecting…"
+
+    def on_live_change(self, message: LiveChange) -> None:
+        for screen in self.live_screens:
+            if screen.is_attached:
+                screen.post_message(LiveChange(message.change))

@@ -1,0 +1,491 @@
+"""The async HTTP client of the Loopline API that the terminal UI speaks (and nothing else)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from datetime import date, datetime
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+import httpx
+import msgspec
+
+T = TypeVar("T")
+
+
+class ApiError(Exception):
+    """Raised when the API answers with a problem (RFC 9457), or cannot be reached."""
+
+    def __init__(self, status: int, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+
+
+class Unreachable(ApiError):
+    """Raised when no server answers at the API's address."""
+
+
+class Problem(msgspec.Struct, kw_only=True):
+    title: str = "Error"
+    status: int = 0
+    detail: str | None = None
+
+
+class Model(msgspec.Struct, kw_only=True):
+    """Base of what the TUI reads; fields the TUI does not use are ignored."""
+
+
+class FeedbackItem(Model):
+    """One row of the inbox (`GET /api/feedback`)."""
+
+    id: UUID
+    key: str
+    status: str
+    channel: str
+    touchpoint: str
+    text: str
+    received_at: datetime
+    version: int
+    customer_ref: str | None = None
+    segment: str | None = None
+    nps: int | None = None
+    nps_reason: str | None = None
+    team_id: UUID | None = None
+    team: str | None = None
+    tags: list[str] = msgspec.field(default_factory=list)
+    impact: str | None = None
+    decision: str | None = None
+    deferred_until: date | None = None
+    reason: str | None = None
+    duplicate_of_key: str | None = None
+    duplicates: int = 0
+    demand: int = 1
+    position: int = 0
+
+
+class Page(Model, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+FeedbackPage = Page[FeedbackItem]
+
+
+class Demand(Model):
+    customer_ref: str | None = None
+    received_at: datetime | None = None
+
+
+class FeedbackView(Model):
+    """One item as `GET /api/feedback/{key}` shows it (read from its events)."""
+
+    id: UUID
+    key: str
+    version: int
+    status: str
+    channel: str
+    touchpoint: str
+    text: str
+    received_at: datetime
+    customer_ref: str | None = None
+    segment: str | None = None
+    nps: int | None = None
+    nps_reason: str | None = None
+    team_id: UUID | None = None
+    tags: list[str] = msgspec.field(default_factory=list)
+    impact: str | None = None
+    decision_id: UUID | None = None
+    deferred_until: date | None = None
+    reason: str | None = None
+    duplicate_of: UUID | None = None
+    duplicate_ids: list[UUID] = msgspec.field(default_factory=list)
+    demand: list[Demand] = msgspec.field(default_factory=list)
+    shipped_by: list[UUID] = msgspec.field(default_factory=list)
+    shipped_at: datetime | None = None
+    loop_closed_how: str | None = None
+
+
+class HistoryEntry(Model):
+    version: int
+    event: str
+    recorded_at: datetime
+    data: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class FeedbackDetail(Model):
+    item: FeedbackView
+    history: list[HistoryEntry] = msgspec.field(default_factory=list)
+
+
+class WriteResult(Model):
+    id: UUID
+    version: int
+    position: int | None = None
+    key: str | None = None
+    status: str | None = None
+
+
+class Member(Model):
+    handle: str
+    skills: list[str] = msgspec.field(default_factory=list)
+
+
+class Team(Model):
+    id: UUID
+    slug: str
+    name: str
+    members: list[Member] = msgspec.field(default_factory=list)
+    repositories: list[str] = msgspec.field(default_factory=list)
+    outcome_ids: list[UUID] = msgspec.field(default_factory=list)
+
+
+class Decision(Model):
+    """A decision of a team's ranked backlog, with its demand."""
+
+    id: UUID
+    key: str
+    title: str
+    status: str
+    team: str | None = None
+    rationale: str = ""
+    rank: int | None = None
+    feedback: list[str] = msgspec.field(default_factory=list)
+    demand: int = 0
+    customers: int = 0
+    detractors: int = 0
+    version: int = 0
+
+
+class Increment(Model):
+    id: UUID
+    service: str
+    environment: str
+    status: str
+    finished_at: datetime
+    team: str | None = None
+    production: bool = True
+    release_version: str | None = None
+    commit_sha: str | None = None
+    commits: int = 0
+    feedback_refs: list[str] = msgspec.field(default_factory=list)
+    decision_refs: list[str] = msgspec.field(default_factory=list)
+
+
+class Incident(Model):
+    id: UUID
+    service: str
+    title: str
+    status: str
+    opened_at: datetime
+    team: str | None = None
+    resolved_at: datetime | None = None
+    caused_by_sha: str | None = None
+
+
+class Outcome(Model):
+    id: UUID
+    statement: str
+    measure: str = ""
+    status: str = "active"
+    teams: list[str] = msgspec.field(default_factory=list)
+
+
+class LeadTimeGroup(Model):
+    group: dict[str, str | None] = msgspec.field(default_factory=dict)
+    count: int = 0
+    mean: float | None = None
+    p50: float | None = None
+    p75: float | None = None
+    p85: float | None = None
+    p95: float | None = None
+
+
+class LeadTimes(Model):
+    measure: str
+    groups: list[LeadTimeGroup] = msgspec.field(default_factory=list)
+
+
+class DeploymentFrequency(Model):
+    deployments: int = 0
+    deployment_days: int = 0
+    per_week: float | None = None
+    tier: str | None = None
+
+
+class LeadTimeForChanges(Model):
+    count: int = 0
+    p50: float | None = None
+    p85: float | None = None
+    tier: str | None = None
+
+
+class ChangeFailureRate(Model):
+    failed: int = 0
+    deployments: int = 0
+    rate: float | None = None
+    tier: str | None = None
+
+
+class Recovery(Model):
+    count: int = 0
+    p50: float | None = None
+    tier: str | None = None
+
+
+class Dora(Model):
+    deployment_frequency: DeploymentFrequency = msgspec.field(default_factory=DeploymentFrequency)
+    lead_time_for_changes: LeadTimeForChanges = msgspec.field(default_factory=LeadTimeForChanges)
+    change_failure_rate: ChangeFailureRate = msgspec.field(default_factory=ChangeFailureRate)
+    recovery_time: Recovery = msgspec.field(default_factory=Recovery)
+
+
+class Change(Model):
+    """One change on the live stream (`GET /api/events/stream`)."""
+
+    position: int
+    aggregate: str
+    event: str
+    id: UUID
+    version: int
+    key: str | None = None
+    team_id: UUID | None = None
+    status: str | None = None
+
+
+def _problem(response: httpx.Response) -> ApiError:
+    try:
+        problem = msgspec.json.decode(response.content, type=Problem)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        problem = Problem(title=response.reason_phrase or "Error")
+    detail = problem.detail or problem.title or f"HTTP {response.status_code}"
+    return ApiError(response.status_code, problem.title, detail)
+
+
+def _query(params: Mapping[str, object | None]) -> dict[str, str]:
+    return {k: str(v) for k, v in params.items() if v is not None and v != ""}
+
+
+class ApiClient:
+    """The Loopline API over HTTP with a bearer token; every failure is an `ApiError`."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.token = token
+        self.transport = transport
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.AsyncClient(
+            base_url=self.url, headers=self.headers, timeout=timeout, transport=transport
+        )
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        type_: type[T],
+        *,
+        params: Mapping[str, object | None] | None = None,
+        body: object | None = None,
+        version: int | None = None,
+    ) -> T:
+        headers = {"If-Match": str(version)} if version is not None else {}
+        content = msgspec.json.encode(body) if body is not None else None
+        if content is not None:
+            headers["Content-Type"] = "application/json"
+        try:
+            response = await self.http.request(
+                method, path, params=_query(params or {}), content=content, headers=headers
+            )
+        except httpx.TransportError as error:
+            raise Unreachable(0, "Unreachable", f"no answer from {self.url} ({error})") from None
+        if response.is_error:
+            raise _problem(response)
+        try:
+            return msgspec.json.decode(response.content, type=type_)
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            raise ApiError(response.status_code, "Unexpected answer", str(error)) from None
+
+    async def _write(self, path: str, body: object, version: int | None = None) -> WriteResult:
+        return await self._request("POST", path, WriteResult, body=body, version=version)
+
+    # --- operations --------------------------------------------------------------------
+
+    async def healthy(self) -> bool:
+        try:
+            response = await self.http.get("/healthz", timeout=3.0)
+        except httpx.TransportError:
+            return False
+        return response.is_success
+
+    # --- feedback ----------------------------------------------------------------------
+
+    async def feedback(
+        self,
+        *,
+        team: str | None = None,
+        status: str | None = None,
+        channel: str | None = None,
+        touchpoint: str | None = None,
+        q: str | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+        after: int | None = None,
+    ) -> FeedbackPage:
+        params = {
+            "team": team,
+            "status": status,
+            "channel": channel,
+            "touchpoint": touchpoint,
+            "q": q,
+            "cursor": cursor,
+            "limit": limit,
+            "after": after,
+        }
+        return await self._request("GET", "/api/feedback", FeedbackPage, params=params)
+
+    async def feedback_item(self, key: str) -> FeedbackDetail:
+        return await self._request("GET", f"/api/feedback/{key}", FeedbackDetail)
+
+    async def triage(
+        self,
+        key: str,
+        team: str,
+        *,
+        tags: list[str] | None = None,
+        impact: str | None = None,
+        version: int | None = None,
+    ) -> WriteResult:
+        body: dict[str, object] = {"team": team, "tags": tags or []}
+        if impact is not None:
+            body["impact"] = impact
+        return await self._write(f"/api/feedback/{key}/triage", body, version)
+
+    async def duplicate(self, key: str, of: str, *, version: int | None = None) -> WriteResult:
+        return await self._write(f"/api/feedback/{key}/duplicate", {"of": of}, version)
+
+    async def plan(self, key: str, decision: str, *, version: int | None = None) -> WriteResult:
+        return await self._write(f"/api/feedback/{key}/plan", {"decision": decision}, version)
+
+    async def decline(self, key: str, reason: str, *, version: int | None = None) -> WriteResult:
+        return await self._write(f"/api/feedback/{key}/decline", {"reason": reason}, version)
+
+    async def defer(
+        self, key: str, until: date, reason: str | None = None, *, version: int | None = None
+    ) -> WriteResult:
+        body = {"until": until.isoformat(), "reason": reason}
+        return await self._write(f"/api/feedback/{key}/defer", body, version)
+
+    async def reopen(self, key: str, reason: str, *, version: int | None = None) -> WriteResult:
+        return await self._write(f"/api/feedback/{key}/reopen", {"reason": reason}, version)
+
+    # --- decisions ---------------------------------------------------------------------
+
+    async def decisions(self, team: str | None = None) -> list[Decision]:
+        params = {"team": team}
+        return await self._request("GET", "/api/decisions", list[Decision], params=params)
+
+    async def decision(self, key: str) -> Decision:
+        return await self._request("GET", f"/api/decisions/{key}", Decision)
+
+    async def propose_decision(
+        self, team: str, title: str, rationale: str, feedback: list[str]
+    ) -> WriteResult:
+        body = {"team": team, "title": title, "rationale": rationale, "feedback": feedback}
+        return await self._write("/api/decisions", body)
+
+    async def accept_decision(self, key: str) -> WriteResult:
+        return await self._write(f"/api/decisions/{key}/accept", {})
+
+    async def rank_decision(self, key: str, position: int) -> WriteResult:
+        return await self._write(f"/api/decisions/{key}/rank", {"position": position})
+
+    async def unlink_feedback(self, decision: str, key: str) -> WriteResult:
+        path = f"/api/decisions/{decision}/feedback/{key}"
+        return await self._request("DELETE", path, WriteResult)
+
+    # --- teams, outcomes, delivery, metrics ----------------------------------------------
+
+    async def teams(self) -> list[Team]:
+        return await self._request("GET", "/api/teams", list[Team])
+
+    async def outcomes(self) -> list[Outcome]:
+        return await self._request("GET", "/api/outcomes", list[Outcome])
+
+    async def increments(self, team: str | None = None, limit: int = 100) -> list[Increment]:
+        params = {"team": team, "limit": limit}
+        page = await self._request("GET", "/api/increments", Page[Increment], params=params)
+        return page.items
+
+    async def incidents(self, team: str | None = None, limit: int = 100) -> list[Incident]:
+        params = {"team": team, "limit": limit}
+        page = await self._request("GET", "/api/incidents", Page[Incident], params=params)
+        return page.items
+
+    async def lead_time(
+        self, measure: str, *, group_by: str | None = None, team: str | None = None
+    ) -> LeadTimes:
+        params = {"measure": measure, "group_by": group_by, "team": team}
+        return await self._request("GET", "/api/metrics/lead-time", LeadTimes, params=params)
+
+    async def dora(self, team: str | None = None) -> Dora:
+        return await self._request("GET", "/api/metrics/dora", Dora, params={"team": team})
+
+    # --- live --------------------------------------------------------------------------
+
+    async def changes(
+        self, *, last_event_id: int | None = None, team: str | None = None
+    ) -> AsyncIterator[tuple[str, str, str]]:
+        """Server-sent events as (event, id, data) until the connection ends.
+
+        Raises `Unreachable` when the connection cannot be made or breaks.
+        """
+        headers = {"Accept": "text/event-stream"}
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = str(last_event_id)
+        # Heartbeats come every 15 s: a read that waits much longer means a dead link.
+        timeout = httpx.Timeout(10.0, read=45.0)
+        try:
+            async with self.http.stream(
+                "GET",
+                "/api/events/stream",
+                params=_query({"team": team}),
+                headers=headers,
+                timeout=timeout,
+            ) as response:
+                if response.is_error:
+                    await response.aread()
+                    raise _problem(response)
+                event, event_id, data = "message", "", list[str]()
+                async for line in response.aiter_lines():
+                    if line == "":
+                        if data or event != "message":
+                            yield event, event_id, "\n".join(data)
+                        event, event_id, data = "message", "", []
+                    elif line.startswith(":"):
+                        continue
+                    else:
+                        name, _, value = line.partition(":")
+                        value = value.removeprefix(" ")
+                        if name == "event":
+                            event = value
+                        elif name == "id":
+                            event_id = value
+                        elif name == "data":
+                            data.append(value)
+        except httpx.TransportError as error:
+            raise Unreachable(0, "Unreachable", f"lost the live stream ({error})") from None
+
+
+def decode_change(data: str) -> Change:
+    return msgspec.json.decode(data, type=Change)

@@ -1,0 +1,180 @@
+"""One feedback item: what the customer said, its history, and where it went."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from tui.client import ApiClient, ApiError, Decision, FeedbackDetail, Increment
+from tui.formatting import STATUS_STYLE, day, when
+
+# History fields that are bookkeeping rather than something a reader wants to see.
+_QUIET = {"key", "team_id", "outcome_id", "decision_id", "original_id", "increment_id"}
+
+
+class DetailLoaded(Message):
+    def __init__(
+        self, detail: FeedbackDetail, decision: Decision | None, increments: list[Increment]
+    ) -> None:
+        super().__init__()
+        self.detail = detail
+        self.decision = decision
+        self.increments = increments
+
+
+def summary(detail: FeedbackDetail) -> RenderableType:
+    item = detail.item
+    head = Text.assemble(
+        (item.key, "bold"),
+        "  ",
+        (item.status, STATUS_STYLE.get(item.status, "")),
+        f"  {item.channel} · {item.touchpoint} · received {when(item.received_at)}",
+    )
+    who = Text(
+        f"{item.customer_ref or 'anonymous'}" + (f" ({item.segment})" if item.segment else ""),
+        style="italic",
+    )
+    parts: list[RenderableType] = [head, who, Text(""), Text(item.text), Text("")]
+    if item.nps is not None:
+        parts.append(Text.assemble(("NPS ", "bold"), str(item.nps), f" — {item.nps_reason or ''}"))
+    facts = []
+    if item.tags:
+        facts.append(f"tags {', '.join(item.tags)}")
+    if item.impact:
+        facts.append(f"impact {item.impact}")
+    if item.deferred_until:
+        facts.append(f"deferred until {day(item.deferred_until)}")
+    if item.reason:
+        facts.append(f"reason: {item.reason}")
+    if item.shipped_at:
+        facts.append(f"shipped {when(item.shipped_at)}")
+    if item.loop_closed_how:
+        facts.append(f"loop closed by {item.loop_closed_how}")
+    if facts:
+        parts.append(Text(" · ".join(facts), style="dim"))
+    return Group(*parts)
+
+
+def timeline(detail: FeedbackDetail) -> RenderableType:
+    table = Table("When", "Event", "Details", box=None, expand=True, pad_edge=False)
+    for entry in detail.history:
+        fields = ", ".join(
+            f"{k}={v}"
+            for k, v in entry.data.items()
+            if v not in (None, [], "") and k not in _QUIET and not k.endswith("_at")
+        )
+        table.add_row(when(entry.recorded_at), entry.event, fields)
+    return table
+
+
+def links(
+    detail: FeedbackDetail, decision: Decision | None, increments: list[Increment]
+) -> RenderableType:
+    item = detail.item
+    lines: list[RenderableType] = []
+    if decision is not None:
+        lines.append(
+            Text.assemble(
+                ("Decision ", "bold"), f"{decision.key} {decision.title} ({decision.status})"
+            )
+        )
+    else:
+        lines.append(Text("No decision yet.", style="dim"))
+    if item.duplicate_ids:
+        customers = sorted({d.customer_ref or "anonymous" for d in item.demand})
+        lines.append(
+            Text.assemble(
+                ("Duplicates ", "bold"),
+                f"{len(item.duplicate_ids)} merged; asked by {', '.join(customers)}",
+            )
+        )
+    if item.duplicate_of:
+        lines.append(Text.assemble(("Duplicate of ", "bold"), str(item.duplicate_of)))
+    for inc in increments:
+        lines.append(
+            Text.assemble(
+                ("Shipped ", "bold"),
+                f"{inc.service} {inc.release_version or inc.commit_sha or ''} "
+                f"to {inc.environment} {when(inc.finished_at)} ({inc.status})",
+            )
+        )
+    return Group(*lines)
+
+
+class DetailScreen(Screen[None]):
+    CSS_PATH = "detail.tcss"
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="detail.back"),
+        Binding("r", "refresh", "Refresh", id="detail.refresh"),
+        Binding("j", "scroll_down", "Down", show=False, id="detail.down"),
+        Binding("k", "scroll_up", "Up", show=False, id="detail.up"),
+    ]
+
+    def __init__(self, client: ApiClient, key: str) -> None:
+        super().__init__()
+        self.client = client
+        self.key = key
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="detail"):
+            yield Static(f"Loading {self.key}…", id="summary")
+            yield Static("", id="links")
+            yield Static("History", classes="heading")
+            yield Static("", id="timeline")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(VerticalScroll).focus()
+        self.load()
+
+    def action_refresh(self) -> None:
+        self.load()
+
+    def action_scroll_down(self) -> None:
+        self.query_one(VerticalScroll).scroll_down()
+
+    def action_scroll_up(self) -> None:
+        self.query_one(VerticalScroll).scroll_up()
+
+    @work(exclusive=True)
+    async def load(self) -> None:
+        try:
+            detail = await self.client.feedback_item(self.key)
+        except ApiError as error:
+            self.notify(error.detail, title=self.key, severity="error")
+            return
+        decision: Decision | None = None
+        increments: list[Increment] = []
+        if detail.item.decision_id is not None:
+            try:
+                decision = await self.client.decision(str(detail.item.decision_id))
+            except ApiError:
+                decision = None  # the backlog is not there yet (or not visible to us)
+        if detail.item.shipped_by or detail.item.status in ("shipped", "closed"):
+            try:
+                refs = {self.key, decision.key if decision else ""}
+                increments = [
+                    i
+                    for i in await self.client.increments()
+                    if i.id in detail.item.shipped_by or refs & {*i.feedback_refs, *i.decision_refs}
+                ]
+            except ApiError:
+                increments = []
+        self.post_message(DetailLoaded(detail, decision, increments))
+
+    def on_detail_loaded(self, message: DetailLoaded) -> None:
+        self.title = message.detail.item.key
+        self.query_one("#summary", Static).update(summary(message.detail))
+        self.query_one("#links", Static).update(
+            links(message.detail, message.decision, message.increments)
+        )
+        self.query_one("#timeline", Static).update(timeline(message.detail))

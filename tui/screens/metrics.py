@@ -1,0 +1,158 @@
+"""Metrics: feedback lead-time percentiles per team, their weekly trend, and DORA tiles."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Select, Static
+from textual_plotext import PlotextPlot
+
+from tui.client import ApiClient, ApiError, Dora, LeadTimes, Team
+from tui.formatting import TIER_STYLE, duration
+
+MEASURES = (
+    ("triage", "time to triage"),
+    ("decision", "time to decision"),
+    ("ship", "time to ship"),
+    ("close_loop", "time to close the loop"),
+    ("open_age", "open age"),
+)
+ALL = "all"
+
+
+class MetricsLoaded(Message):
+    def __init__(
+        self, per_team: LeadTimes, weekly: LeadTimes, dora: Dora, teams: list[Team] | None
+    ) -> None:
+        super().__init__()
+        self.per_team = per_team
+        self.weekly = weekly
+        self.dora = dora
+        self.teams = teams
+
+
+def tile(title: str, value: str, note: str, tier: str | None) -> str:
+    style = TIER_STYLE.get(tier or "", "dim")
+    return f"[b]{title}[/b]\n[b]{value}[/b] {note}\n[{style}]{tier or 'no data'}[/]"
+
+
+def tiles(dora: Dora) -> list[str]:
+    f, lt, cfr, rt = (
+        dora.deployment_frequency,
+        dora.lead_time_for_changes,
+        dora.change_failure_rate,
+        dora.recovery_time,
+    )
+    per_week = "—" if f.per_week is None else f"{f.per_week:.1f}"
+    rate = "—" if cfr.rate is None else f"{100 * cfr.rate:.1f}%"
+    return [
+        tile("Deploys", per_week, "/week", f.tier),
+        tile("Lead time", duration(lt.p50), "p50", lt.tier),
+        tile("Failures", rate, f"{cfr.failed}/{cfr.deployments}", cfr.tier),
+        tile("Recovery", duration(rt.p50), "p50", rt.tier),
+    ]
+
+
+class MetricsScreen(Screen[None]):
+    CSS_PATH = "metrics.tcss"
+    BINDINGS = [Binding("r", "refresh", "Refresh", id="metrics.refresh")]
+
+    def __init__(self, client: ApiClient) -> None:
+        super().__init__(id="metrics")
+        self.client = client
+        self.measure = "ship"
+        self.team: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="metric-filters"):
+            yield Select[str](
+                [(label, m) for m, label in MEASURES],
+                value=self.measure,
+                allow_blank=False,
+                compact=True,
+                id="measure",
+            )
+            yield Select[str](
+                [("all teams", ALL)], value=ALL, allow_blank=False, compact=True, id="team"
+            )
+        with Horizontal(id="tiles"):
+            for n in range(4):
+                yield Static("", classes="tile", id=f"tile-{n}")
+        with Horizontal(id="lead"):
+            yield DataTable[str](id="per-team", cursor_type="row")
+            with Vertical(id="trend-box"):
+                yield PlotextPlot(id="trend")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#per-team", DataTable)
+        for label in ("Team", "n", "p50", "p75", "p85", "p95"):
+            table.add_column(label, key=label.lower())
+        table.focus()
+        self.load(with_teams=True)
+
+    @work(exclusive=True, group="metrics")
+    async def load(self, with_teams: bool = False) -> None:
+        try:
+            teams = await self.client.teams() if with_teams else None
+            per_team = await self.client.lead_time(self.measure, group_by="team", team=self.team)
+            weekly = await self.client.lead_time(self.measure, group_by="week", team=self.team)
+            dora = await self.client.dora(self.team)
+        except ApiError as error:
+            self.notify(error.detail, title="Metrics", severity="error")
+            return
+        self.post_message(MetricsLoaded(per_team, weekly, dora, teams))
+
+    def on_metrics_loaded(self, message: MetricsLoaded) -> None:
+        if message.teams is not None:
+            self.query_one("#team", Select).set_options(
+                [("all teams", ALL), *((t.slug, t.slug) for t in message.teams)]
+            )
+        table = self.query_one("#per-team", DataTable)
+        table.clear()
+        for g in message.per_team.groups:
+            name = g.group.get("label") or g.group.get("team") or "no team"
+            table.add_row(
+                name,
+                str(g.count),
+                duration(g.p50),
+                duration(g.p75),
+                duration(g.p85),
+                duration(g.p95),
+            )
+        weeks = [g for g in message.weekly.groups if g.group.get("week") and g.p50 is not None]
+        plot = self.query_one(PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        label = dict(MEASURES)[self.measure]
+        plt.title(f"{label}, p50 and p85 by week (days)")
+        if weeks:
+            xs = [float(n) for n in range(len(weeks))]
+            plt.plot(xs, [(g.p50 or 0) / 86400 for g in weeks], label="p50", marker="braille")
+            plt.plot(xs, [(g.p85 or 0) / 86400 for g in weeks], label="p85", marker="braille")
+            step = max(1, len(weeks) // 4)
+            plt.xticks(xs[::step], [str(g.group.get("week"))[5:] for g in weeks[::step]])
+        plot.refresh()
+        for n, text in enumerate(tiles(message.dora)):
+            self.query_one(f"#tile-{n}", Static).update(text)
+
+    @on(Select.Changed)
+    def changed(self, event: Select.Changed) -> None:
+        value = str(event.value)
+        if event.select.id == "measure" and value != self.measure:
+            self.measure = value
+            self.load()
+        elif event.select.id == "team":
+            team = None if value == ALL else value
+            if team != self.team:
+                self.team = team
+                self.load()
+
+    def action_refresh(self) -> None:
+        self.load(with_teams=True)

@@ -1,0 +1,137 @@
+"""Small modal screens: ask for a line of text, pick one of a list, find an item."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList
+from textual.widgets.option_list import Option
+
+from tui.client import ApiClient, ApiError
+from tui.formatting import clip
+
+
+class TextPrompt(ModalScreen[str | None]):
+    """One line of text; Enter answers it, Escape cancels (None)."""
+
+    CSS_PATH = "prompts.tcss"
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
+
+    def __init__(self, title: str, *, value: str = "", placeholder: str = "") -> None:
+        super().__init__()
+        self.title_text = title
+        self.value = value
+        self.placeholder = placeholder
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Input(value=self.value, placeholder=self.placeholder, id="answer")
+
+    @on(Input.Submitted)
+    def submitted(self, event: Input.Submitted) -> None:
+        answer = event.value.strip()
+        self.dismiss(answer or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class PickPrompt(ModalScreen[str | None]):
+    """Pick one option (by its id); Escape cancels (None)."""
+
+    CSS_PATH = "prompts.tcss"
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="prompt.cancel"),
+        Binding("j", "down", "Down", show=False, id="prompt.down"),
+        Binding("k", "up", "Up", show=False, id="prompt.up"),
+    ]
+
+    def __init__(self, title: str, options: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.options = options
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield OptionList(*(Option(label, id=ident) for ident, label in self.options))
+
+    @on(OptionList.OptionSelected)
+    def selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_down(self) -> None:
+        self.query_one(OptionList).action_cursor_down()
+
+    def action_up(self) -> None:
+        self.query_one(OptionList).action_cursor_up()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class FindPrompt(ModalScreen[str | None]):
+    """Find a feedback item by full-text search and pick it (its key)."""
+
+    CSS_PATH = "prompts.tcss"
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="prompt.cancel"),
+        Binding("down", "results", "Results", show=False, id="prompt.results"),
+    ]
+
+    def __init__(self, title: str, client: ApiClient, *, exclude: str | None = None) -> None:
+        super().__init__()
+        self.title_text = title
+        self.client = client
+        self.exclude = exclude
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Input(placeholder="search words, or a key like FB-12", id="query")
+            yield OptionList(id="results")
+
+    @on(Input.Changed, "#query")
+    def changed(self, event: Input.Changed) -> None:
+        self.search(event.value.strip())
+
+    @on(Input.Submitted, "#query")
+    def submitted(self, event: Input.Submitted) -> None:
+        results = self.query_one("#results", OptionList)
+        text = event.value.strip().upper()
+        if text.startswith("FB-"):
+            self.dismiss(text)
+        elif results.option_count:
+            results.focus()
+            results.highlighted = 0
+
+    @work(exclusive=True, group="find")
+    async def search(self, text: str) -> None:
+        if len(text) < 2:
+            return
+        try:
+            page = await self.client.feedback(q=text, limit=20)
+        except ApiError as error:
+            self.notify(error.detail, title=error.title, severity="error")
+            return
+        results = self.query_one("#results", OptionList)
+        results.clear_options()
+        results.add_options(
+            Option(f"{i.key}  {i.status:<9} {clip(i.text, 50)}", id=i.key)
+            for i in page.items
+            if i.key != self.exclude
+        )
+
+    @on(OptionList.OptionSelected)
+    def selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_results(self) -> None:
+        self.query_one("#results", OptionList).focus()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,86 @@
+"""The inbox table: one row per feedback item, updated in place as items change."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+
+from rich.text import Text
+from textual.coordinate import Coordinate
+from textual.widgets import DataTable
+from textual.widgets.data_table import RowDoesNotExist
+
+from tui.client import FeedbackItem
+from tui.formatting import STATUS_STYLE, clip, day, nps
+
+COLUMNS = ("sel", "key", "status", "received", "channel", "team", "nps", "text")
+TEXT_WIDTH = 60
+
+
+class FeedbackTable(DataTable[str | Text]):
+    """Rows keyed by feedback key; the items themselves are kept beside the rows."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self.items: dict[str, FeedbackItem] = {}
+        self.selected: set[str] = set()
+
+    def on_mount(self) -> None:
+        labels = ("", "Key", "Status", "Received", "Channel", "Team", "NPS", "Text")
+        for key, label in zip(COLUMNS, labels, strict=True):
+            self.add_column(label, key=key)
+
+    def cells(self, item: FeedbackItem) -> tuple[str | Text, ...]:
+        return (
+            "●" if item.key in self.selected else " ",
+            item.key,
+            Text(item.status, style=STATUS_STYLE.get(item.status, "")),
+            day(item.received_at),
+            item.channel,
+            item.team or "",
+            nps(item.nps),
+            clip(item.text, TEXT_WIDTH),
+        )
+
+    def reset(self) -> None:
+        self.clear()
+        self.items.clear()
+        self.selected.clear()
+
+    def append(self, items: Iterable[FeedbackItem]) -> None:
+        for item in items:
+            if item.key in self.items:
+                self.put(item)
+                continue
+            self.items[item.key] = item
+            self.add_row(*self.cells(item), key=item.key)
+
+    def put(self, item: FeedbackItem) -> None:
+        """Replace a row's item, updating only the cells that changed."""
+        old = self.items.get(item.key)
+        self.items[item.key] = item
+        if old is None:
+            self.add_row(*self.cells(item), key=item.key)
+            return
+        for column, before, after in zip(COLUMNS, self.cells(old), self.cells(item), strict=True):
+            if before != after:
+                self.update_cell(item.key, column, after)
+
+    def drop(self, key: str) -> None:
+        self.items.pop(key, None)
+        self.selected.discard(key)
+        with contextlib.suppress(RowDoesNotExist):
+            self.remove_row(key)
+
+    def toggle(self, key: str) -> None:
+        if key in self.selected:
+            self.selected.discard(key)
+        else:
+            self.selected.add(key)
+        self.update_cell(key, "sel", "●" if key in self.selected else " ")
+
+    def current(self) -> FeedbackItem | None:
+        if not self.row_count or not self.is_valid_row_index(self.cursor_row):
+            return None
+        row_key, _ = self.coordinate_to_cell_key(Coordinate(self.cursor_row, 0))
+        return self.items.get(str(row_key.value))
