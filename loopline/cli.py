@@ -25,7 +25,7 @@ from rich.progress import (
 
 from infra.database import DatabaseUnavailable, connect, create_pool, database_url
 from infra.settings import Settings, SettingsError, load_settings
-from loopline import serving
+from loopline import exporting, importing, serving
 from loopline.demo import DemoConflict
 from loopline.demo.loading import load_demo_command
 from loopline.instance import InstanceFileError, admin_token, write_instance
@@ -45,6 +45,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(importing.app, name="import")
+app.add_typer(exporting.app, name="export")
 
 # Failures a user can fix; each is reported as one line, never a traceback.
 EXPECTED_ERRORS = (
@@ -57,6 +59,8 @@ EXPECTED_ERRORS = (
     UnknownProjection,
     ProjectionFailed,
     DemoConflict,
+    *importing.EXPECTED_ERRORS,
+    *exporting.EXPECTED_ERRORS,
 )
 
 Host = Annotated[

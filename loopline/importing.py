@@ -1,0 +1,420 @@
+"""`loopline import feedback|teams|increments|events FILE`: bring data into Loopline.
+
+Every row is one application-service call (one atomic save), so a rejected row leaves
+nothing behind, and every import is idempotent: feedback on (channel, external_ref),
+teams on their slug, increments on their external reference (or service, environment,
+sha and start), so importing a file again adds nothing. Rejected rows are reported with
+their line numbers and do not change the exit status; only an unusable file (unreadable,
+unknown format, a mapped column missing from the header) exits with 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import asyncpg
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from domain.errors import DomainError
+from domain.increment import Commit
+from domain.ports import EventStore
+from domain.services import (
+    add_member,
+    form_team,
+    get_team,
+    own_repository,
+    receive_feedback,
+    record_increment,
+    resolve_team,
+    team_owning,
+)
+from domain.team import TeamNotFound, check_handle, check_repository, check_skills
+from infra.database import DatabaseUnavailable, connect, create_pool, database_url
+from infra.eventstore import PostgresEventStore
+from infra.settings import Settings, load_settings
+from loopline import eventfile
+from loopline.records import (
+    Record,
+    RowError,
+    UnusableFile,
+    file_format,
+    integer,
+    moment,
+    read_records,
+    strings,
+    text,
+)
+from migrations.runner import migrate
+
+app = typer.Typer(
+    help="Bring data into Loopline: feedback (CSV or JSON Lines), teams, historical "
+    "increments, or a whole exported event log. Rows that cannot be imported are reported "
+    "by line; the exit status is 1 only when the file itself is unusable.",
+    no_args_is_help=True,
+)
+
+
+class ImportFailed(RuntimeError):
+    """Raised when an import stops part-way (the database went away); rerunning resumes."""
+
+
+File = Annotated[Path, typer.Argument(help="The file to import.", dir_okay=True)]
+Format = Annotated[
+    str | None,
+    typer.Option("--format", help="csv or jsonl (default: from the extension)."),
+]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        help="Directory of the embedded database (env LOOPLINE_DATA_DIR).", file_okay=True
+    ),
+]
+
+#: Feedback fields and the column each is read from unless `--map field=column` says otherwise.
+FEEDBACK_FIELDS = (
+    "text",
+    "channel",
+    "touchpoint",
+    "customer",
+    "segment",
+    "nps",
+    "nps_why",
+    "external_ref",
+    "received_at",
+)
+
+
+@dataclass
+class ImportReport:
+    """What an import did, row by row."""
+
+    imported: int = 0
+    present: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+
+    def print(self, noun: str) -> None:
+        typer.echo(
+            f"{noun}: {self.imported} imported, {self.present} already present, "
+            f"{len(self.rejected)} rejected"
+        )
+        for line, reason in self.rejected:
+            typer.echo(f"  line {line}: {reason}")
+
+
+Row = Callable[[dict[str, Any]], Awaitable[bool]]
+"""Imports one row's values; True when it wrote something, False when it was already there."""
+
+
+async def import_rows(records: list[Record], row: Row, *, label: str) -> ImportReport:
+    """Run `row` for each record, with a progress bar; collect what was rejected and why."""
+    report = ImportReport()
+    columns = (
+        TextColumn(f"importing {label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(label, total=len(records))
+        for record in records:
+            if record.error is not None:
+                report.rejected.append((record.line, record.error))
+            else:
+                try:
+                    if await row(record.values):
+                        report.imported += 1
+                    else:
+                        report.present += 1
+                except (RowError, DomainError) as error:
+                    report.rejected.append((record.line, str(error)))
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                    raise ImportFailed(
+                        f"line {record.line}: the database failed ({error}); the rows before "
+                        "it are imported: run the same import again to continue"
+                    ) from None
+            progress.advance(task)
+    return report
+
+
+# --- feedback ---------------------------------------------------------------------------
+
+
+def column_map(maps: list[str] | None) -> dict[str, str]:
+    """Field → column, from `--map field=column` options (other fields keep their name)."""
+    columns = {name: name for name in FEEDBACK_FIELDS}
+    for option in maps or []:
+        name, sep, column = option.partition("=")
+        name, column = name.strip(), column.strip()
+        if not sep or not name or not column:
+            raise UnusableFile(f"--map {option!r}: write it as field=column, e.g. text=body")
+        if name not in columns:
+            raise UnusableFile(
+                f"--map {option!r}: unknown field {name!r}; fields: {', '.join(FEEDBACK_FIELDS)}"
+            )
+        columns[name] = column
+    return columns
+
+
+def check_header(header: list[str] | None, columns: dict[str, str], maps: list[str]) -> None:
+    """An unusable CSV: the text column, or a column named by --map, is not in its header."""
+    if header is None:
+        return
+    mapped = {option.partition("=")[0].strip() for option in maps}
+    for name, column in columns.items():
+        if (name == "text" or name in mapped) and column not in header:
+            raise UnusableFile(
+                f"the header has no column {column!r} (for {name}); "
+                f"its columns: {', '.join(header)}"
+            )
+
+
+def feedback_row(
+    store: EventStore, columns: dict[str, str], channel: str | None, touchpoint: str
+) -> Row:
+    async def row(values: dict[str, Any]) -> bool:
+        nps = integer(values, columns["nps"], "nps")
+        done = await receive_feedback(
+            store,
+            text=text(values, columns["text"], "text", required=True) or "",
+            channel=text(values, columns["channel"], "channel") or channel or "",
+            touchpoint=text(values, columns["touchpoint"], "touchpoint") or touchpoint,
+            customer_ref=text(values, columns["customer"], "customer"),
+            segment=text(values, columns["segment"], "segment"),
+            nps=nps,
+            nps_reason=text(values, columns["nps_why"], "nps_why"),
+            external_ref=text(values, columns["external_ref"], "external_ref"),
+            received_at=moment(values, columns["received_at"], "received_at"),
+        )
+        return done.created
+
+    return row
+
+
+@app.command("feedback")
+def import_feedback(
+    file: File,
+    format_: Format = None,
+    map_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="Read a field from another column: field=column, repeatable "
+            f"(fields: {', '.join(FEEDBACK_FIELDS)}).",
+        ),
+    ] = None,
+    channel: Annotated[
+        str | None, typer.Option(help="Channel of rows that name none (web, email, …).")
+    ] = None,
+    touchpoint: Annotated[str, typer.Option(help="Touchpoint of rows that name none.")] = "product",
+    data_dir: DataDir = None,
+) -> None:
+    """Import feedback items from CSV or JSON Lines; idempotent on channel + external_ref."""
+    fmt = file_format(file, format_)
+    columns = column_map(map_)
+    header, records = read_records(file, fmt)
+    check_header(header, columns, map_ or [])
+
+    async def run(store: EventStore) -> ImportReport:
+        return await import_rows(
+            records, feedback_row(store, columns, channel, touchpoint), label="feedback"
+        )
+
+    report = with_store(load_settings(data_dir=data_dir), run)
+    report.print("feedback")
+    without_ref = sum(
+        1 for r in records if r.error is None and not r.values.get(columns["external_ref"])
+    )
+    if without_ref:
+        typer.echo(
+            f"note: {without_ref} rows have no {columns['external_ref']!r}: importing them "
+            "again would add them again",
+        )
+
+
+# --- teams ------------------------------------------------------------------------------
+
+
+def members_of(values: dict[str, Any]) -> list[tuple[str, tuple[str, ...]]]:
+    raw = values.get("members") or []
+    if not isinstance(raw, list):
+        raise RowError("members", "must be a list of {handle, skills}")
+    members = []
+    for n, member in enumerate(raw):
+        if isinstance(member, str):
+            member = {"handle": member}
+        if not isinstance(member, dict):
+            raise RowError(f"members[{n}]", "must be {handle, skills} or a handle")
+        handle = text(member, "handle", f"members[{n}].handle", required=True) or ""
+        skills = strings(member, "skills", f"members[{n}].skills")
+        check_handle(handle)
+        check_skills(skills)
+        members.append((handle, skills))
+    return members
+
+
+def team_row(store: EventStore) -> Row:
+    async def row(values: dict[str, Any]) -> bool:
+        slug = (text(values, "slug", "slug", required=True) or "").strip().lower()
+        name = text(values, "name", "name") or slug
+        formed_at = moment(values, "formed_at", "formed_at")
+        members = members_of(values)
+        repositories = [r.strip().lower() for r in strings(values, "repositories", "repositories")]
+        for repository in repositories:
+            check_repository(repository)
+        changed = False
+        try:
+            team = await get_team(store, slug)
+        except TeamNotFound:
+            await form_team(store, slug=slug, name=name, formed_at=formed_at)
+            team = await get_team(store, slug)
+            changed = True
+        handles = {m.handle for m in team.members}
+        for handle, skills in members:
+            if handle not in handles:
+                await add_member(store, slug, handle=handle, skills=skills, joined_at=formed_at)
+                changed = True
+        for repository in repositories:
+            if repository not in team.repositories:
+                await own_repository(store, slug, repository=repository, owned_at=formed_at)
+                changed = True
+        return changed
+
+    return row
+
+
+@app.command("teams")
+def import_teams(file: File, data_dir: DataDir = None) -> None:
+    """Import teams from JSON Lines: {slug, name, members: [{handle, skills}], repositories}."""
+    file_format(file, "jsonl")
+    _, records = read_records(file, "jsonl")
+
+    async def run(store: EventStore) -> ImportReport:
+        return await import_rows(records, team_row(store), label="teams")
+
+    with_store(load_settings(data_dir=data_dir), run).print("teams")
+
+
+# --- increments -------------------------------------------------------------------------
+
+
+def commits_of(values: dict[str, Any]) -> list[Commit]:
+    raw = values.get("commits") or []
+    if not isinstance(raw, list):
+        raise RowError("commits", "must be a list of {sha, authored_at, message}")
+    commits = []
+    for n, commit in enumerate(raw):
+        if not isinstance(commit, dict):
+            raise RowError(f"commits[{n}]", "must be {sha, authored_at, message}")
+        sha = text(commit, "sha", f"commits[{n}].sha", required=True) or ""
+        authored = moment(commit, "authored_at", f"commits[{n}].authored_at", required=True)
+        assert authored is not None
+        message = text(commit, "message", f"commits[{n}].message") or ""
+        commits.append(Commit(sha=sha.strip().lower(), authored_at=authored, message=message))
+    return commits
+
+
+def succeeded(values: dict[str, Any]) -> bool:
+    status = (text(values, "status", "status") or "success").strip().lower()
+    if status in ("success", "succeeded"):
+        return True
+    if status in ("failure", "failed"):
+        return False
+    raise RowError("status", f"must be success or failure, not {status!r}")
+
+
+def increment_row(store: EventStore) -> Row:
+    async def row(values: dict[str, Any]) -> bool:
+        service = (text(values, "service", "service", required=True) or "").strip().lower()
+        team = text(values, "team", "team")
+        if team is not None:
+            team_id = await resolve_team(store, team)
+            owner = await team_owning(store, service)
+            if owner is not None and owner != team_id:
+                raise RowError("team", f"{service} is owned by another team")
+        done = await record_increment(
+            store,
+            service=service,
+            environment=text(values, "environment", "environment") or "production",
+            release_version=text(values, "version", "version"),
+            commit_sha=text(values, "sha", "sha"),
+            started_at=moment(values, "started_at", "started_at"),
+            finished_at=moment(values, "finished_at", "finished_at", required=True),
+            succeeded=succeeded(values),
+            commits=commits_of(values),
+            texts=strings(values, "texts", "texts"),
+            external_ref=text(values, "external_ref", "external_ref"),
+        )
+        if team is not None:
+            await own_repository(store, team, repository=service)
+        return done.created
+
+    return row
+
+
+@app.command("increments")
+def import_increments(file: File, data_dir: DataDir = None) -> None:
+    """Import shipped increments from JSON Lines (the body of POST /api/increments, one a line).
+
+    Commits that name FB-n or DEC-n keys ship them, as deployments reported live do.
+    """
+    file_format(file, "jsonl")
+    _, records = read_records(file, "jsonl")
+
+    async def run(store: EventStore) -> ImportReport:
+        return await import_rows(records, increment_row(store), label="increments")
+
+    with_store(load_settings(data_dir=data_dir), run).print("increments")
+
+
+# --- events -----------------------------------------------------------------------------
+
+
+@app.command("events")
+def import_events(file: File, data_dir: DataDir = None) -> None:
+    """Append an exported event log (loopline export events), unchanged, to an EMPTY store."""
+    file_format(file, "jsonl")
+    events = eventfile.parse(file)
+    settings = load_settings(data_dir=data_dir)
+    dsn = database_url(settings)
+    asyncio.run(prepare(settings, dsn))
+    count = asyncio.run(eventfile.restore(settings, dsn, events))
+    last = events[-1].id if events else 0
+    typer.echo(f"events: {count} imported (positions up to {last}); run the projections next")
+
+
+# --- shared -----------------------------------------------------------------------------
+
+
+async def prepare(settings: Settings, dsn: str) -> None:
+    """Apply pending migrations (quietly): imports work on a database never served before."""
+    conn = await connect(settings, dsn)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+
+
+def with_store(
+    settings: Settings, run: Callable[[EventStore], Awaitable[ImportReport]]
+) -> ImportReport:
+    dsn = database_url(settings)
+
+    async def main() -> ImportReport:
+        await prepare(settings, dsn)
+        pool = await create_pool(settings, dsn)
+        try:
+            return await run(PostgresEventStore.from_pool(pool, settings))
+        finally:
+            await pool.close()
+
+    return asyncio.run(main())
+
+
+#: Failures of an import that the user can fix, reported as one line (see loopline.cli).
+EXPECTED_ERRORS = (UnusableFile, ImportFailed, eventfile.StoreNotEmpty, DatabaseUnavailable)

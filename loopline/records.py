@@ -1,0 +1,181 @@
+"""Reading import files: CSV and JSON Lines, each record with the line it starts on.
+
+A file that cannot be read at all (missing, not UTF-8, a CSV without a header, an unknown
+format) raises `UnusableFile`; a single bad line becomes a `Record` with an `error`, so the
+import can report it by line number and go on.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+FORMATS = ("csv", "jsonl")
+_EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
+
+
+class UnusableFile(ValueError):
+    """Raised when an import file cannot be read as a whole (wrong format, unreadable)."""
+
+
+class RowError(ValueError):
+    """Raised when one record holds a value that cannot be used (names the field)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+
+
+@dataclass(frozen=True)
+class Record:
+    """One row or line of an import file: its values, or why it could not be read."""
+
+    line: int
+    values: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+def file_format(path: Path, given: str | None) -> str:
+    """The format named by `--format`, else by the file's extension."""
+    if given is not None:
+        if given.lower() not in FORMATS:
+            raise UnusableFile(f"unknown format {given!r}; one of {', '.join(FORMATS)}")
+        return given.lower()
+    found = _EXTENSIONS.get(path.suffix.lower())
+    if found is None:
+        raise UnusableFile(
+            f"{path}: cannot tell the format from the extension {path.suffix!r}; "
+            f"pass --format {' or --format '.join(FORMATS)}"
+        )
+    return found
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise UnusableFile(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UnusableFile(f"{path}: is a directory") from None
+    except UnicodeDecodeError as error:
+        raise UnusableFile(
+            f"{path}: not UTF-8 text ({error.reason} at byte {error.start})"
+        ) from None
+    except OSError as error:
+        raise UnusableFile(f"{path}: {error.strerror or error}") from None
+
+
+def read_records(path: Path, fmt: str) -> tuple[list[str] | None, list[Record]]:
+    """The CSV header (None for JSON Lines) and every record of the file."""
+    text = read_text(path)
+    if fmt == "csv":
+        return _csv(path, text)
+    return None, list(_jsonl(text))
+
+
+def _csv(path: Path, text: str) -> tuple[list[str], list[Record]]:
+    reader = csv.reader(text.splitlines(keepends=True), strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise UnusableFile(f"{path}: empty file; a CSV file needs a header row") from None
+    except csv.Error as error:
+        raise UnusableFile(f"{path}: line 1: {error}") from None
+    header = [h.strip() for h in header]
+    if not any(header) or len(set(header)) != len(header):
+        raise UnusableFile(f"{path}: the header row must name every column once")
+    records = []
+    while True:
+        line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            records.append(Record(line, error=f"not valid CSV: {error}"))
+            continue
+        if not any(cell.strip() for cell in row):
+            continue  # blank lines are not rows
+        if len(row) != len(header):
+            message = f"has {len(row)} columns, the header has {len(header)}"
+            records.append(Record(line, error=message))
+            continue
+        records.append(Record(line, dict(zip(header, row, strict=True))))
+    return header, records
+
+
+def _jsonl(text: str) -> Iterator[Record]:
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as error:
+            yield Record(number, error=f"not valid JSON: {error.msg} (column {error.colno})")
+            continue
+        if not isinstance(value, dict):
+            yield Record(number, error="must be a JSON object")
+            continue
+        yield Record(number, value)
+
+
+# --- values -----------------------------------------------------------------------------
+
+
+def text(values: dict[str, Any], column: str, field: str, *, required: bool = False) -> str | None:
+    """A text value (None when missing or blank); `RowError` when required and absent."""
+    value = values.get(column)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise RowError(field, "is missing")
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise RowError(field, "must be text")
+    return str(value).strip() if not isinstance(value, str) else value
+
+
+def integer(values: dict[str, Any], column: str, field: str) -> int | None:
+    value = values.get(column)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise RowError(field, "must be a whole number")
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise RowError(field, f"must be a whole number, not {value!r}") from None
+
+
+def moment(
+    values: dict[str, Any], column: str, field: str, *, required: bool = False
+) -> datetime | None:
+    """An RFC 3339 / ISO 8601 time with its offset, converted to UTC."""
+    raw = text(values, column, field, required=required)
+    if raw is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise RowError(field, f"not an ISO 8601 time: {raw!r}") from None
+    if parsed.tzinfo is None:
+        raise RowError(field, f"needs a time zone offset, e.g. {raw.strip()}+00:00")
+    return parsed.astimezone(UTC)
+
+
+def strings(values: dict[str, Any], column: str, field: str) -> tuple[str, ...]:
+    """A list of texts: a JSON array, or one text with `;` or `,` between the items."""
+    value = values.get(column)
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        separator = ";" if ";" in value else ","
+        return tuple(part.strip() for part in value.split(separator) if part.strip())
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(v.strip() for v in value)
+    raise RowError(field, "must be a list of texts")
