@@ -27,6 +27,8 @@ from server.lifespan import database_lifespan
 from server.operations import OperationsController, prometheus_config
 from server.problems import problem_details_plugin
 from server.stream import EventStreamController
+from server.teams import TeamController
+from server.tokens import TokenController
 from server.webhooks.controllers import route_handlers as webhook_route_handlers
 from server.webhooks.lifespan import webhooks_lifespan
 
@@ -37,6 +39,8 @@ def route_handlers() -> list[ControllerRouterHandler]:
         OperationsController,
         EventStreamController,
         FeedbackController,
+        TeamController,
+        TokenController,
         *webhook_route_handlers(),
     ]
 

@@ -6,6 +6,8 @@ from uuid import UUID
 
 import msgspec
 
+from domain.services.base import Written
+
 
 class Schema(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Base of request and response bodies: snake_case fields, unknown fields rejected."""
@@ -20,3 +22,14 @@ class WriteResult(Schema):
     position: int | None
     key: str | None = None
     status: str | None = None
+
+
+def write_result(written: Written, status: str | None = None) -> WriteResult:
+    """The `WriteResult` of a service's `Written` answer."""
+    return WriteResult(
+        id=written.id,
+        key=written.key,
+        version=written.version,
+        position=written.position,
+        status=status,
+    )
