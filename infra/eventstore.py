@@ -14,11 +14,11 @@ from eventsourcing.persistence import Mapper
 from domain.ports import Recording
 from infra.recorder import AsyncpgRecorder
 from infra.settings import Settings
-from infra.transcoder import MsgspecTranscoder
+from infra.transcoder import EventMapper
 
 
 def create_mapper() -> Mapper[UUID]:
-    return Mapper(transcoder=MsgspecTranscoder())
+    return EventMapper()
 
 
 class PostgresEventStore:

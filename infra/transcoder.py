@@ -1,89 +1,109 @@
-"""msgspec transcoder for eventsourcing's `Mapper`.
+"""Event state as JSON, encoded and decoded by msgspec.
 
-Event state is JSON. Values JSON cannot tell apart (UUID, datetime, date, Decimal,
-tuple, msgspec Structs) are written as {"_type_": name, "_data_": value}, the same
-tagging eventsourcing's JSONTranscoder uses, so the decoded event equals the original.
+Encoding is msgspec's own (UUIDs, datetimes, dates and Decimals as strings, tuples as
+arrays, Structs as objects). Decoding is typed: `EventMapper` decodes each stored event
+straight into the field types its event class declares, in C, instead of walking the JSON
+in Python. Older event versions are decoded loosely, upcast by eventsourcing's
+`class_version`/`upcast_vN_vN+1` mechanism, then converted to the declared types.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import Decimal
+import dataclasses
+import typing
 from typing import Any
 from uuid import UUID
 
 import msgspec
-from eventsourcing.persistence import Transcoder
-from eventsourcing.utils import get_topic, resolve_topic
+from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
+from eventsourcing.utils import resolve_topic
 
-_TYPE = "_type_"
-_DATA = "_data_"
-_JSON_SCALARS = (str, int, float, bool, type(None))
+_MAPPED = {"originator_id", "originator_version"}
 
 
 class TranscodingError(TypeError):
     """Raised when event state holds a value the transcoder cannot encode."""
 
 
-class MsgspecTranscoder(Transcoder):
-    """Encodes event state to JSON bytes with msgspec, preserving Python types."""
-
-    def __init__(self) -> None:
-        self._encoder = msgspec.json.Encoder()
-        self._decoder = msgspec.json.Decoder()
-
-    def encode(self, obj: Any) -> bytes:
-        return self._encoder.encode(_tag(obj))
-
-    def decode(self, data: bytes) -> Any:
-        return _untag(self._decoder.decode(data))
-
-
-def _tag(value: Any) -> Any:
-    if isinstance(value, _JSON_SCALARS):
-        return value
-    if isinstance(value, dict):
-        if _TYPE in value:
-            raise TranscodingError(f"a dict key may not be {_TYPE!r}")
-        return {k: _tag(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_tag(v) for v in value]
-    if isinstance(value, tuple):
-        return {_TYPE: "tuple", _DATA: [_tag(v) for v in value]}
-    if isinstance(value, UUID):
-        return {_TYPE: "uuid_hex", _DATA: value.hex}
-    if isinstance(value, datetime):
-        return {_TYPE: "datetime_iso", _DATA: value.isoformat()}
-    if isinstance(value, date):
-        return {_TYPE: "date_iso", _DATA: value.isoformat()}
-    if isinstance(value, Decimal):
-        return {_TYPE: "decimal_str", _DATA: str(value)}
-    if isinstance(value, msgspec.Struct):
-        fields = {f: _tag(getattr(value, f)) for f in value.__struct_fields__}
-        return {_TYPE: "struct", _DATA: {"topic": get_topic(type(value)), "fields": fields}}
+def _refuse(value: Any) -> Any:
     raise TranscodingError(f"cannot encode {type(value).__qualname__} in event state")
 
 
-def _untag(value: Any) -> Any:
-    if isinstance(value, dict):
-        kind = value.get(_TYPE)
-        if kind is None:
-            return {k: _untag(v) for k, v in value.items()}
-        data = value[_DATA]
-        if kind == "uuid_hex":
-            return UUID(data)
-        if kind == "datetime_iso":
-            return datetime.fromisoformat(data)
-        if kind == "date_iso":
-            return date.fromisoformat(data)
-        if kind == "decimal_str":
-            return Decimal(data)
-        if kind == "tuple":
-            return tuple(_untag(v) for v in data)
-        if kind == "struct":
-            cls = resolve_topic(data["topic"])
-            return cls(**{k: _untag(v) for k, v in data["fields"].items()})
-        raise TranscodingError(f"unknown tagged type {kind!r} in event state")
-    if isinstance(value, list):
-        return [_untag(v) for v in value]
-    return value
+class MsgspecTranscoder(Transcoder):
+    """Event state to JSON bytes and back (untyped: see `EventMapper` for typed decoding)."""
+
+    def __init__(self) -> None:
+        self._encoder = msgspec.json.Encoder(enc_hook=_refuse, decimal_format="string")
+        self._decoder = msgspec.json.Decoder()
+
+    def encode(self, obj: Any) -> bytes:
+        return self._encoder.encode(obj)
+
+    def decode(self, data: bytes) -> Any:
+        return self._decoder.decode(data)
+
+
+class _Schema:
+    """The msgspec type mirroring one event class's fields, and its decoder."""
+
+    def __init__(self, cls: type[Any]) -> None:
+        hints = typing.get_type_hints(cls)
+        self.fields = [
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.name not in _MAPPED and not f.name.startswith("_")
+        ]
+        spec: list[Any] = [(name, hints.get(name, Any)) for name in self.fields]
+        if "class_version" not in self.fields:
+            spec.append(("class_version", int, 1))
+        self.struct = msgspec.defstruct(f"{cls.__qualname__}State", spec, kw_only=True)
+        self.decoder = msgspec.json.Decoder(self.struct)
+        self.class_version: int = getattr(cls, "class_version", 1)
+
+
+class EventMapper(Mapper[UUID]):
+    """eventsourcing's Mapper with typed msgspec decoding of each event class's state."""
+
+    def __init__(self) -> None:
+        super().__init__(transcoder=MsgspecTranscoder())
+        self._schemas: dict[str, tuple[type[Any], _Schema]] = {}
+
+    def _schema(self, topic: str) -> tuple[type[Any], _Schema]:
+        found = self._schemas.get(topic)
+        if found is None:
+            cls = resolve_topic(topic)
+            found = self._schemas[topic] = (cls, _Schema(cls))
+        return found
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        if self.cipher or self.compressor:
+            return super().to_domain_event(stored_event)
+        cls, schema = self._schema(stored_event.topic)
+        state = stored_event.state
+        try:
+            decoded: Any = schema.decoder.decode(state)
+            if decoded.class_version == schema.class_version:
+                values = {name: getattr(decoded, name) for name in schema.fields}
+            else:
+                values = self._upcast(cls, schema, state)
+        except msgspec.ValidationError:
+            # An older version whose fields differ: upcast the loose state first.
+            values = self._upcast(cls, schema, state)
+        values["originator_id"] = (
+            stored_event.originator_id
+            if isinstance(stored_event.originator_id, UUID)
+            else UUID(str(stored_event.originator_id))
+        )
+        values["originator_version"] = stored_event.originator_version
+        event = object.__new__(cls)
+        object.__setattr__(event, "__dict__", values)
+        return event
+
+    def _upcast(self, cls: type[Any], schema: _Schema, state: bytes) -> dict[str, Any]:
+        loose: dict[str, Any] = self.transcoder.decode(state)
+        version = loose.pop("class_version", 1)
+        while version < schema.class_version:
+            getattr(cls, f"upcast_v{version}_v{version + 1}")(loose)
+            version += 1
+        typed = msgspec.convert(loose, schema.struct, strict=False)
+        return {name: getattr(typed, name) for name in schema.fields}

@@ -19,6 +19,7 @@ class Rows:
         self._rows: dict[Any, dict[str, Any]] = {}
         self._changed: set[Any] = set()
         self._loaded: set[Any] = set()
+        self._new: set[Any] = set()
         cols = ", ".join(self.columns)
         marks = ", ".join(f"${i}" for i in range(1, len(self.columns) + 1))
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in self.columns if c != key)
@@ -47,6 +48,7 @@ class Rows:
         self._rows[key] = row
         self._loaded.add(key)
         self._changed.add(key)
+        self._new.add(key)
         return row
 
     def change(self, key: Any, **values: Any) -> dict[str, Any] | None:

@@ -13,7 +13,7 @@ from eventsourcing.utils import get_topic
 from domain import services as s
 from domain.increment import Commit
 from domain.memory import InMemoryEventStore
-from infra.transcoder import MsgspecTranscoder
+from infra.eventstore import create_mapper
 
 
 class Memo(Aggregate):
@@ -35,7 +35,7 @@ class Memo(Aggregate):
 
 
 def _mapper() -> Mapper[Any]:
-    return Mapper(transcoder=MsgspecTranscoder())
+    return create_mapper()
 
 
 def test_an_event_stored_as_version_1_loads_as_version_2() -> None:
