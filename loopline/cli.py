@@ -29,6 +29,7 @@ from loopline import exporting, importing, serving
 from loopline.demo import DemoConflict
 from loopline.demo.loading import load_demo_command
 from loopline.instance import InstanceFileError, admin_token, write_instance
+from loopline.integrations_cli import integration_app, webhooks_app
 from loopline.tui_cli import tui
 from migrations.runner import Migration, MigrationError, migrate
 from projections.catalog import all_projections
@@ -47,6 +48,8 @@ app = typer.Typer(
 )
 app.add_typer(importing.app, name="import")
 app.add_typer(exporting.app, name="export")
+app.add_typer(integration_app, name="integration")
+app.add_typer(webhooks_app, name="webhooks")
 
 # Failures a user can fix; each is reported as one line, never a traceback.
 EXPECTED_ERRORS = (
