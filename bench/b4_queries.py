@@ -1,0 +1,110 @@
+"""B4 metric queries: p50/p99 latency of the lead-time and DORA queries over the read
+models, against computing the same figures straight from the events table."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bench.b3_rebuild import prepare
+from bench.harness import Context
+from infra.database import Connection, create_pool
+from infra.settings import load_settings
+from projections import metrics
+from projections.catalog import all_projections
+from projections.worker import build_runner
+
+# Time to triage recomputed from the stored events in one SQL statement: the baseline.
+RAW_TRIAGE = """
+WITH received AS (
+    SELECT originator_id,
+           (convert_from(state, 'UTF8')::jsonb ->> 'received_at')::timestamptz AS at
+    FROM stored_events WHERE topic = 'domain.feedback:Feedback.Received'
+), triaged AS (
+    SELECT originator_id,
+           min((convert_from(state, 'UTF8')::jsonb ->> 'triaged_at')::timestamptz) AS at
+    FROM stored_events WHERE topic = 'domain.feedback:Feedback.Triaged'
+    GROUP BY originator_id
+)
+SELECT count(*), avg(s), percentile_cont(ARRAY[0.5, 0.75, 0.85, 0.95])
+       WITHIN GROUP (ORDER BY s)
+FROM (SELECT extract(epoch FROM t.at - r.at) AS s
+      FROM received r JOIN triaged t USING (originator_id)) spans
+"""
+
+RAW_DEPLOYMENTS = """
+SELECT count(*), count(DISTINCT date_trunc('day', finished))
+FROM (SELECT (convert_from(state, 'UTF8')::jsonb ->> 'finished_at')::timestamptz AS finished
+      FROM stored_events WHERE topic = 'domain.increment:Increment.Recorded'
+      AND (convert_from(state, 'UTF8')::jsonb ->> 'succeeded')::boolean) d
+"""
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def latencies(call: Callable[[], Awaitable[Any]], repeat: int) -> list[float]:
+    await call()  # warm the plan cache
+    samples = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        await call()
+        samples.append((time.perf_counter() - began) * 1000)
+    return samples
+
+
+async def run(ctx: Context) -> None:
+    events = 100_000 if ctx.quick else 1_000_000
+    repeat = 30 if ctx.quick else 100
+    dsn, written = await prepare(ctx, events)
+    settings = load_settings({}, database_url=dsn)
+    pool = await create_pool(settings, dsn)
+    try:
+        await build_runner(settings, dsn, pool, all_projections()).catch_up()
+        async with pool.acquire() as conn:
+            items = await conn.fetchval("SELECT count(*) FROM read.feedback_items")
+            print(f"    {written:,} events, {items:,} feedback items", flush=True)
+            await _measure(ctx, conn, repeat)
+    finally:
+        await pool.close()
+
+
+async def _measure(ctx: Context, conn: Connection, repeat: int) -> None:
+    raw_triage = await latencies(lambda: conn.fetch(RAW_TRIAGE), max(3, repeat // 10))
+    raw_deploys = await latencies(lambda: conn.fetch(RAW_DEPLOYMENTS), max(3, repeat // 10))
+    cases: dict[str, tuple[Callable[[], Awaitable[Any]], list[float]]] = {
+        "lead-time": (lambda: metrics.lead_times(conn, "triage"), raw_triage),
+        "lead-time-by-team": (
+            lambda: metrics.lead_times(conn, "ship", group_by="team"),
+            raw_triage,
+        ),
+        "dora": (lambda: metrics.dora(conn), raw_deploys),
+    }
+    for name, (call, raw) in cases.items():
+        samples = await latencies(call, repeat)
+        p50, p99 = statistics.median(samples), percentile(samples, 0.99)
+        raw_p50 = statistics.median(raw)
+        ctx.record(
+            f"B4-{name}-p50",
+            p50,
+            "ms",
+            baseline="recomputed from stored_events (p50)",
+            baseline_figure=raw_p50,
+            target=">= 50x faster",
+            met=raw_p50 >= 50 * p50,
+            higher_is_better=False,
+        )
+        ctx.record(
+            f"B4-{name}-p99",
+            p99,
+            "ms",
+            baseline="target",
+            baseline_figure=20.0,
+            target="<= 20 ms",
+            met=p99 <= 20.0,
+            higher_is_better=False,
+        )
