@@ -9,12 +9,13 @@ from pathlib import Path
 
 import msgspec
 
-from bench import b1_append, b3_rebuild, b4_queries
+from bench import b1_append, b2_webhooks, b3_rebuild, b4_queries
 from bench.harness import Benchmark, Context, Report, commit, machine, run, server_dsn
 from infra.settings import load_settings
 
 BENCHMARKS: dict[str, Benchmark] = {
     "B1": b1_append.run,
+    "B2": b2_webhooks.run,
     "B3": b3_rebuild.run,
     "B4": b4_queries.run,
 }
