@@ -13,6 +13,8 @@ from litestar.types import ControllerRouterHandler
 
 from infra.settings import Settings
 from server.auth import authentication_middleware
+from server.decisions import DecisionController
+from server.delivery import IncidentController, IncrementController
 from server.dependencies import (
     provide_caught_up,
     provide_expected_version,
@@ -24,7 +26,9 @@ from server.dependencies import (
 from server.feedback import FeedbackController
 from server.health import HealthController
 from server.lifespan import database_lifespan
+from server.metrics import MetricsController
 from server.operations import OperationsController, prometheus_config
+from server.outcomes import OutcomeController
 from server.problems import problem_details_plugin
 from server.stream import EventStreamController
 from server.teams import TeamController
@@ -41,6 +45,11 @@ def route_handlers() -> list[ControllerRouterHandler]:
         FeedbackController,
         TeamController,
         TokenController,
+        OutcomeController,
+        DecisionController,
+        IncrementController,
+        IncidentController,
+        MetricsController,
         *webhook_route_handlers(),
     ]
 

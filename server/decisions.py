@@ -1,0 +1,276 @@
+"""Decisions: propose, accept, decline, supersede, start and rank them; the ranked backlog."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+import asyncpg
+import msgspec
+from litestar import Controller, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
+
+from domain import services
+from domain.decision import STATUSES
+from domain.services.base import Written
+from domain.services.views import DecisionView
+from infra.eventstore import PostgresEventStore
+from infra.tokens import Principal
+from projections import queries
+from server.auth import ANYONE, MANAGERS
+from server.history import HistoryEntry, history
+from server.schemas import Schema, WriteResult, write_result
+
+Key = Annotated[str, PathParameter(description="The decision's key (DEC-3) or id.")]
+FeedbackKey = Annotated[str, PathParameter(description="The feedback item's key (FB-12) or id.")]
+
+
+class DecisionCreate(Schema):
+    team: str
+    title: str
+    rationale: str
+    options: list[str] = msgspec.field(default_factory=list)
+    outcome: UUID | None = None
+    feedback: list[str] = msgspec.field(default_factory=list)
+
+
+class DecisionDecline(Schema):
+    rationale: str | None = None
+
+
+class DecisionSupersede(Schema):
+    by: str
+
+
+class DecisionRank(Schema):
+    position: Annotated[int, msgspec.Meta(ge=1, description="1 is the top of the backlog.")]
+
+
+class DecisionDetail(Schema):
+    decision: DecisionView
+    history: list[HistoryEntry]
+
+
+async def _answer(store: PostgresEventStore, written: Written) -> WriteResult:
+    # Ranking and linking keep the status the decision had; read it rather than guess it.
+    status = (await services.get_decision(store, written.id)).status
+    return write_result(written, status)
+
+
+class DecisionController(Controller):
+    path = "/api/decisions"
+    tags = ["decisions"]
+    guards = [MANAGERS]
+
+    @post(
+        operation_id="proposeDecision",
+        summary="Propose a decision",
+        description=(
+            "A product decision record for a team (slug or id): title, rationale, the options "
+            "considered, the outcome it serves and the feedback (keys) it answers. Answers its "
+            "`DEC-<n>` key; commits that name the key ship it. Product or admin."
+        ),
+        status_code=201,
+    )
+    async def propose(
+        self,
+        data: JSONBody[DecisionCreate],
+        store: NamedDependency[PostgresEventStore],
+        principal: NamedDependency[Principal],
+    ) -> WriteResult:
+        written = await services.propose_decision(
+            store,
+            team=data.team,
+            title=data.title,
+            rationale=data.rationale,
+            options=data.options,
+            outcome_id=data.outcome,
+            feedback=data.feedback,
+            proposed_by=principal.name,
+        )
+        return write_result(written, "proposed")
+
+    @get(
+        operation_id="listDecisions",
+        summary="The ranked backlog, with demand",
+        description=(
+            "Decisions ranked (rank ascending, unranked last, then by number), each with its "
+            "demand: linked feedback, distinct customers, NPS detractors. By default the open "
+            f"ones (proposed, accepted, in progress); statuses: {', '.join(STATUSES)}."
+        ),
+        guards=[ANYONE],
+    )
+    async def backlog(
+        self,
+        pool: NamedDependency[asyncpg.Pool],
+        caught_up: NamedDependency[int | None],
+        team: Annotated[
+            str | None, QueryParameter(description="Only this team's (slug or id).")
+        ] = None,
+        status: Annotated[
+            list[str] | None, QueryParameter(description="Only these statuses (repeatable).")
+        ] = None,
+    ) -> list[queries.BacklogDecision]:
+        async with pool.acquire() as conn:
+            return await queries.backlog(
+                conn, team, status=status if status else queries.OPEN_DECISIONS
+            )
+
+    @get(
+        "/{key:str}",
+        operation_id="getDecision",
+        summary="One decision with its history",
+        description="`as_of` shows the decision as it was at that time.",
+        guards=[ANYONE],
+    )
+    async def get_decision(
+        self,
+        key: Key,
+        store: NamedDependency[PostgresEventStore],
+        caught_up: NamedDependency[int | None],
+        as_of: FromQuery[datetime | None] = None,
+    ) -> DecisionDetail:
+        decision = await services.get_decision(store, key, as_of=as_of)
+        return DecisionDetail(
+            decision=decision, history=await history(store, decision.id, as_of=as_of)
+        )
+
+    @post(
+        "/{key:str}/accept",
+        operation_id="acceptDecision",
+        summary="Accept into the backlog",
+        description="The triaged feedback it answers becomes planned. Product or admin.",
+    )
+    async def accept(
+        self,
+        key: Key,
+        store: NamedDependency[PostgresEventStore],
+        principal: NamedDependency[Principal],
+        expected_version: NamedDependency[int | None],
+    ) -> WriteResult:
+        written = await services.accept_decision(
+            store, key, decided_by=principal.name, expected_version=expected_version
+        )
+        return write_result(written, "accepted")
+
+    @post(
+        "/{key:str}/decline",
+        operation_id="declineDecision",
+        summary="Decline",
+        description=(
+            "The feedback planned under it is declined with the rationale (the proposal's, "
+            "when none is given). Product or admin."
+        ),
+    )
+    async def decline(
+        self,
+        key: Key,
+        data: JSONBody[DecisionDecline],
+        store: NamedDependency[PostgresEventStore],
+        principal: NamedDependency[Principal],
+        expected_version: NamedDependency[int | None],
+    ) -> WriteResult:
+        written = await services.decline_decision(
+            store,
+            key,
+            rationale=data.rationale,
+            decided_by=principal.name,
+            expected_version=expected_version,
+        )
+        return write_result(written, "declined")
+
+    @post(
+        "/{key:str}/supersede",
+        operation_id="supersedeDecision",
+        summary="Supersede by another decision",
+        description="Its feedback moves to the decision named in `by`. Product or admin.",
+    )
+    async def supersede(
+        self,
+        key: Key,
+        data: JSONBody[DecisionSupersede],
+        store: NamedDependency[PostgresEventStore],
+        expected_version: NamedDependency[int | None],
+    ) -> WriteResult:
+        written = await services.supersede_decision(
+            store, key, by=data.by, expected_version=expected_version
+        )
+        return write_result(written, "superseded")
+
+    @post(
+        "/{key:str}/start",
+        operation_id="startDecision",
+        summary="Start work on an accepted decision",
+        description="Product or admin.",
+    )
+    async def start(
+        self,
+        key: Key,
+        store: NamedDependency[PostgresEventStore],
+        expected_version: NamedDependency[int | None],
+    ) -> WriteResult:
+        written = await services.start_decision(store, key, expected_version=expected_version)
+        return write_result(written, "in_progress")
+
+    @post(
+        "/{key:str}/rank",
+        operation_id="rankDecision",
+        summary="Rank in the team's backlog",
+        description=(
+            "Only accepted or in-progress decisions are ranked; 1 is the top, ties sort by "
+            "number. Product or admin."
+        ),
+    )
+    async def rank(
+        self,
+        key: Key,
+        data: JSONBody[DecisionRank],
+        store: NamedDependency[PostgresEventStore],
+        expected_version: NamedDependency[int | None],
+    ) -> WriteResult:
+        written = await services.rank_decision(
+            store, key, rank=data.position, expected_version=expected_version
+        )
+        return await _answer(store, written)
+
+    @post(
+        "/{key:str}/feedback/{fkey:str}",
+        operation_id="linkDecisionFeedback",
+        summary="Link feedback the decision answers",
+        description=(
+            "A duplicate counts as its original. When the decision is in the backlog, a "
+            "triaged item becomes planned. Product or admin."
+        ),
+    )
+    async def link(
+        self,
+        key: Key,
+        fkey: FeedbackKey,
+        store: NamedDependency[PostgresEventStore],
+        expected_version: NamedDependency[int | None],
+    ) -> WriteResult:
+        written = await services.link_feedback(
+            store, key, feedback=[fkey], expected_version=expected_version
+        )
+        return await _answer(store, written)
+
+    @delete(
+        "/{key:str}/feedback/{fkey:str}",
+        operation_id="unlinkDecisionFeedback",
+        summary="Unlink feedback",
+        description="An item planned under the decision returns to triaged. Product or admin.",
+        status_code=200,
+    )
+    async def unlink(
+        self,
+        key: Key,
+        fkey: FeedbackKey,
+        store: NamedDependency[PostgresEventStore],
+        expected_version: NamedDependency[int | None],
+    ) -> WriteResult:
+        written = await services.unlink_feedback(
+            store, key, feedback=[fkey], expected_version=expected_version
+        )
+        return await _answer(store, written)

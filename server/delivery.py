@@ -1,0 +1,263 @@
+"""Delivery: record increments (deployments) and incidents, and list them.
+
+Writes need admin or product, or a member of the team that owns the service.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import asyncpg
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
+from litestar.exceptions import HTTPException, PermissionDeniedException
+from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
+
+from domain import services
+from domain.increment import Commit
+from infra.eventstore import PostgresEventStore
+from infra.tokens import Principal
+from projections import queries
+from server.auth import ANYONE, check_team
+from server.schemas import Schema, WriteResult, write_result
+
+IncidentId = Annotated[UUID, PathParameter(description="The incident's id.")]
+Limit = Annotated[int, QueryParameter(ge=1, le=queries.MAX_LIMIT)]
+
+
+class CommitCreate(Schema):
+    sha: str
+    authored_at: datetime
+    message: str
+
+
+class IncrementCreate(Schema):
+    service: str
+    environment: str
+    finished_at: datetime | None = None
+    status: Literal["success", "failure"] = "success"
+    version: str | None = None
+    sha: str | None = None
+    started_at: datetime | None = None
+    commits: list[CommitCreate] = msgspec.field(default_factory=list)
+    team: str | None = None
+    external_ref: str | None = None
+
+
+class IncrementRecorded(WriteResult):
+    """What recording an increment answers: the references its commits named, and the
+    decision and feedback keys it marked shipped (empty when it was already recorded)."""
+
+    feedback_refs: list[str] = msgspec.field(default_factory=list)
+    decision_refs: list[str] = msgspec.field(default_factory=list)
+    shipped_decisions: list[str] = msgspec.field(default_factory=list)
+    shipped_feedback: list[str] = msgspec.field(default_factory=list)
+
+
+class IncidentCreate(Schema):
+    service: str
+    title: str
+    opened_at: datetime | None = None
+    caused_by_sha: str | None = None
+    caused_by_increment: UUID | None = None
+    external_ref: str | None = None
+
+
+class IncidentResolve(Schema):
+    resolved_at: datetime | None = None
+    resolution: str | None = None
+
+
+async def check_service(store: PostgresEventStore, principal: Principal, service: str) -> None:
+    """Members write only the delivery of services their teams own."""
+    owner = await services.team_owning(store, service)
+    if principal.role == "member" and owner is None:
+        raise PermissionDeniedException(
+            detail=f"no team owns {service!r}; a member token may report only its teams' services"
+        )
+    check_team(principal, owner, what=f"service {service!r}")
+
+
+async def claim_service(
+    store: PostgresEventStore, principal: Principal, service: str, team: str
+) -> None:
+    """The named team owns the service: already, or from now on when nobody did."""
+    team_id = await services.resolve_team(store, team)
+    await services.get_team(store, team_id)
+    check_team(principal, team_id, what=f"team {team!r}")
+    owner = await services.team_owning(store, service)
+    if owner is None:
+        await services.own_repository(store, team_id, repository=service)
+    elif owner != team_id:
+        owning = await services.get_team(store, owner)
+        raise HTTPException(
+            status_code=409,
+            detail=f"service {service!r} is owned by team {owning.slug!r}, not {team!r}",
+            extra={"field": "team"},
+        )
+
+
+class IncrementController(Controller):
+    path = "/api/increments"
+    tags = ["delivery"]
+    guards = [ANYONE]
+
+    @post(
+        operation_id="recordIncrement",
+        summary="Record an increment (a deployment)",
+        description=(
+            "A shipped change of a service to an environment. `DEC-<n>` and `FB-<n>` in commit "
+            "messages are references: a successful production increment marks them shipped. "
+            "`team` is needed when no team owns the service yet (it then owns it); naming "
+            "another team than the owner is a 409. The same increment again (same "
+            "`external_ref`, else service, environment, sha or version and start) answers the "
+            "first one with 200. Admin, product, or a member of the owning team."
+        ),
+        status_code=201,
+    )
+    async def record(
+        self,
+        data: JSONBody[IncrementCreate],
+        store: NamedDependency[PostgresEventStore],
+        principal: NamedDependency[Principal],
+    ) -> Response[IncrementRecorded]:
+        if data.team is not None:
+            await claim_service(store, principal, data.service, data.team)
+        await check_service(store, principal, data.service)
+        written = await services.record_increment(
+            store,
+            service=data.service,
+            environment=data.environment,
+            release_version=data.version,
+            commit_sha=data.sha,
+            started_at=data.started_at,
+            finished_at=data.finished_at,
+            succeeded=data.status == "success",
+            commits=[Commit(c.sha, c.authored_at, c.message) for c in data.commits],
+            external_ref=data.external_ref,
+        )
+        status = (await services.get_increment(store, written.id)).status
+        body = IncrementRecorded(
+            id=written.id,
+            version=written.version,
+            position=written.position,
+            status=status,
+            feedback_refs=list(written.feedback_refs),
+            decision_refs=list(written.decision_refs),
+            shipped_decisions=list(written.shipped.decisions),
+            shipped_feedback=list(written.shipped.feedback),
+        )
+        return Response(body, status_code=201 if written.created else 200)
+
+    @get(
+        operation_id="listIncrements",
+        summary="List increments",
+        description=(
+            "Most recently finished first, cursor-paginated. `team` selects the services it "
+            "owns; `status` is succeeded, failed or rolled_back."
+        ),
+    )
+    async def list_increments(
+        self,
+        pool: NamedDependency[asyncpg.Pool],
+        caught_up: NamedDependency[int | None],
+        team: FromQuery[str | None] = None,
+        service: FromQuery[str | None] = None,
+        production: FromQuery[bool | None] = None,
+        status: FromQuery[str | None] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: Limit = queries.DEFAULT_LIMIT,
+    ) -> queries.Page[queries.IncrementItem]:
+        async with pool.acquire() as conn:
+            return await queries.list_increments(
+                conn,
+                team=team,
+                service=service,
+                production=production,
+                status=status,
+                cursor=cursor,
+                limit=limit,
+            )
+
+
+class IncidentController(Controller):
+    path = "/api/incidents"
+    tags = ["delivery"]
+    guards = [ANYONE]
+
+    @post(
+        operation_id="openIncident",
+        summary="Open an incident",
+        description=(
+            "A production failure of a service; `caused_by_sha` ties it to the deployment that "
+            "carried that commit. The same `external_ref` again answers the first one with 200. "
+            "Admin, product, or a member of the team owning the service."
+        ),
+        status_code=201,
+    )
+    async def open_incident(
+        self,
+        data: JSONBody[IncidentCreate],
+        store: NamedDependency[PostgresEventStore],
+        principal: NamedDependency[Principal],
+    ) -> Response[WriteResult]:
+        await check_service(store, principal, data.service)
+        written = await services.open_incident(
+            store,
+            service=data.service,
+            title=data.title,
+            opened_at=data.opened_at,
+            caused_by_sha=data.caused_by_sha,
+            caused_by_increment=data.caused_by_increment,
+            external_ref=data.external_ref,
+        )
+        status = (await services.get_incident(store, written.id)).status
+        return Response(write_result(written, status), status_code=201 if written.created else 200)
+
+    @post(
+        "/{id:uuid}/resolve",
+        operation_id="resolveIncident",
+        summary="Resolve an incident",
+        description="The failure is over. Admin, product, or a member of the owning team.",
+    )
+    async def resolve(
+        self,
+        id: IncidentId,
+        data: JSONBody[IncidentResolve],
+        store: NamedDependency[PostgresEventStore],
+        principal: NamedDependency[Principal],
+        expected_version: NamedDependency[int | None],
+    ) -> WriteResult:
+        incident = await services.get_incident(store, id)
+        await check_service(store, principal, incident.service)
+        written = await services.resolve_incident(
+            store,
+            id,
+            resolution=data.resolution,
+            resolved_at=data.resolved_at,
+            expected_version=expected_version,
+        )
+        return write_result(written, "resolved")
+
+    @get(
+        operation_id="listIncidents",
+        summary="List incidents",
+        description="Most recently opened first, cursor-paginated; `status` is open or resolved.",
+    )
+    async def list_incidents(
+        self,
+        pool: NamedDependency[asyncpg.Pool],
+        caught_up: NamedDependency[int | None],
+        team: FromQuery[str | None] = None,
+        service: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: Limit = queries.DEFAULT_LIMIT,
+    ) -> queries.Page[queries.IncidentItem]:
+        async with pool.acquire() as conn:
+            return await queries.list_incidents(
+                conn, team=team, service=service, status=status, cursor=cursor, limit=limit
+            )

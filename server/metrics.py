@@ -1,0 +1,111 @@
+"""Metrics: feedback lead times, DORA, outcome scorecards (definitions: docs/metrics.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import asyncpg
+from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
+
+from projections import metrics
+from server.auth import ANYONE
+
+From = Annotated[
+    datetime | None,
+    QueryParameter(
+        name="from", description="Inclusive start (RFC 3339); without it, from the beginning."
+    ),
+]
+To = Annotated[
+    datetime | None,
+    QueryParameter(name="to", description="Exclusive end (RFC 3339); without it, up to now."),
+]
+Team = Annotated[str | None, QueryParameter(description="A team's slug or id.")]
+
+
+class MetricsController(Controller):
+    path = "/api/metrics"
+    tags = ["metrics"]
+    guards = [ANYONE]
+
+    @get(
+        "/lead-time",
+        operation_id="getLeadTimes",
+        summary="Feedback lead times",
+        description=(
+            "Seconds from the first ask to the `measure`: triage, decision, ship, close_loop, "
+            "or open_age (items not yet resolved, as of now). count, mean and interpolated "
+            "p50/p75/p85/p95, in one group `{}` or per `group_by` (team, channel, touchpoint, "
+            "outcome, week). `from`/`to` select spans by when they ended."
+        ),
+    )
+    async def lead_time(
+        self,
+        pool: NamedDependency[asyncpg.Pool],
+        caught_up: NamedDependency[int | None],
+        measure: Annotated[
+            str, QueryParameter(description=f"One of {', '.join(metrics.MEASURES)}.")
+        ],
+        team: Team = None,
+        channel: Annotated[str | None, QueryParameter(description="A channel.")] = None,
+        touchpoint: Annotated[str | None, QueryParameter(description="A touchpoint.")] = None,
+        outcome: Annotated[str | None, QueryParameter(description="An outcome's id.")] = None,
+        start: From = None,
+        end: To = None,
+        group_by: Annotated[
+            str | None, QueryParameter(description=f"One of {', '.join(metrics.GROUPINGS)}.")
+        ] = None,
+    ) -> metrics.LeadTimes:
+        async with pool.acquire() as conn:
+            return await metrics.lead_times(
+                conn,
+                measure,
+                team=team,
+                channel=channel,
+                touchpoint=touchpoint,
+                outcome=outcome,
+                start=start,
+                end=end,
+                group_by=group_by,
+            )
+
+    @get(
+        "/dora",
+        operation_id="getDora",
+        summary="DORA measures",
+        description=(
+            "Deployment frequency, lead time for changes, change failure rate, failed "
+            "deployment recovery time and time to restore, each with its tier (elite, high, "
+            "medium, low; null without data), for a team's services, one service, or all. "
+            "`from`/`to` select deployments by when they finished and incidents by when they "
+            "opened."
+        ),
+    )
+    async def dora(
+        self,
+        pool: NamedDependency[asyncpg.Pool],
+        caught_up: NamedDependency[int | None],
+        team: Team = None,
+        service: Annotated[str | None, QueryParameter(description="A service.")] = None,
+        start: From = None,
+        end: To = None,
+    ) -> metrics.Dora:
+        async with pool.acquire() as conn:
+            return await metrics.dora(conn, team=team, service=service, start=start, end=end)
+
+    @get(
+        "/outcomes",
+        operation_id="getOutcomeScorecards",
+        summary="Outcome scorecards",
+        description=(
+            "Per outcome: the feedback aligned to it, demand, open items, NPS and time to ship."
+        ),
+    )
+    async def outcomes(
+        self, pool: NamedDependency[asyncpg.Pool], caught_up: NamedDependency[int | None]
+    ) -> list[metrics.OutcomeScorecard]:
+        async with pool.acquire() as conn:
+            return await metrics.outcome_scorecards(conn)
