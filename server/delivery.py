@@ -13,11 +13,12 @@ import asyncpg
 import msgspec
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import HTTPException, PermissionDeniedException
+from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
 from domain import services
 from domain.increment import Commit
+from domain.index import REPOSITORY, KeyTaken
 from infra.eventstore import PostgresEventStore
 from infra.tokens import Principal
 from projections import queries
@@ -71,6 +72,14 @@ class IncidentResolve(Schema):
     resolution: str | None = None
 
 
+class ServiceOwnedElsewhere(KeyTaken):
+    """Raised when an increment names a team other than the one that owns its service."""
+
+    def __init__(self, service: str, owner_id: UUID, owner: str, named: str) -> None:
+        super().__init__(REPOSITORY, service, owner_id)
+        self.args = (f"service {service!r} is owned by team {owner!r}, not {named!r}",)
+
+
 async def check_service(store: PostgresEventStore, principal: Principal, service: str) -> None:
     """Members write only the delivery of services their teams own."""
     owner = await services.team_owning(store, service)
@@ -87,17 +96,14 @@ async def claim_service(
     """The named team owns the service: already, or from now on when nobody did."""
     team_id = await services.resolve_team(store, team)
     await services.get_team(store, team_id)
-    check_team(principal, team_id, what=f"team {team!r}")
+    if principal.role == "member" and team_id not in principal.team_ids:
+        raise PermissionDeniedException(detail=f"this token does not act for team {team!r}")
     owner = await services.team_owning(store, service)
     if owner is None:
         await services.own_repository(store, team_id, repository=service)
     elif owner != team_id:
         owning = await services.get_team(store, owner)
-        raise HTTPException(
-            status_code=409,
-            detail=f"service {service!r} is owned by team {owning.slug!r}, not {team!r}",
-            extra={"field": "team"},
-        )
+        raise ServiceOwnedElsewhere(service, owner, owning.slug, team)
 
 
 class IncrementController(Controller):

@@ -1,0 +1,34 @@
+"""Small helpers for API tests: tokens of each role and clients that use them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from infra.tokens import Role
+
+
+def ok(response: httpx.Response) -> dict[str, Any]:
+    """The JSON of a successful answer (fails the test with the body otherwise)."""
+    assert response.is_success, f"{response.request.method} {response.request.url}: {response.text}"
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def create_token(
+    admin: httpx.AsyncClient, role: Role, *teams: str, name: str | None = None
+) -> str:
+    """A new API token of `role` (for `teams`), created over HTTP by an admin."""
+    created = await admin.post(
+        "/api/tokens",
+        json={"name": name or f"{role}-{'-'.join(teams)}", "role": role, "teams": list(teams)},
+    )
+    token: str = ok(created)["token"]
+    return token
+
+
+def client(base_url: str, token: str | None) -> httpx.AsyncClient:
+    """An HTTP client of the API that sends `token` (none when None)."""
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    return httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30)
