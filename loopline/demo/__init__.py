@@ -8,7 +8,7 @@ else's team of that name): `DemoConflict`, one line, rather than a half-doubled 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from domain.index import Index
 from domain.ports import EventStore
@@ -37,9 +37,14 @@ class DemoConflict(RuntimeError):
 
 
 def default_anchor(now: datetime | None = None) -> datetime:
-    """The end of the demo's history: the start of the current hour (UTC)."""
-    now = now or datetime.now(UTC)
-    return now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    """The end of the demo's history: the start of this week (Monday 00:00 UTC).
+
+    The simulation's working days follow the calendar, so anchoring it to a week start
+    makes a seed give exactly the same organisation whenever it is generated.
+    """
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    monday = now - timedelta(days=now.weekday())
+    return monday.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 async def demo_loaded(store: EventStore) -> bool:

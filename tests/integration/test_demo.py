@@ -20,7 +20,7 @@ from projections.worker import build_runner
 from tests.integration.test_up import embedded_dsn
 from tests.processes import free_port, loopline_env, start_loopline, wait_healthy
 
-SMALL = DemoSize(teams=4, feedback=500, increments=150, days=120)
+SMALL = DemoSize(teams=4, feedback=600, increments=200, days=150)
 
 
 async def test_every_demo_team_has_lead_times_and_dora(
