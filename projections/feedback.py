@@ -93,6 +93,23 @@ CREATE INDEX ON feedback_items (received_at DESC, number DESC);
 CREATE INDEX ON feedback_items (decision_id) WHERE decision_id IS NOT NULL;
 CREATE INDEX ON feedback_items (channel, external_ref);
 CREATE INDEX ON feedback_items USING gin (search);
+-- Covering indexes for the lead-time measures: one per span end, holding what the
+-- metric queries filter and group by, so they read the index and not the wide rows.
+CREATE INDEX ON feedback_items (triaged_at)
+    INCLUDE (earliest_received_at, team_id, channel, touchpoint, outcome_id)
+    WHERE status <> 'duplicate' AND triaged_at IS NOT NULL;
+CREATE INDEX ON feedback_items (decided_at)
+    INCLUDE (earliest_received_at, team_id, channel, touchpoint, outcome_id)
+    WHERE status <> 'duplicate' AND decided_at IS NOT NULL;
+CREATE INDEX ON feedback_items (shipped_at)
+    INCLUDE (earliest_received_at, team_id, channel, touchpoint, outcome_id)
+    WHERE status <> 'duplicate' AND shipped_at IS NOT NULL;
+CREATE INDEX ON feedback_items (closed_at)
+    INCLUDE (earliest_received_at, team_id, channel, touchpoint, outcome_id)
+    WHERE status <> 'duplicate' AND closed_at IS NOT NULL;
+CREATE INDEX ON feedback_items (status)
+    INCLUDE (earliest_received_at, team_id, channel, touchpoint, outcome_id)
+    WHERE status IN ('new', 'triaged', 'planned', 'deferred');
 """
 
 
@@ -111,7 +128,7 @@ class FeedbackItems(Projection):
     """One row per feedback item, current state plus first-time milestones."""
 
     name = "feedback"
-    version = 1
+    version = 2
     tables = ("feedback_items",)
     topics = events_of(
         Feedback,

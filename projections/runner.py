@@ -336,6 +336,11 @@ class ProjectionRunner:
                 projection.version,
             )
         logger.info("projection %s: switched to %s", projection.name, schema)
+        # A fresh build: statistics for the planner, and a visibility map so the covering
+        # indexes answer queries without visiting the table.
+        for table in projection.tables:
+            with contextlib.suppress(asyncpg.PostgresError):
+                await conn.execute(f'VACUUM (ANALYZE) "{schema}"."{table}"')
         if old and old != schema:
             with contextlib.suppress(asyncpg.PostgresError):
                 await conn.execute(f'DROP SCHEMA IF EXISTS "{old}" CASCADE')
