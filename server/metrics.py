@@ -6,24 +6,47 @@ from datetime import datetime
 from typing import Annotated
 
 import asyncpg
+import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
 from projections import metrics
+from projections.queries import InvalidQuery
 from server.auth import ANYONE
 
+# `from` is a Python keyword; the handlers take text and parse it, so that a bad value is
+# a 400 naming `from` (Litestar would name the Python parameter instead).
 From = Annotated[
-    datetime | None,
+    str | None,
     QueryParameter(
-        name="from", description="Inclusive start (RFC 3339); without it, from the beginning."
+        name="from",
+        description="Inclusive start (RFC 3339 with offset); without it, from the beginning.",
+        schema_extra={"format": "date-time"},
     ),
 ]
 To = Annotated[
-    datetime | None,
-    QueryParameter(name="to", description="Exclusive end (RFC 3339); without it, up to now."),
+    str | None,
+    QueryParameter(
+        name="to",
+        description="Exclusive end (RFC 3339 with offset); without it, up to now.",
+        schema_extra={"format": "date-time"},
+    ),
 ]
 Team = Annotated[str | None, QueryParameter(description="A team's slug or id.")]
+
+
+def moment(field: str, value: str | None) -> datetime | None:
+    """The time in a `from`/`to` parameter; `InvalidQuery` naming it when it is not one."""
+    if value is None:
+        return None
+    try:
+        when = msgspec.convert(value, datetime)
+    except msgspec.ValidationError:
+        raise InvalidQuery(field, "must be an RFC 3339 time, e.g. 2024-06-01T00:00:00Z") from None
+    if when.tzinfo is None:
+        raise InvalidQuery(field, "must carry an offset, e.g. 2024-06-01T00:00:00+02:00")
+    return when
 
 
 class MetricsController(Controller):
@@ -67,8 +90,8 @@ class MetricsController(Controller):
                 channel=channel,
                 touchpoint=touchpoint,
                 outcome=outcome,
-                start=start,
-                end=end,
+                start=moment("from", start),
+                end=moment("to", end),
                 group_by=group_by,
             )
 
@@ -94,7 +117,13 @@ class MetricsController(Controller):
         end: To = None,
     ) -> metrics.Dora:
         async with pool.acquire() as conn:
-            return await metrics.dora(conn, team=team, service=service, start=start, end=end)
+            return await metrics.dora(
+                conn,
+                team=team,
+                service=service,
+                start=moment("from", start),
+                end=moment("to", end),
+            )
 
     @get(
         "/outcomes",

@@ -9,11 +9,10 @@ import httpx
 from infra.tokens import Role
 
 
-def ok(response: httpx.Response) -> dict[str, Any]:
+def ok(response: httpx.Response) -> Any:
     """The JSON of a successful answer (fails the test with the body otherwise)."""
     assert response.is_success, f"{response.request.method} {response.request.url}: {response.text}"
-    body: dict[str, Any] = response.json()
-    return body
+    return response.json()
 
 
 async def create_token(

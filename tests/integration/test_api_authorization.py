@@ -51,7 +51,8 @@ class Fixtures:
         return f"{prefix}{next(self.numbers)}"
 
     async def post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        return ok(await self.admin.post(path, json=body))
+        answer: dict[str, Any] = ok(await self.admin.post(path, json=body))
+        return answer
 
     async def feedback(self, *, triaged: bool = True) -> str:
         key: str = (await self.post("/api/feedback", {"text": "slow", "channel": "chat"}))["key"]
