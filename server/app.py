@@ -71,7 +71,12 @@ def openapi_config() -> OpenAPIConfig:
 
 def logging_config() -> LoggingConfig:
     # The process owner (CLI, tests) configures the root logger; Litestar only its own.
-    return LoggingConfig(configure_root_logger=False, log_exceptions="always")
+    # Client errors (4xx) are answered as problem details, not logged with a stack trace.
+    return LoggingConfig(
+        configure_root_logger=False,
+        log_exceptions="always",
+        disable_stack_trace=set(range(400, 500)),
+    )
 
 
 def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
