@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 from uuid import UUID, uuid4
 
 import msgspec
 
+from domain import services
+from domain.errors import ValidationError
+from domain.ports import EventStore
 from infra.database import Connection
 
 Role = Literal["admin", "product", "member"]
@@ -123,3 +127,14 @@ async def revoke_token(conn: Connection, token_id: UUID) -> bool:
         token_id,
     )
     return status.endswith(" 1")
+
+
+async def token_team_ids(store: EventStore, role: Role, teams: Sequence[str]) -> tuple[UUID, ...]:
+    """The ids of the teams (slugs or ids) a token acts for; only member tokens name teams,
+    and they need at least one. Raises `TeamNotFound` or `ValidationError` (field `teams`)."""
+    if role == "member" and not teams:
+        raise ValidationError("teams", "a member token needs the teams it acts for")
+    if role != "member" and teams:
+        raise ValidationError("teams", f"only member tokens are limited to teams, not {role}")
+    ids = [(await services.get_team(store, team)).id for team in teams]
+    return tuple(dict.fromkeys(ids))

@@ -30,6 +30,7 @@ from loopline.demo import DemoConflict
 from loopline.demo.loading import load_demo_command
 from loopline.instance import InstanceFileError, admin_token, write_instance
 from loopline.integrations_cli import integration_app, webhooks_app
+from loopline.tokens_cli import token_app
 from loopline.tui_cli import tui
 from migrations.runner import Migration, MigrationError, migrate
 from projections.catalog import all_projections
@@ -46,6 +47,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(token_app)
 app.add_typer(importing.app, name="import")
 app.add_typer(exporting.app, name="export")
 app.add_typer(integration_app, name="integration")

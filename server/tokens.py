@@ -13,7 +13,6 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import JSONBody, PathParameter
 
-from domain import services
 from domain.errors import ValidationError
 from infra import tokens
 from infra.eventstore import PostgresEventStore
@@ -52,16 +51,6 @@ class TokenCreated(Schema):
     token: str
 
 
-async def team_ids_for(store: PostgresEventStore, role: Role, teams: list[str]) -> list[UUID]:
-    """The ids of the named teams (slugs or ids); a member token needs at least one."""
-    if role == "member" and not teams:
-        raise ValidationError("teams", "a member token needs the teams it acts for")
-    if role != "member" and teams:
-        raise ValidationError("teams", f"only member tokens are limited to teams, not {role}")
-    ids = [(await services.get_team(store, team)).id for team in teams]
-    return list(dict.fromkeys(ids))
-
-
 class TokenController(Controller):
     path = "/api/tokens"
     tags = ["tokens"]
@@ -85,13 +74,17 @@ class TokenController(Controller):
     ) -> TokenCreated:
         if not data.name.strip():
             raise ValidationError("name", "must not be empty")
-        team_ids = await team_ids_for(store, data.role, data.teams)
+        team_ids = await tokens.token_team_ids(store, data.role, data.teams)
         async with pool.acquire() as conn:
             token_id, token = await tokens.create_token(
-                conn, name=data.name.strip(), role=data.role, team_ids=tuple(team_ids)
+                conn, name=data.name.strip(), role=data.role, team_ids=team_ids
             )
         return TokenCreated(
-            id=token_id, name=data.name.strip(), role=data.role, team_ids=team_ids, token=token
+            id=token_id,
+            name=data.name.strip(),
+            role=data.role,
+            team_ids=list(team_ids),
+            token=token,
         )
 
     @get(

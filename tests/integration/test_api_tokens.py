@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
+
+from tests.api_helpers import client, ok
+from tests.processes import loopline_env, one_error_line, run_loopline
 
 
 async def test_a_token_is_shown_once_listed_without_secret_and_revoked(
@@ -57,3 +62,55 @@ async def test_token_requests_are_checked(api: httpx.AsyncClient) -> None:
     # A team that does not exist is not found.
     ghost = await api.post("/api/tokens", json={"name": "x", "role": "member", "teams": ["ghost"]})
     assert ghost.status_code == 404
+
+
+async def test_the_cli_creates_lists_and_revokes_tokens(
+    api: httpx.AsyncClient, api_server: str, database_url: str
+) -> None:
+    env = loopline_env(DATABASE_URL=database_url)
+    ok(await api.post("/api/teams", json={"slug": "billing", "name": "Billing"}))
+    # `token create` prints the token alone on stdout, for scripts.
+    created = await asyncio.to_thread(
+        run_loopline,
+        "token",
+        "create",
+        "--name",
+        "cli-member",
+        "--role",
+        "member",
+        "--team",
+        "billing",
+        env=env,
+    )
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert token.startswith("ll_")
+    async with client(api_server, token) as member:
+        assert (await member.get("/api/teams")).status_code == 200
+        assert (await member.get("/api/tokens")).status_code == 403
+        # `token list` names it with its team, never the secret.
+        listed = await asyncio.to_thread(run_loopline, "token", "list", env=env)
+        assert listed.returncode == 0, listed.stderr
+        assert token not in listed.stdout
+        [line] = [row for row in listed.stdout.splitlines() if "cli-member" in row]
+        assert "member" in line
+        assert "teams=billing" in line
+        # `token revoke` ends it: the API answers 401.
+        revoked = await asyncio.to_thread(run_loopline, "token", "revoke", line.split()[0], env=env)
+        assert revoked.returncode == 0, revoked.stderr
+        assert (await member.get("/api/teams")).status_code == 401
+    # An unknown team is one error line.
+    ghost = await asyncio.to_thread(
+        run_loopline,
+        "token",
+        "create",
+        "--name",
+        "x",
+        "--role",
+        "member",
+        "--team",
+        "ghosts",
+        env=env,
+    )
+    assert ghost.returncode == 1
+    assert "ghosts" in one_error_line(ghost.stderr)
