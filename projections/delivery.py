@@ -30,9 +30,6 @@ CREATE TABLE increments (
     version integer NOT NULL,
     position bigint NOT NULL
 );
-CREATE INDEX ON increments (service, finished_at);
-CREATE INDEX ON increments (production, finished_at);
-CREATE INDEX ON increments (commit_sha);
 CREATE TABLE increment_commits (
     increment_id uuid NOT NULL,
     sha text NOT NULL,
@@ -50,7 +47,6 @@ CREATE TABLE commit_deployments (
     increment_id uuid NOT NULL,
     PRIMARY KEY (service, sha)
 );
-CREATE INDEX ON commit_deployments (service, deployed_at);
 CREATE INDEX ON commit_deployments (increment_id);
 CREATE TABLE incidents (
     id uuid PRIMARY KEY,
@@ -66,6 +62,13 @@ CREATE TABLE incidents (
     version integer NOT NULL,
     position bigint NOT NULL
 );
+"""
+
+INDEXES = """
+CREATE INDEX ON increments (service, finished_at);
+CREATE INDEX ON increments (production, finished_at);
+CREATE INDEX ON increments (commit_sha);
+CREATE INDEX ON commit_deployments (service, deployed_at);
 CREATE INDEX ON incidents (service, opened_at);
 """
 
@@ -87,7 +90,7 @@ class Delivery(Projection):
     """Deployments, commits and incidents."""
 
     name = "delivery"
-    version = 1
+    version = 2
     tables = ("increments", "increment_commits", "commit_deployments", "incidents")
     topics = events_of(Increment, "Recorded", "MarkedFailed", "RolledBack") + events_of(
         Incident, "Opened", "CauseAttributed", "Resolved"
@@ -98,6 +101,9 @@ class Delivery(Projection):
 
     def schema_sql(self) -> str:
         return SCHEMA
+
+    def index_sql(self) -> str:
+        return INDEXES
 
     async def apply(self, conn: Connection, events: Sequence[Positioned]) -> None:
         increments: list[tuple[Any, ...]] = []

@@ -49,7 +49,7 @@ COLUMNS = (
 SCHEMA = """
 CREATE TABLE feedback_items (
     id uuid PRIMARY KEY,
-    key text NOT NULL UNIQUE,
+    key text NOT NULL,
     number integer NOT NULL,
     channel text NOT NULL,
     touchpoint text NOT NULL,
@@ -87,6 +87,11 @@ CREATE TABLE feedback_items (
         || setweight(to_tsvector('simple', coalesce(customer_ref, '')), 'D')
     ) STORED
 );
+"""
+
+
+INDEXES = """
+CREATE UNIQUE INDEX ON feedback_items (key);
 CREATE INDEX ON feedback_items (status, received_at DESC);
 CREATE INDEX ON feedback_items (team_id, status);
 CREATE INDEX ON feedback_items (received_at DESC, number DESC);
@@ -128,7 +133,7 @@ class FeedbackItems(Projection):
     """One row per feedback item, current state plus first-time milestones."""
 
     name = "feedback"
-    version = 2
+    version = 3
     tables = ("feedback_items",)
     topics = events_of(
         Feedback,
@@ -150,6 +155,9 @@ class FeedbackItems(Projection):
 
     def schema_sql(self) -> str:
         return SCHEMA
+
+    def index_sql(self) -> str:
+        return INDEXES
 
     async def apply(self, conn: Connection, events: Sequence[Positioned]) -> None:
         rows = Rows("feedback_items", "id", COLUMNS)

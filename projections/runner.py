@@ -169,19 +169,32 @@ class ProjectionRunner:
         progress: Progress | None = None,
         wait_for_lease: float = 30.0,
     ) -> None:
-        """Bring projections up to the current head once (tests, CLI, rebuild), then return."""
-        for name in names or list(self.projections):
-            projection = self.projections[name]
-            conn = await self._connect()
-            try:
-                deadline = time.monotonic() + wait_for_lease
-                while not await self._try_lease(conn, name):
-                    if time.monotonic() > deadline:
-                        raise TimeoutError(f"another worker holds projection {name}")
-                    await asyncio.sleep(0.1)
-                await self._step(conn, projection, progress=progress)
-            finally:
-                await conn.close()
+        """Bring projections up to the current head once (tests, CLI, rebuild), then return.
+
+        The projections catch up side by side: each on its own connection and lease.
+        """
+        try:
+            async with asyncio.TaskGroup() as group:
+                for name in names or list(self.projections):
+                    group.create_task(self._catch_up_one(name, progress, wait_for_lease))
+        except BaseExceptionGroup as failed:
+            # Callers expect the error itself (a lease time-out, a failed projection).
+            raise failed.exceptions[0]  # noqa: B904
+
+    async def _catch_up_one(
+        self, name: str, progress: Progress | None, wait_for_lease: float
+    ) -> None:
+        projection = self.projections[name]
+        conn = await self._connect()
+        try:
+            deadline = time.monotonic() + wait_for_lease
+            while not await self._try_lease(conn, name):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"another worker holds projection {name}")
+                await asyncio.sleep(0.1)
+            await self._step(conn, projection, progress=progress)
+        finally:
+            await conn.close()
 
     # -- one step: build or follow, then switch when a build caught up --------
 
@@ -320,8 +333,11 @@ class ProjectionRunner:
             return
         old = row["active_schema"]
         async with conn.transaction():
-            # Apply what arrived while we built, then repoint the views atomically.
+            # Apply what arrived while we built, index, then repoint the views atomically.
             await self._apply_until_head(conn, projection, schema, None)
+            if indexes := projection.index_sql():
+                await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
+                await conn.execute(indexes)
             for table in projection.tables:
                 await conn.execute(f'DROP VIEW IF EXISTS read."{table}"')
                 await conn.execute(
