@@ -8,9 +8,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench.b3_rebuild import prepare
+from bench.data import Size, load
 from bench.harness import Context
 from infra.database import Connection, create_pool
+from infra.eventstore import PostgresEventStore
 from infra.settings import load_settings
 from projections import metrics
 from projections.catalog import all_projections
@@ -58,12 +59,16 @@ async def latencies(call: Callable[[], Awaitable[Any]], repeat: int) -> list[flo
 
 
 async def run(ctx: Context) -> None:
-    events = 100_000 if ctx.quick else 1_000_000
+    # The shape: 100,000 feedback items among about 1,000,000 events (the rest are
+    # deployments with their commits and incidents); a tenth of both with --quick.
+    scale = 10 if ctx.quick else 1
+    size = Size(teams=6, feedback=100_000 // scale, increments=600_000 // scale)
     repeat = 30 if ctx.quick else 100
-    dsn, written = await prepare(ctx, events)
+    dsn = await ctx.fresh_database()
     settings = load_settings({}, database_url=dsn)
     pool = await create_pool(settings, dsn)
     try:
+        written = await load(PostgresEventStore.from_pool(pool, settings), 4, size)
         await build_runner(settings, dsn, pool, all_projections()).catch_up()
         async with pool.acquire() as conn:
             items = await conn.fetchval("SELECT count(*) FROM read.feedback_items")

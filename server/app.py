@@ -12,12 +12,14 @@ from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
 
 from infra.settings import Settings
+from projections.cache import ReadModelCache
 from server.auth import authentication_middleware
 from server.decisions import DecisionController
 from server.delivery import IncidentController, IncrementController
 from server.dependencies import (
     provide_caught_up,
     provide_expected_version,
+    provide_metrics_cache,
     provide_pool,
     provide_principal,
     provide_settings,
@@ -62,6 +64,7 @@ def dependencies() -> dict[str, Provide]:
         "principal": Provide(provide_principal, sync_to_thread=False),
         "expected_version": Provide(provide_expected_version, sync_to_thread=False),
         "caught_up": Provide(provide_caught_up),
+        "cache": Provide(provide_metrics_cache, sync_to_thread=False),
     }
 
 
@@ -93,5 +96,5 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
         lifespan=[database_lifespan(settings, dsn), webhooks_lifespan(settings)],
         openapi_config=openapi_config(),
         logging_config=logging_config(),
-        state=State({"settings": settings}),
+        state=State({"settings": settings, "metrics_cache": ReadModelCache()}),
     )

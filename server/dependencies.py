@@ -15,6 +15,7 @@ from litestar.params import HeaderParameter, QueryParameter
 from infra.eventstore import PostgresEventStore
 from infra.settings import Settings
 from infra.tokens import Principal
+from projections.cache import ReadModelCache
 from projections.catalog import all_projections
 from projections.runner import wait_for_position
 from server.auth import principal_of
@@ -102,3 +103,9 @@ async def provide_caught_up(
             detail=f"the read models did not reach position {after} in time; retry",
         )
     return after
+
+
+def provide_metrics_cache(state: State) -> ReadModelCache:
+    """The process's cache of metric answers (see projections/cache.py)."""
+    cache: ReadModelCache = state.metrics_cache
+    return cache

@@ -12,6 +12,7 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
 from projections import metrics
+from projections.cache import ReadModelCache, this_minute
 from projections.queries import InvalidQuery
 from server.auth import ANYONE
 
@@ -34,6 +35,10 @@ To = Annotated[
     ),
 ]
 Team = Annotated[str | None, QueryParameter(description="A team's slug or id.")]
+
+# The projections each metric reads: its cached answers last until one of them moves on.
+LEAD_TIME_READS = ("feedback", "directory")
+DORA_READS = ("delivery", "directory")
 
 
 def moment(field: str, value: str | None) -> datetime | None:
@@ -69,6 +74,7 @@ class MetricsController(Controller):
         self,
         pool: NamedDependency[asyncpg.Pool],
         caught_up: NamedDependency[int | None],
+        cache: NamedDependency[ReadModelCache],
         measure: Annotated[
             str, QueryParameter(description=f"One of {', '.join(metrics.MEASURES)}.")
         ],
@@ -82,17 +88,26 @@ class MetricsController(Controller):
             str | None, QueryParameter(description=f"One of {', '.join(metrics.GROUPINGS)}.")
         ] = None,
     ) -> metrics.LeadTimes:
+        window = moment("from", start), moment("to", end)
+        now = this_minute()
+        key = ("lead-time", measure, team, channel, touchpoint, outcome, window, group_by, now)
         async with pool.acquire() as conn:
-            return await metrics.lead_times(
+            return await cache.get(
                 conn,
-                measure,
-                team=team,
-                channel=channel,
-                touchpoint=touchpoint,
-                outcome=outcome,
-                start=moment("from", start),
-                end=moment("to", end),
-                group_by=group_by,
+                LEAD_TIME_READS,
+                key,
+                lambda: metrics.lead_times(
+                    conn,
+                    measure,
+                    team=team,
+                    channel=channel,
+                    touchpoint=touchpoint,
+                    outcome=outcome,
+                    start=window[0],
+                    end=window[1],
+                    group_by=group_by,
+                    now=now,
+                ),
             )
 
     @get(
@@ -111,18 +126,23 @@ class MetricsController(Controller):
         self,
         pool: NamedDependency[asyncpg.Pool],
         caught_up: NamedDependency[int | None],
+        cache: NamedDependency[ReadModelCache],
         team: Team = None,
         service: Annotated[str | None, QueryParameter(description="A service.")] = None,
         start: From = None,
         end: To = None,
     ) -> metrics.Dora:
+        window = moment("from", start), moment("to", end)
+        now = this_minute()
+        key = ("dora", team, service, window, now)
         async with pool.acquire() as conn:
-            return await metrics.dora(
+            return await cache.get(
                 conn,
-                team=team,
-                service=service,
-                start=moment("from", start),
-                end=moment("to", end),
+                DORA_READS,
+                key,
+                lambda: metrics.dora(
+                    conn, team=team, service=service, start=window[0], end=window[1], now=now
+                ),
             )
 
     @get(
