@@ -25,6 +25,25 @@ class DatabaseUnavailable(RuntimeError):
     """Raised when no usable database can be reached or started (one readable line)."""
 
 
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # a connection broken mid-operation (e.g. server shutdown)
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,  # shutdown, crash recovery, cannot connect now
+    asyncpg.InsufficientResourcesError,  # disk full, out of memory, too many connections
+    asyncpg.ReadOnlySQLTransactionError,  # a read-only database or a standby
+    asyncpg.LockNotAvailableError,  # lock_timeout
+    asyncpg.IdleInTransactionSessionTimeoutError,
+)
+"""Errors that say nothing about the data: the same work succeeds once the database is
+back, writable and unlocked. Workers retry them; the API answers them 503."""
+
+DATABASE_ERRORS: tuple[type[Exception], ...] = (*TRANSIENT_ERRORS, asyncpg.PostgresError)
+"""Anything the database or the driver may raise: what a long-running worker survives."""
+
+
 def _pgserver() -> Any:
     # pgserver reads platformdirs' runtime dir at import time and warns when
     # XDG_RUNTIME_DIR is unset; that warning is noise for our users.

@@ -24,7 +24,7 @@ from asyncpg.pool import PoolConnectionProxy
 from eventsourcing.persistence import Notification, StoredEvent
 
 from domain.errors import ConcurrencyConflict
-from infra.database import Connection
+from infra.database import DATABASE_ERRORS, Connection
 
 logger = logging.getLogger(__name__)
 
@@ -227,13 +227,16 @@ class AsyncpgRecorder:
             try:
                 listener = await self.pool.acquire()
                 await listener.add_listener(CHANNEL, on_notify)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            except DATABASE_ERRORS:
                 logger.warning("LISTEN failed; following by polling only")
                 if listener is not None:
                     await self.pool.release(listener)
                 listener = None
             position = after
             while True:
+                if listener is not None and not _alive(listener):
+                    # Wake-ups would stop silently; let the caller follow again from here.
+                    raise asyncpg.ConnectionDoesNotExistError("the LISTEN connection was lost")
                 woken.clear()
                 batch = await self.select_notifications(position, batch_size, topics=topics)
                 for notification in batch:
@@ -245,6 +248,16 @@ class AsyncpgRecorder:
         finally:
             if listener is not None:
                 try:
-                    await listener.remove_listener(CHANNEL, on_notify)
+                    if _alive(listener):
+                        await listener.remove_listener(CHANNEL, on_notify)
+                except DATABASE_ERRORS:
+                    pass  # the connection is gone; releasing it below replaces it
                 finally:
                     await self.pool.release(listener)
+
+
+def _alive(conn: PoolConnectionProxy) -> bool:
+    try:
+        return not conn.is_closed()
+    except asyncpg.InterfaceError:
+        return False  # already released back to the pool when its connection closed

@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 from eventsourcing.persistence import Mapper, Notification
 
-from infra.database import Connection
+from infra.database import DATABASE_ERRORS, TRANSIENT_ERRORS, Connection
 from infra.recorder import CHANNEL, AsyncpgRecorder
 from projections.base import Positioned, Projection
 
@@ -115,10 +115,13 @@ class ProjectionRunner:
             except ProjectionFailed as failure:
                 logger.error("%s; it will not advance past that event", failure)
                 return
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            except DATABASE_ERRORS as error:
                 logger.warning(
-                    "projection %s lost the database (%s); retrying", projection.name, error
+                    "projection %s lost the database (%r); retrying", projection.name, error
                 )
+            except Exception:
+                # One projection's surprise must not stop the others (they share a TaskGroup).
+                logger.exception("projection %s stopped unexpectedly; retrying", projection.name)
             await self._sleep(self.lease_retry)
 
     async def _sleep(self, seconds: float) -> None:
@@ -291,9 +294,11 @@ class ProjectionRunner:
                 await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
                 await projection.apply(conn, events)
                 await self.recorder.record_position(conn, schema, reached)
-        except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError):
+        except TRANSIENT_ERRORS:
             raise
         except Exception as error:
+            if conn.is_closed():
+                raise  # the connection broke, not the event
             if len(batch) <= 1:
                 failed = batch[0] if batch else None
                 position = failed.id if failed else reached

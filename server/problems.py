@@ -42,6 +42,19 @@ def _connection_lost(error: Exception) -> ProblemDetailsException:
     )
 
 
+def _store_busy(error: Exception) -> ProblemDetailsException:
+    # The events table lock was not granted in time, even after retries (a stuck session).
+    return _database_unavailable(
+        DatabaseUnavailable("the event store is busy (its lock was not granted in time)")
+    )
+
+
+def _database_full(error: Exception) -> ProblemDetailsException:
+    return _database_unavailable(
+        DatabaseUnavailable(f"the database cannot take more now ({type(error).__name__})")
+    )
+
+
 def _domain_error(error: DomainError) -> ProblemDetailsException:
     if isinstance(error, NotFound):
         return ProblemDetailsException(
@@ -133,6 +146,11 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
                 asyncpg.PostgresConnectionError: _connection_lost,
                 asyncpg.InterfaceError: _connection_lost,
                 asyncpg.CannotConnectNowError: _connection_lost,
+                asyncpg.InternalClientError: _connection_lost,
+                asyncpg.OperatorInterventionError: _connection_lost,
+                asyncpg.IdleInTransactionSessionTimeoutError: _connection_lost,
+                asyncpg.LockNotAvailableError: _store_busy,
+                asyncpg.InsufficientResourcesError: _database_full,
                 asyncpg.ReadOnlySQLTransactionError: _database_unavailable,
                 asyncpg.DataError: _unstorable,
             },

@@ -19,6 +19,7 @@ from litestar.params import FromQuery, HeaderParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from domain.team import TeamNotFound
+from infra.database import DATABASE_ERRORS
 from infra.eventstore import create_mapper
 from infra.recorder import AsyncpgRecorder
 from server.auth import ANYONE
@@ -82,8 +83,8 @@ class Broadcaster:
                             self.subscribers.discard(queue)
                             with contextlib.suppress(asyncio.QueueFull):
                                 queue.put_nowait(None)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                logger.warning("event stream lost the database (%s); retrying", error)
+            except DATABASE_ERRORS as error:
+                logger.warning("event stream lost the database (%r); retrying", error)
                 await asyncio.sleep(1.0)
 
     @contextlib.asynccontextmanager

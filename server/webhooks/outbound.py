@@ -31,7 +31,7 @@ from eventsourcing.persistence import Notification
 
 from domain import services
 from domain.feedback import Feedback
-from infra.database import Connection
+from infra.database import DATABASE_ERRORS, Connection
 from infra.eventstore import PostgresEventStore
 from infra.recorder import TrackingConflict
 from infra.settings import Settings
@@ -48,7 +48,7 @@ EVENTS = (SHIPPED, LOOP_CLOSED)
 _TOPICS = dict(zip(events_of(Feedback, "MarkedShipped", "LoopClosed"), EVENTS, strict=True))
 MAX_RESPONSE_BYTES = 64 * 1024
 SENDERS = 4
-_DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+_DATABASE_ERRORS = DATABASE_ERRORS
 
 
 class Target(msgspec.Struct, frozen=True, kw_only=True):

@@ -15,6 +15,7 @@ import asyncpg
 
 from domain.errors import ConcurrencyConflict, DomainError
 from domain.ports import EventStore
+from infra.database import DATABASE_ERRORS
 from infra.settings import Settings
 from server.webhooks.actions import PayloadError
 from server.webhooks.inbox import backoff, claim_next, fail, settle
@@ -22,7 +23,7 @@ from server.webhooks.mapper import map_delivery
 
 logger = logging.getLogger(__name__)
 
-_DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+_DATABASE_ERRORS = DATABASE_ERRORS
 
 
 class MappingWorker:
