@@ -9,7 +9,7 @@ from pathlib import Path
 
 import msgspec
 
-from bench import b1_append, b2_webhooks, b3_rebuild, b4_queries
+from bench import b1_append, b2_webhooks, b3_rebuild, b4_queries, b5_b6_b7
 from bench.harness import Benchmark, Context, Report, commit, machine, run, server_dsn
 from infra.settings import load_settings
 
@@ -18,6 +18,9 @@ BENCHMARKS: dict[str, Benchmark] = {
     "B2": b2_webhooks.run,
     "B3": b3_rebuild.run,
     "B4": b4_queries.run,
+    "B5": b5_b6_b7.run_b5,
+    "B6": b5_b6_b7.run_b6,
+    "B7": b5_b6_b7.run_b7,
 }
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 
