@@ -11,6 +11,7 @@ from litestar.plugins.prometheus import PrometheusConfig
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_latest
 
 from infra.database import DatabaseUnavailable
+from infra.settings import Settings
 from migrations.runner import applied_level, latest_level
 from projections.catalog import all_projections
 from projections.runner import Status, statuses
@@ -37,6 +38,16 @@ class ProjectionState(Schema):
     failed_error: str | None
 
 
+class StuckSession(Schema):
+    """A database session that holds up the event store, or sits idle in a transaction."""
+
+    pid: int
+    application: str
+    condition: str
+    """holds-events-lock, waits-for-events-lock or idle-in-transaction."""
+    seconds: float
+
+
 class Readiness(Schema):
     ready: bool
     database: str
@@ -45,6 +56,36 @@ class Readiness(Schema):
     head: int | None
     projections: list[ProjectionState]
     problems: list[str]
+    stuck_sessions: list[StuckSession] = []
+
+
+# Sessions of this database that have held or waited for a lock on stored_events that
+# appends need (any but ACCESS SHARE), or sat idle in a transaction, longer than $1 s.
+_STUCK = """
+SELECT a.pid, coalesce(a.application_name, '') AS application,
+       CASE WHEN l.granted THEN 'holds-events-lock' ELSE 'waits-for-events-lock' END AS condition,
+       extract(epoch FROM now() - CASE WHEN l.granted THEN a.xact_start
+                                       ELSE coalesce(l.waitstart, a.query_start) END) AS seconds
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'relation' AND l.relation = 'stored_events'::regclass
+  AND l.mode <> 'AccessShareLock' AND a.pid <> pg_backend_pid()
+UNION ALL
+SELECT a.pid, coalesce(a.application_name, ''), 'idle-in-transaction',
+       extract(epoch FROM now() - a.state_change)
+FROM pg_stat_activity a
+WHERE a.datname = current_database() AND a.state LIKE 'idle in transaction%'
+  AND a.pid <> pg_backend_pid()
+"""
+
+
+def _stuck_problem(session: StuckSession) -> str | None:
+    if session.condition == "idle-in-transaction":
+        return None  # reported; a problem only when it holds up the event store
+    what = "holds" if session.condition == "holds-events-lock" else "waits for"
+    return (
+        f"session {session.pid} ({session.application or 'no application name'}) {what} "
+        f"the events table lock for {session.seconds:.0f}s: appends time out"
+    )
 
 
 def prometheus_config() -> PrometheusConfig:
@@ -62,6 +103,21 @@ async def _observe(pool: asyncpg.Pool) -> tuple[int, list[Status]]:
         return level, await statuses(conn, all_projections())
 
 
+async def _stuck_sessions(pool: asyncpg.Pool, longer_than: float) -> list[StuckSession]:
+    async with asyncio.timeout(_PROBE_TIMEOUT), pool.acquire() as conn:
+        rows = await conn.fetch(_STUCK)
+    return [
+        StuckSession(
+            pid=row["pid"],
+            application=row["application"],
+            condition=row["condition"],
+            seconds=round(float(row["seconds"] or 0), 1),
+        )
+        for row in rows
+        if float(row["seconds"] or 0) > longer_than
+    ]
+
+
 class OperationsController(Controller):
     tags = ["operations"]
 
@@ -70,15 +126,21 @@ class OperationsController(Controller):
         operation_id="getReadiness",
         summary="Readiness: database, migrations, projections",
         description=(
-            "200 when the database answers, the migrations are current and no projection "
-            "has stopped on an event; 503 otherwise. Projection lag (events behind the "
-            "store's head) is reported either way."
+            "200 when the database answers, the migrations are current, no projection "
+            "has stopped on an event and no session has held (or waited for) the events "
+            "table lock longer than the lock timeout; 503 otherwise. Projection lag (events "
+            "behind the store's head) and stuck sessions (including sessions idle in a "
+            "transaction) are reported either way."
         ),
     )
-    async def readiness(self, pool: NamedDependency[asyncpg.Pool]) -> Response[Readiness]:
+    async def readiness(
+        self, pool: NamedDependency[asyncpg.Pool], settings: NamedDependency[Settings]
+    ) -> Response[Readiness]:
         problems: list[str] = []
         try:
             level, states = await _observe(pool)
+            # Longer than an append waits for the lock: appends are timing out.
+            stuck = await _stuck_sessions(pool, settings.lock_timeout)
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             raise DatabaseUnavailable(
                 f"the database does not answer: {error or type(error).__name__}"
@@ -103,6 +165,7 @@ class OperationsController(Controller):
             for p in projections
             if p.failed_position is not None
         )
+        problems.extend(p for p in map(_stuck_problem, stuck) if p is not None)
         body = Readiness(
             ready=not problems,
             database="reachable",
@@ -111,6 +174,7 @@ class OperationsController(Controller):
             head=states[0].head if states else None,
             projections=projections,
             problems=problems,
+            stuck_sessions=stuck,
         )
         return Response(body, status_code=200 if body.ready else 503)
 
