@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID, uuid4
 
+import asyncpg
 import msgspec
 
 from domain import services
@@ -79,14 +80,21 @@ async def ensure_bootstrap(conn: Connection, token: str) -> None:
 
 
 async def authenticate(conn: Connection, token: str) -> Principal | None:
-    """The principal of a live token; None for an unknown or revoked one."""
-    row = await conn.fetchrow(
-        "UPDATE api_tokens SET last_used_at = now() "
-        "WHERE token_hash = $1 AND revoked_at IS NULL "
-        "AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute') "
-        "RETURNING id, name, role, team_ids",
-        digest(token),
-    ) or await conn.fetchrow(
+    """The principal of a live token; None for an unknown or revoked one.
+
+    Recording its last use is best effort: a read-only database still authenticates.
+    """
+    try:
+        row = await conn.fetchrow(
+            "UPDATE api_tokens SET last_used_at = now() "
+            "WHERE token_hash = $1 AND revoked_at IS NULL "
+            "AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute') "
+            "RETURNING id, name, role, team_ids",
+            digest(token),
+        )
+    except asyncpg.ReadOnlySQLTransactionError:
+        row = None
+    row = row or await conn.fetchrow(
         "SELECT id, name, role, team_ids FROM api_tokens "
         "WHERE token_hash = $1 AND revoked_at IS NULL",
         digest(token),

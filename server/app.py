@@ -27,7 +27,7 @@ from server.dependencies import (
 )
 from server.feedback import FeedbackController
 from server.health import HealthController
-from server.lifespan import database_lifespan
+from server.lifespan import database_lifespan, replace_read_only_connections
 from server.metrics import MetricsController
 from server.operations import OperationsController, prometheus_config
 from server.outcomes import OutcomeController
@@ -94,6 +94,7 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
         plugins=[problem_details_plugin()],
         middleware=[prometheus_config().middleware, authentication_middleware()],
         lifespan=[database_lifespan(settings, dsn), webhooks_lifespan(settings)],
+        after_exception=[replace_read_only_connections],
         openapi_config=openapi_config(),
         logging_config=logging_config(),
         state=State({"settings": settings, "metrics_cache": ReadModelCache()}),

@@ -10,6 +10,7 @@ from contextlib import AbstractAsyncContextManager
 import anyio.to_thread
 import asyncpg
 from litestar import Litestar
+from litestar.types import Scope
 
 from infra.database import create_pool, database_url
 from infra.eventstore import PostgresEventStore
@@ -82,3 +83,15 @@ def database_lifespan(
                 pool.terminate()
 
     return lifespan
+
+
+async def replace_read_only_connections(error: Exception, scope: Scope) -> None:
+    """After a read-only refusal, have the pool open fresh connections.
+
+    A session keeps the read-only default it started with; without this, connections
+    opened while the database was read-only would refuse writes after it recovered.
+    """
+    if isinstance(error, asyncpg.ReadOnlySQLTransactionError):
+        pool: asyncpg.Pool | None = getattr(scope["app"].state, "pool", None)
+        if pool is not None:
+            await pool.expire_connections()

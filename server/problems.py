@@ -42,6 +42,12 @@ def _connection_lost(error: Exception) -> ProblemDetailsException:
     )
 
 
+def _read_only(error: Exception) -> ProblemDetailsException:
+    return _database_unavailable(
+        DatabaseUnavailable(f"the database is read-only just now ({error}); try again shortly")
+    )
+
+
 def _store_busy(error: Exception) -> ProblemDetailsException:
     # The events table lock was not granted in time, even after retries (a stuck session).
     return _database_unavailable(
@@ -151,7 +157,7 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
                 asyncpg.IdleInTransactionSessionTimeoutError: _connection_lost,
                 asyncpg.LockNotAvailableError: _store_busy,
                 asyncpg.InsufficientResourcesError: _database_full,
-                asyncpg.ReadOnlySQLTransactionError: _database_unavailable,
+                asyncpg.ReadOnlySQLTransactionError: _read_only,
                 asyncpg.DataError: _unstorable,
             },
         )
