@@ -34,7 +34,8 @@ pytestmark = pytest.mark.reliability
 
 # The embedded server's own client binaries (found without importing pgserver, which warns).
 _PGSERVER = importlib.util.find_spec("pgserver")
-assert _PGSERVER is not None and _PGSERVER.origin is not None
+assert _PGSERVER is not None
+assert _PGSERVER.origin is not None
 BIN = Path(_PGSERVER.origin).parent / "pginstall" / "bin"
 FEEDBACK = scaled(600, 20_000)
 
