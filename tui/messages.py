@@ -8,7 +8,12 @@ from tui.client import Change
 
 
 class LiveChange(Message):
-    """Someone (maybe us) changed something; screens showing it update in place."""
+    """Someone (maybe us) changed something; screens showing it update in place.
+
+    It does not bubble: the app hands it to each screen, and a screen's copy must not come
+    back up to the app (which would hand it out again, forever)."""
+
+    bubble = False
 
     def __init__(self, change: Change) -> None:
         super().__init__()
@@ -17,6 +22,8 @@ class LiveChange(Message):
 
 class LiveState(Message):
     """The live stream connected, or lost its connection and is retrying."""
+
+    bubble = False
 
     def __init__(self, connected: bool, detail: str) -> None:
         super().__init__()

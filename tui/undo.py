@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from tui.client import ApiClient, ApiError, FeedbackItem
+from tui.client import ApiClient, ApiError, FeedbackItem, WriteResult
 
 UNDO_REASON = "undo in the terminal UI"
 
@@ -34,6 +34,7 @@ class Before:
     """What an item looked like before an action."""
 
     key: str
+    id: str
     status: str
     team: str | None
     tags: tuple[str, ...]
@@ -44,6 +45,7 @@ class Before:
     def of(cls, item: FeedbackItem) -> Before:
         return cls(
             key=item.key,
+            id=str(item.id),
             status=item.status,
             team=item.team,
             tags=tuple(item.tags),
@@ -68,38 +70,47 @@ class Action:
         return f"{self.name} of {keys}{more}"
 
 
-async def restore(client: ApiClient, before: Before, now_status: str, decision: str | None) -> str:
-    """Bring one item from `now_status` back to `before`; returns the status it ends in."""
+async def restore(client: ApiClient, before: Before, now_status: str, decision: str | None) -> int:
+    """Bring one item from `now_status` back to `before`; the position of its last write."""
+    writes: list[WriteResult] = []
     status = now_status
     if status == "duplicate":
         raise CannotUndo(f"{before.key} was merged as a duplicate; the API cannot split it")
     if status == "planned" and decision is not None:
-        await client.unlink_feedback(decision, before.key)
+        writes.append(await client.unlink_feedback(decision, before.id))
         status = "triaged"
     if status in ("declined", "shipped", "closed"):
-        await client.reopen(before.key, UNDO_REASON)
+        writes.append(await client.reopen(before.id, UNDO_REASON))
         status = "new"
     if before.status == "new":
         if status != "new":
-            await client.decline(before.key, UNDO_REASON)
-            await client.reopen(before.key, UNDO_REASON)
-        return "new"
+            writes.append(await client.decline(before.id, UNDO_REASON))
+            writes.append(await client.reopen(before.id, UNDO_REASON))
+        return last(writes)
     if before.team is not None and (before.status in ("triaged", "deferred")):
-        await client.triage(before.key, before.team, tags=list(before.tags), impact=before.impact)
+        writes.append(
+            await client.triage(
+                before.id, before.team, tags=list(before.tags), impact=before.impact
+            )
+        )
         status = "triaged"
     if before.status == "deferred" and before.deferred_until is not None:
-        await client.defer(before.key, before.deferred_until, UNDO_REASON)
-        status = "deferred"
-    return status
+        writes.append(await client.defer(before.id, before.deferred_until, UNDO_REASON))
+    return last(writes)
 
 
-async def undo(client: ApiClient, action: Action) -> list[str]:
-    """Undo every item of `action`; the keys restored."""
+def last(writes: list[WriteResult]) -> int:
+    return max((w.position or 0 for w in writes), default=0)
+
+
+async def undo(client: ApiClient, action: Action) -> tuple[list[str], int]:
+    """Undo every item of `action`; the keys restored and the position of the last write."""
     restored: list[str] = []
+    position = 0
     for before in action.before:
         now = action.statuses_after.get(before.key)
         if now is None:
             continue
-        await restore(client, before, now, action.decision)
+        position = max(position, await restore(client, before, now, action.decision))
         restored.append(before.key)
-    return restored
+    return restored, position

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
 from datetime import date
 
 import httpx
+from textual.app import App
 from textual.pilot import Pilot
+
+from infra.settings import Settings
 
 TODAY = date(2026, 3, 2)
 
@@ -20,7 +26,8 @@ async def until(pilot: Pilot[None], condition: Callable[[], object], seconds: fl
     waited = 0.0
     while not condition():
         if waited >= seconds:
-            raise AssertionError(f"timed out after {seconds}s waiting for the app")
+            said = [n.message for n in pilot.app._notifications]
+            raise AssertionError(f"timed out after {seconds}s waiting for the app; it said {said}")
         await pilot.pause(0.02)
         waited += 0.02
 
@@ -51,3 +58,45 @@ async def item(api: httpx.AsyncClient, key: str) -> dict[str, object]:
     response.raise_for_status()
     found: dict[str, object] = response.json()["item"]
     return found
+
+
+def screen_name(app: App[None]) -> str:
+    return type(app.screen).__name__
+
+
+def messages(app: App[None]) -> list[str]:
+    """Every notification the app raised so far (run the app with notifications=True)."""
+    return [n.message for n in app._notifications]
+
+
+@contextlib.contextmanager
+def serve_on(settings: Settings, dsn: str, port: int) -> Iterator[str]:
+    """Like `tests.conftest.running_api`, on a given port (so a restarted server is found
+    again at the same address)."""
+    import uvicorn
+
+    from loopline.serving import listen
+    from server.app import create_app
+
+    sock = listen("127.0.0.1", port)
+    config = uvicorn.Config(create_app(settings, dsn=dsn), log_config=None, lifespan="on")
+    server = uvicorn.Server(config)
+
+    def serve() -> None:
+        with contextlib.suppress(SystemExit):
+            server.run(sockets=[sock])
+
+    thread = threading.Thread(target=serve, name="api-server", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the API server did not start")
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        server.force_exit = True  # the live stream holds a connection open
+        thread.join(30)
+        sock.close()

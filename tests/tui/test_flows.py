@@ -1,28 +1,186 @@
-"""The main triage flows, driven through the real app against a real API server."""
+"""The main triage flows, driven through the real app against a real API server; the
+server's state is checked through the API afterwards."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
+import pytest
+from textual.pilot import Pilot
 
 from tests.conftest import ADMIN_TOKEN
-from tests.tui.conftest import item, seed, today, until
+from tests.tui.conftest import item, screen_name, seed, until
 from tui.app import LooplineApp
+from tui.screens.detail import DetailScreen
 from tui.widgets.feedback_table import FeedbackTable
 
 
+class Session:
+    def __init__(self, app: LooplineApp, pilot: Pilot[None], keys: list[str]) -> None:
+        self.app = app
+        self.pilot = pilot
+        self.keys = keys
+
+    @property
+    def table(self) -> FeedbackTable:
+        return self.app.screen_stack[0].query_one(FeedbackTable)
+
+    async def press(self, *keys: str) -> None:
+        await self.pilot.press(*keys)
+
+    async def wait(self, condition: object) -> None:
+        assert callable(condition)
+        await until(self.pilot, condition)
+
+    async def prompt(self, name: str) -> None:
+        await self.wait(lambda: screen_name(self.app) == name)
+
+    async def back_in_inbox(self) -> None:
+        await self.wait(lambda: screen_name(self.app) == "InboxScreen")
+
+
+@pytest.fixture
+async def session(api_server: str, api: httpx.AsyncClient) -> AsyncIterator[Session]:
+    """The app on an inbox of 4 new items (newest first: keys[3] … keys[0])."""
+    keys = await seed(api, 4)
+    app = LooplineApp(api_server, ADMIN_TOKEN)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        s = Session(app, pilot, keys)
+        await s.wait(lambda: s.table.row_count == 4 and app.sub_title == "live")
+        yield s
+
+
 async def test_triage_moves_the_item_out_of_the_inbox(
-    api_server: str, api: httpx.AsyncClient
+    session: Session, api: httpx.AsyncClient
 ) -> None:
-    keys = await seed(api, 3)
-    app = LooplineApp(api_server, ADMIN_TOKEN, today=today)
-    async with app.run_test(size=(120, 40)) as pilot:
-        table = app.screen.query_one(FeedbackTable)
-        await until(pilot, lambda: table.row_count == 3)
-        # The newest item is on top; triage it into billing.
-        assert table.current() is not None
-        await pilot.press("t")
-        await until(pilot, lambda: app.screen.__class__.__name__ == "PickPrompt")
-        await pilot.press("enter")
-        await until(pilot, lambda: table.row_count == 2)
-    found = await item(api, keys[-1])
+    # The newest item is on top; triage it into the first team (billing).
+    await session.press("t")
+    await session.prompt("PickPrompt")
+    await session.press("enter")
+    await session.wait(lambda: session.table.row_count == 3)
+    found = await item(api, session.keys[3])
     assert found["status"] == "triaged"
+    teams = {t["id"]: t["slug"] for t in (await api.get("/api/teams")).json()}
+    assert teams[found["team_id"]] == "billing"
+
+
+async def test_decline_with_a_reason_then_undo_reopens(
+    session: Session, api: httpx.AsyncClient
+) -> None:
+    # Decline the top item with a reason.
+    await session.press("3")
+    await session.prompt("TextPrompt")
+    await session.pilot.press(*"Not our product")
+    await session.press("enter")
+    await session.wait(lambda: session.table.row_count == 3)
+    found = await item(api, session.keys[3])
+    assert (found["status"], found["reason"]) == ("declined", "Not our product")
+    # Undo: the item is reopened and back in the inbox.
+    await session.press("u")
+    await session.wait(lambda: session.table.row_count == 4)
+    assert (await item(api, session.keys[3]))["status"] == "new"
+
+
+async def test_defer_until_a_date(session: Session, api: httpx.AsyncClient) -> None:
+    await session.press("j", "h")
+    await session.prompt("TextPrompt")
+    # Replace the suggested date.
+    await session.press("ctrl+u", *"2099-01-31", "enter")
+    await session.wait(lambda: session.table.row_count == 3)
+    found = await item(api, session.keys[2])
+    assert (found["status"], found["deferred_until"]) == ("deferred", "2099-01-31")
+
+
+async def test_duplicate_of_an_item_found_by_search(
+    session: Session, api: httpx.AsyncClient
+) -> None:
+    original = session.keys[0]
+    # Search by words, then pick the original from the results.
+    await session.press("2")
+    await session.prompt("FindPrompt")
+    await session.press(*"number 0")
+    results = session.app.screen.query_one("#results")
+    await session.wait(lambda: getattr(results, "option_count", 0) == 1)
+    await session.press("down", "enter")
+    await session.wait(lambda: session.table.row_count == 3)
+    found = await item(api, session.keys[3])
+    assert found["status"] == "duplicate"
+    original_item = await item(api, original)
+    assert found["duplicate_of"] == original_item["id"]
+    duplicates = original_item["duplicate_ids"]
+    assert isinstance(duplicates, list)
+    assert found["id"] in duplicates
+
+
+async def test_bulk_triage_then_undo(session: Session, api: httpx.AsyncClient) -> None:
+    # Select three items with space, then triage them together into onboarding.
+    await session.press("space", "j", "space", "j", "space")
+    await session.wait(lambda: len(session.table.selected) == 3)
+    await session.press("t")
+    await session.prompt("PickPrompt")
+    await session.press("j", "enter")
+    await session.wait(lambda: session.table.row_count == 1)
+    triaged = [await item(api, k) for k in session.keys[1:]]
+    assert {i["status"] for i in triaged} == {"triaged"}
+    assert len({i["team_id"] for i in triaged}) == 1
+    assert (await item(api, session.keys[0]))["status"] == "new"
+    # Undo takes back all three: they are new again (declined and reopened on the way).
+    await session.press("u")
+    await session.wait(lambda: session.table.row_count == 4)
+    assert {(await item(api, k))["status"] for k in session.keys} == {"new"}
+
+
+async def test_undo_of_a_re_triage_restores_the_previous_team(
+    session: Session, api: httpx.AsyncClient
+) -> None:
+    key = session.keys[3]
+    (await api.post(f"/api/feedback/{key}/triage", json={"team": "billing"})).raise_for_status()
+    # Show every status, so the item stays on screen.
+    await session.press("slash")
+    session.app.screen.query_one("#status").value = "any"  # type: ignore[attr-defined]
+    await session.wait(
+        lambda: (row := session.table.items.get(key)) is not None and row.team == "billing"
+    )
+    await session.press("escape", "g", "t")
+    await session.prompt("PickPrompt")
+    await session.press("j", "enter")  # onboarding
+    await session.wait(lambda: session.table.items[key].team == "onboarding")
+    await session.press("u")
+    await session.wait(
+        lambda: key in session.table.items and session.table.items[key].team == "billing"
+    )
+    found = await item(api, key)
+    teams = {t["id"]: t["slug"] for t in (await api.get("/api/teams")).json()}
+    assert (found["status"], teams[found["team_id"]]) == ("triaged", "billing")
+
+
+async def test_other_peoples_changes_appear_live(session: Session, api: httpx.AsyncClient) -> None:
+    # Someone else triages an item: it leaves this inbox without a refresh.
+    key = session.keys[1]
+    (await api.post(f"/api/feedback/{key}/triage", json={"team": "billing"})).raise_for_status()
+    await session.wait(lambda: key not in session.table.items)
+    # A new item arrives: it appears, newest first.
+    response = await api.post(
+        "/api/feedback",
+        json={"text": "Live one", "channel": "chat", "received_at": "2026-02-20T10:00:00Z"},
+    )
+    new_key = response.json()["key"]
+    await session.wait(lambda: new_key in session.table.items)
+    assert session.table.current() is not None
+    assert session.table.get_row_index(new_key) == 0
+
+
+async def test_detail_shows_text_customer_and_history(
+    session: Session, api: httpx.AsyncClient
+) -> None:
+    await session.press("enter")
+    await session.prompt("DetailScreen")
+    screen = session.app.screen
+    assert isinstance(screen, DetailScreen)
+    await session.wait(lambda: screen.loaded)
+    shown = session.app.export_screenshot()
+    assert "cust-3" in shown
+    assert "Received" in shown
+    await session.press("escape")
+    await session.back_in_inbox()

@@ -118,10 +118,12 @@ class DetailScreen(Screen[None]):
         Binding("k", "scroll_up", "Up", show=False, id="detail.up"),
     ]
 
-    def __init__(self, client: ApiClient, key: str) -> None:
+    def __init__(self, client: ApiClient, key: str, ref: str | None = None) -> None:
         super().__init__()
         self.client = client
         self.key = key
+        self.ref = ref or key
+        self.loaded = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -148,7 +150,7 @@ class DetailScreen(Screen[None]):
     @work(exclusive=True)
     async def load(self) -> None:
         try:
-            detail = await self.client.feedback_item(self.key)
+            detail = await self.client.feedback_item(self.ref)
         except ApiError as error:
             self.notify(error.detail, title=self.key, severity="error")
             return
@@ -178,3 +180,4 @@ class DetailScreen(Screen[None]):
             links(message.detail, message.decision, message.increments)
         )
         self.query_one("#timeline", Static).update(timeline(message.detail))
+        self.loaded = True

@@ -75,10 +75,11 @@ class Arrived(Message):
 
 
 class Undone(Message):
-    def __init__(self, action: Action, keys: list[str]) -> None:
+    def __init__(self, action: Action, keys: list[str], position: int) -> None:
         super().__init__()
         self.action = action
         self.keys = keys
+        self.position = position
 
 
 def as_item(view: FeedbackView, team: str | None) -> FeedbackItem:
@@ -136,6 +137,9 @@ class InboxScreen(Screen[None]):
         self.next_cursor: str | None = None
         self.loading = False
         self.last_action: Action | None = None
+        # The newest event position this screen has seen (its own writes, live changes):
+        # a reload waits for the read models to reach it, so it never shows older state.
+        self.seen = 0
         self.filters: dict[str, str | None] = {
             "team": None,
             "status": "new",
@@ -213,6 +217,7 @@ class InboxScreen(Screen[None]):
                 q=f["q"],
                 cursor=None if first else self.next_cursor,
                 limit=PAGE,
+                after=self.seen or None,
             )
         except ApiError as error:
             self.notify(error.detail, title="Inbox", severity="error")
@@ -298,6 +303,8 @@ class InboxScreen(Screen[None]):
 
     def action_last(self) -> None:
         self.table.move_cursor(row=max(0, self.table.row_count - 1))
+        if self.next_cursor and not self.loading:
+            self.load(first=False)
 
     def action_refresh(self) -> None:
         self.load_teams()
@@ -316,7 +323,7 @@ class InboxScreen(Screen[None]):
     def action_open(self) -> None:
         item = self.table.current()
         if item is not None:
-            self.app.push_screen(DetailScreen(self.client, item.key))
+            self.app.push_screen(DetailScreen(self.client, item.key, str(item.id)))
 
     # --- acting ----------------------------------------------------------------------------
 
@@ -426,7 +433,7 @@ class InboxScreen(Screen[None]):
         await self.write(
             "plan",
             [item],
-            lambda i: self.client.plan(i.key, choice, version=i.version),
+            lambda i: self.client.plan(str(i.id), choice, version=i.version),
             None,
             decision=choice,
         )
@@ -437,7 +444,7 @@ class InboxScreen(Screen[None]):
             "triage",
             items,
             lambda i: self.client.triage(
-                i.key, team, tags=i.tags, impact=i.impact, version=self.version_of(i, items)
+                str(i.id), team, tags=i.tags, impact=i.impact, version=self.version_of(i, items)
             ),
             team,
         )
@@ -447,7 +454,7 @@ class InboxScreen(Screen[None]):
         await self.write(
             "decline",
             items,
-            lambda i: self.client.decline(i.key, reason, version=self.version_of(i, items)),
+            lambda i: self.client.decline(str(i.id), reason, version=self.version_of(i, items)),
             None,
         )
 
@@ -456,7 +463,7 @@ class InboxScreen(Screen[None]):
         await self.write(
             "defer",
             items,
-            lambda i: self.client.defer(i.key, until, version=self.version_of(i, items)),
+            lambda i: self.client.defer(str(i.id), until, version=self.version_of(i, items)),
             None,
         )
 
@@ -465,7 +472,7 @@ class InboxScreen(Screen[None]):
         await self.write(
             "duplicate",
             [item],
-            lambda i: self.client.duplicate(i.key, original, version=i.version),
+            lambda i: self.client.duplicate(str(i.id), original, version=i.version),
             None,
         )
 
@@ -501,6 +508,7 @@ class InboxScreen(Screen[None]):
     def on_acted(self, message: Acted) -> None:
         table = self.table
         for key, result in message.results.items():
+            self.seen = max(self.seen, result.position or 0)
             item = table.items.get(key)
             if item is None:
                 continue
@@ -535,13 +543,14 @@ class InboxScreen(Screen[None]):
     @work(group="write")
     async def run_undo(self, action: Action) -> None:
         try:
-            keys = await undo(self.client, action)
+            keys, position = await undo(self.client, action)
         except ApiError as error:
             self.notify(error.detail, title="Undo", severity="error")
             return
-        self.post_message(Undone(action, keys))
+        self.post_message(Undone(action, keys, position))
 
     def on_undone(self, message: Undone) -> None:
+        self.seen = max(self.seen, message.position)
         self.notify(f"Undid {message.action.label}", timeout=3)
         self.load(first=True)
 
@@ -549,12 +558,15 @@ class InboxScreen(Screen[None]):
 
     def on_live_change(self, message: LiveChange) -> None:
         change = message.change
+        self.seen = max(self.seen, change.position)
         if change.aggregate == "Team":
             self.load_teams()
             return
-        if change.aggregate != "Feedback" or change.key is None:
+        if change.aggregate != "Feedback":
             return
-        item = self.table.items.get(change.key)
+        # Not every event carries the key; the id is always there.
+        key = change.key or self.table.keys.get(change.id)
+        item = self.table.items.get(key) if key else None
         if item is not None:
             if change.version <= item.version:
                 return  # our own write, already shown
@@ -573,7 +585,7 @@ class InboxScreen(Screen[None]):
     @work(group="live")
     async def fetch_arrival(self, change: Change) -> None:
         try:
-            detail = await self.client.feedback_item(change.key or str(change.id))
+            detail = await self.client.feedback_item(str(change.id))
         except ApiError:
             return  # the next refresh shows it
         team = self.teams.get(detail.item.team_id) if detail.item.team_id else None

@@ -60,6 +60,11 @@ class PickPrompt(ModalScreen[str | None]):
             yield Label(self.title_text, classes="dialog-title")
             yield OptionList(*(Option(label, id=ident) for ident, label in self.options))
 
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        options.focus()
+        options.highlighted = 0 if self.options else None
+
     @on(OptionList.OptionSelected)
     def selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)
@@ -131,7 +136,10 @@ class FindPrompt(ModalScreen[str | None]):
         self.dismiss(event.option.id)
 
     def action_results(self) -> None:
-        self.query_one("#results", OptionList).focus()
+        results = self.query_one("#results", OptionList)
+        results.focus()
+        if results.highlighted is None and results.option_count:
+            results.highlighted = 0
 
     def action_cancel(self) -> None:
         self.dismiss(None)

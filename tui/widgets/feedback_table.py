@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
+from uuid import UUID
 
 from rich.text import Text
 from textual.coordinate import Coordinate
@@ -23,6 +24,7 @@ class FeedbackTable(DataTable[str | Text]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.items: dict[str, FeedbackItem] = {}
+        self.keys: dict[UUID, str] = {}
         self.selected: set[str] = set()
 
     def on_mount(self) -> None:
@@ -45,6 +47,7 @@ class FeedbackTable(DataTable[str | Text]):
     def reset(self) -> None:
         self.clear()
         self.items.clear()
+        self.keys.clear()
         self.selected.clear()
 
     def append(self, items: Iterable[FeedbackItem]) -> None:
@@ -53,12 +56,14 @@ class FeedbackTable(DataTable[str | Text]):
                 self.put(item)
                 continue
             self.items[item.key] = item
+            self.keys[item.id] = item.key
             self.add_row(*self.cells(item), key=item.key)
 
     def put(self, item: FeedbackItem) -> None:
         """Replace a row's item, updating only the cells that changed."""
         old = self.items.get(item.key)
         self.items[item.key] = item
+        self.keys[item.id] = item.key
         if old is None:
             self.add_row(*self.cells(item), key=item.key)
             return
@@ -67,7 +72,9 @@ class FeedbackTable(DataTable[str | Text]):
                 self.update_cell(item.key, column, after)
 
     def drop(self, key: str) -> None:
-        self.items.pop(key, None)
+        dropped = self.items.pop(key, None)
+        if dropped is not None:
+            self.keys.pop(dropped.id, None)
         self.selected.discard(key)
         with contextlib.suppress(RowDoesNotExist):
             self.remove_row(key)
