@@ -9,7 +9,7 @@ from pathlib import Path
 
 import msgspec
 
-from bench import b1_append, b2_webhooks, b3_rebuild, b4_queries, b5_b6_b7
+from bench import b1_append, b2_webhooks, b3_rebuild, b4_queries, b5_b6_b7, b8_tui
 from bench.harness import Benchmark, Context, Report, commit, machine, run, server_dsn
 from infra.settings import load_settings
 
@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "B5": b5_b6_b7.run_b5,
     "B6": b5_b6_b7.run_b6,
     "B7": b5_b6_b7.run_b7,
+    "B8": b8_tui.run,
 }
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 
