@@ -5,11 +5,14 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from datetime import date
 
 import httpx
+from textual import events
 from textual.app import App
+from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
 from textual.pilot import Pilot
 
 from infra.settings import Settings
@@ -58,6 +61,30 @@ async def item(api: httpx.AsyncClient, key: str) -> dict[str, object]:
     response.raise_for_status()
     found: dict[str, object] = response.json()["item"]
     return found
+
+
+async def tap(pilot: Pilot[None], *keys: str) -> None:
+    """`pilot.press` without its wait for the process to go CPU-idle.
+
+    The API server of these tests runs in this process, so the process is rarely idle and
+    every `press` would wait its full second twice; waiting for the screen to have handled
+    the key's messages is what the tests need.
+    """
+    app = pilot.app
+    driver = app._driver
+    assert driver is not None
+    for key in keys:
+        name = _character_to_key(key) if len(key) == 1 and not key.isalnum() else key
+        original = REPLACED_KEYS.get(name, name)
+        try:
+            char: str | None = unicodedata.lookup(_get_unicode_name_from_key(original))
+        except KeyError:
+            char = name if len(name) == 1 else None
+        event = events.Key(name, char)
+        event.set_sender(app)
+        driver.send_message(event)
+        await pilot._wait_for_screen()
+        await pilot.pause(0.01)
 
 
 def screen_name(app: App[None]) -> str:

@@ -10,7 +10,7 @@ import httpx
 from infra.settings import load_settings
 from tests.conftest import ADMIN_TOKEN
 from tests.processes import free_port
-from tests.tui.conftest import messages, seed, serve_on, until
+from tests.tui.conftest import messages, seed, serve_on, tap, until
 from tui.app import LooplineApp
 from tui.widgets.feedback_table import FeedbackTable
 
@@ -34,23 +34,23 @@ async def test_server_stopped_and_back(database_url: str, tmp_path: Path) -> Non
             # The server stops: the live link is lost, and a refresh fails with a notice.
             first.close()
             await until(pilot, lambda: app.sub_title.startswith("offline"))
-            await pilot.press("r")
+            await tap(pilot, "r")
             await until(pilot, lambda: any("no answer" in m for m in messages(app)))
             assert table.row_count == 2  # what was loaded stays on screen
 
             # A triage while it is down fails with a notice; nothing changes on screen.
-            await pilot.press("t")
+            await tap(pilot, "t")
             await until(pilot, lambda: type(app.screen).__name__ == "PickPrompt")
-            await pilot.press("enter")
+            await tap(pilot, "enter")
             await until(pilot, lambda: any(keys[1] in m for m in messages(app)))
             assert table.items[keys[1]].status == "new"
 
             # It comes back on the same address: live again, and triage works.
             with serve_on(settings, database_url, port):
                 await until(pilot, lambda: app.sub_title == "live", seconds=20)
-                await pilot.press("t")
+                await tap(pilot, "t")
                 await until(pilot, lambda: type(app.screen).__name__ == "PickPrompt")
-                await pilot.press("enter")
+                await tap(pilot, "enter")
                 await until(pilot, lambda: keys[1] not in table.items)
                 async with httpx.AsyncClient(
                     base_url=url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}

@@ -10,7 +10,7 @@ import pytest
 from textual.pilot import Pilot
 
 from tests.conftest import ADMIN_TOKEN
-from tests.tui.conftest import item, screen_name, seed, until
+from tests.tui.conftest import item, screen_name, seed, tap, until
 from tui.app import LooplineApp
 from tui.screens.detail import DetailScreen
 from tui.widgets.feedback_table import FeedbackTable
@@ -27,7 +27,7 @@ class Session:
         return self.app.screen_stack[0].query_one(FeedbackTable)
 
     async def press(self, *keys: str) -> None:
-        await self.pilot.press(*keys)
+        await tap(self.pilot, *keys)
 
     async def wait(self, condition: object) -> None:
         assert callable(condition)
@@ -71,7 +71,7 @@ async def test_decline_with_a_reason_then_undo_reopens(
     # Decline the top item with a reason.
     await session.press("3")
     await session.prompt("TextPrompt")
-    await session.pilot.press(*"Not our product")
+    await session.press(*"Not our product")
     await session.press("enter")
     await session.wait(lambda: session.table.row_count == 3)
     found = await item(api, session.keys[3])
