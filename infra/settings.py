@@ -116,6 +116,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         if value not in (None, ""):
             raw[name] = value
     raw.update({k: v for k, v in overrides.items() if v is not None})
+    if isinstance(raw.get("data_dir"), str):
+        # msgspec does not turn text into a Path; the environment only holds text.
+        raw["data_dir"] = Path(raw["data_dir"]).expanduser()
     try:
         settings = msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as error:
