@@ -14,6 +14,7 @@ from litestar.types import ControllerRouterHandler
 from infra.settings import Settings
 from projections.cache import ReadModelCache
 from server.auth import authentication_middleware
+from server.content import require_json_bodies
 from server.decisions import DecisionController
 from server.delivery import IncidentController, IncrementController
 from server.dependencies import (
@@ -95,6 +96,7 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
         middleware=[prometheus_config().middleware, authentication_middleware()],
         lifespan=[database_lifespan(settings, dsn), webhooks_lifespan(settings)],
         after_exception=[replace_read_only_connections],
+        before_request=require_json_bodies,
         openapi_config=openapi_config(),
         logging_config=logging_config(),
         state=State({"settings": settings, "metrics_cache": ReadModelCache()}),

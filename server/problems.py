@@ -127,6 +127,34 @@ def _unstorable(error: Exception) -> ProblemDetailsException:
     )
 
 
+def _too_deep(error: RecursionError) -> ProblemDetailsException:
+    # Litestar decodes the JSON body before converting it; msgspec stops at its depth limit.
+    return ProblemDetailsException(
+        status_code=400,
+        type_=PROBLEMS + "invalid-body",
+        title="Invalid body",
+        detail="the request body is nested too deeply",
+    )
+
+
+def _missing_table(error: asyncpg.UndefinedTableError) -> ProblemDetailsException:
+    if 'relation "read.' in str(error):
+        # A new database: the projections have not created their read models yet.
+        return _database_unavailable(
+            DatabaseUnavailable("the read models are still being built; try again shortly")
+        )
+    return ProblemDetailsException(status_code=500, title="Internal Server Error")
+
+
+def _not_utf8(error: UnicodeDecodeError) -> ProblemDetailsException:
+    return ProblemDetailsException(
+        status_code=400,
+        type_=PROBLEMS + "invalid-body",
+        title="Invalid body",
+        detail=f"the request body is not valid UTF-8 (at byte {error.start})",
+    )
+
+
 def _webhook_error(error: WebhookError) -> ProblemDetailsException:
     extra = {"field": error.field} if isinstance(error, InvalidConfiguration) else None
     return ProblemDetailsException(
@@ -159,6 +187,9 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
                 asyncpg.InsufficientResourcesError: _database_full,
                 asyncpg.ReadOnlySQLTransactionError: _read_only,
                 asyncpg.DataError: _unstorable,
+                RecursionError: _too_deep,
+                asyncpg.UndefinedTableError: _missing_table,
+                UnicodeDecodeError: _not_utf8,
             },
         )
     )
