@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 from collections.abc import Sequence
@@ -82,25 +83,22 @@ async def ensure_bootstrap(conn: Connection, token: str) -> None:
 async def authenticate(conn: Connection, token: str) -> Principal | None:
     """The principal of a live token; None for an unknown or revoked one.
 
-    Recording its last use is best effort: a read-only database still authenticates.
+    One indexed read per request; the token's last use is written at most once a minute,
+    and only best effort: a read-only database still authenticates.
     """
-    try:
-        row = await conn.fetchrow(
-            "UPDATE api_tokens SET last_used_at = now() "
-            "WHERE token_hash = $1 AND revoked_at IS NULL "
-            "AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute') "
-            "RETURNING id, name, role, team_ids",
-            digest(token),
-        )
-    except asyncpg.ReadOnlySQLTransactionError:
-        row = None
-    row = row or await conn.fetchrow(
-        "SELECT id, name, role, team_ids FROM api_tokens "
-        "WHERE token_hash = $1 AND revoked_at IS NULL",
+    row = await conn.fetchrow(
+        "SELECT id, name, role, team_ids, "
+        "last_used_at IS NULL OR last_used_at < now() - interval '1 minute' AS stale "
+        "FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
         digest(token),
     )
     if row is None:
         return None
+    if row["stale"]:
+        with contextlib.suppress(asyncpg.ReadOnlySQLTransactionError):
+            await conn.execute(
+                "UPDATE api_tokens SET last_used_at = now() WHERE id = $1", row["id"]
+            )
     return Principal(
         token_id=row["id"],
         name=row["name"],
