@@ -83,7 +83,7 @@ def test_up_demo_loads_once(tmp_path: Path) -> None:
         head = asyncio.run(_head(embedded_dsn(data_dir / "pgdata")))
     finally:
         first.send_signal(signal.SIGINT)
-        out, err = first.communicate(timeout=60)
+        out, err = first.communicate(timeout=180)
     assert first.returncode == 0, err
     assert "demo: loaded 5 teams" in out
     assert head > 10_000
@@ -95,7 +95,7 @@ def test_up_demo_loads_once(tmp_path: Path) -> None:
         assert asyncio.run(_head(embedded_dsn(data_dir / "pgdata"))) == head
     finally:
         second.send_signal(signal.SIGINT)
-        out, err = second.communicate(timeout=60)
+        out, err = second.communicate(timeout=180)
     assert second.returncode == 0, err
     assert "demo: already loaded" in out
 
