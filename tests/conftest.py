@@ -191,3 +191,35 @@ async def api(api_server: str) -> AsyncIterator[httpx.AsyncClient]:
         timeout=30,
     ) as client:
         yield client
+
+
+_served_names = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def served(
+    server_dsn: str, template_dsn: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Base URL of an API server shared by one test module, on a database of its own."""
+    name = f"loopline_served_{os.getpid()}_{next(_served_names)}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(server_dsn)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
+    dsn = _with_database(server_dsn, name)
+    config = load_settings(
+        {},
+        database_url=dsn,
+        data_dir=Path(tmp_path_factory.mktemp("data")),
+        admin_token=ADMIN_TOKEN,
+    )
+    try:
+        with running_api(config, dsn) as url:
+            yield url
+    finally:
+        asyncio.run(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))

@@ -17,7 +17,7 @@ import pytest
 
 from tests.api_helpers import client, create_token
 from tests.reliability.harness import record
-from tests.reliability.served import openapi
+from tests.served import openapi
 
 pytestmark = pytest.mark.reliability
 

@@ -14,7 +14,7 @@ from schemathesis.generation import GenerationMode
 
 from tests.conftest import ADMIN_TOKEN
 from tests.reliability.harness import scaled
-from tests.reliability.served import openapi, served
+from tests.served import openapi
 
 pytestmark = pytest.mark.reliability
 
@@ -23,8 +23,6 @@ AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 schema = schemathesis.openapi.from_dict(openapi()).exclude(path="/api/events/stream")
 schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
-
-__all__ = ["served"]
 
 
 @schemathesis.check
