@@ -25,8 +25,8 @@ from tui.screens.teams import TeamsScreen
 RETRY = (0.5, 1.0, 2.0, 5.0)
 
 
-def _today() -> date:
-    return datetime.now(UTC).date()
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 class LooplineApp(App[None]):
@@ -48,20 +48,26 @@ class LooplineApp(App[None]):
         url: str,
         token: str | None,
         *,
-        today: Callable[[], date] = _today,
+        clock: Callable[[], datetime] = _now,
         live: bool = True,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__()
         self.client = ApiClient(url, token, transport=transport)
-        self.today = today
+        # Every "now" of the UI comes from `clock` (tests freeze it): the inbox's default
+        # defer date and the metrics screen's window.
+        self.clock = clock
         self.live = live
         self.live_screens: list[Screen[None]] = []
-        self.add_mode("inbox", self._screen(lambda: InboxScreen(self.client, today)))
+        self.add_mode("inbox", self._screen(lambda: InboxScreen(self.client, self.today)))
         self.add_mode("backlog", self._screen(lambda: BacklogScreen(self.client)))
         self.add_mode("shipped", self._screen(lambda: ShippedScreen(self.client)))
-        self.add_mode("metrics", self._screen(lambda: MetricsScreen(self.client)))
+        self.add_mode("metrics", self._screen(lambda: MetricsScreen(self.client, clock)))
         self.add_mode("teams", self._screen(lambda: TeamsScreen(self.client)))
+
+    def today(self) -> date:
+        """Today (UTC) by the app's clock."""
+        return self.clock().astimezone(UTC).date()
 
     def _screen(self, build: Callable[[], Screen[None]]) -> Callable[[], Screen[None]]:
         def make() -> Screen[None]:

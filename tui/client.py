@@ -267,6 +267,11 @@ def _query(params: Mapping[str, object | None]) -> dict[str, str]:
     return {k: str(v) for k, v in params.items() if v is not None and v != ""}
 
 
+def _moment(when: datetime | None) -> str | None:
+    """A time as the API's `from`/`to` take it: RFC 3339 with its offset."""
+    return None if when is None else when.isoformat()
+
+
 class ApiClient:
     """The Loopline API over HTTP with a bearer token; every failure is an `ApiError`."""
 
@@ -433,13 +438,32 @@ class ApiClient:
         return page.items
 
     async def lead_time(
-        self, measure: str, *, group_by: str | None = None, team: str | None = None
+        self,
+        measure: str,
+        *,
+        group_by: str | None = None,
+        team: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
     ) -> LeadTimes:
-        params = {"measure": measure, "group_by": group_by, "team": team}
+        params = {
+            "measure": measure,
+            "group_by": group_by,
+            "team": team,
+            "from": _moment(start),
+            "to": _moment(end),
+        }
         return await self._request("GET", "/api/metrics/lead-time", LeadTimes, params=params)
 
-    async def dora(self, team: str | None = None) -> Dora:
-        return await self._request("GET", "/api/metrics/dora", Dora, params={"team": team})
+    async def dora(
+        self,
+        team: str | None = None,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> Dora:
+        params = {"team": team, "from": _moment(start), "to": _moment(end)}
+        return await self._request("GET", "/api/metrics/dora", Dora, params=params)
 
     # --- live --------------------------------------------------------------------------
 

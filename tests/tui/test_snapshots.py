@@ -1,26 +1,145 @@
-"""SVG snapshots of every screen at 80x24 and 120x40, on canned data with fixed times
-(the screens print absolute UTC dates; nothing reads the clock), not live, cursor on a table."""
+"""SVG snapshots of every screen at 80x24 and 120x40: the real app against the real API
+server on a fresh database holding a fixed world (tests/tui/world.py, written through the
+domain's services with fixed times), projections caught up before the server starts, the
+app's clock frozen, not live (the live stream's connecting/live subtitle would race the
+snapshot), cursor on a table.
+
+One database and one server serve all twelve snapshots: nothing here writes."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import os
+import signal
+import subprocess
+import zlib
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import datetime
+from typing import Any
 
+import asyncpg
 import pytest
+from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import DataTable
+from textual.widgets._footer import FooterKey
 
-from tests.tui.conftest import today, until
-from tests.tui.fake_api import transport
+from infra.database import create_pool
+from infra.eventstore import PostgresEventStore
+from infra.settings import Settings, load_settings
+from projections.catalog import all_projections
+from projections.runner import ProjectionRunner
+from tests.conftest import ADMIN_TOKEN, TEMPLATE, _with_database
+from tests.processes import LOOPLINE, free_port, loopline_env, wait_healthy
+from tests.tui import world
+from tests.tui.conftest import tap, until
 from tui.app import LooplineApp
 from tui.screens.detail import DetailScreen
 
 SIZES = [(80, 24), (120, 40)]
 
 
-def app() -> LooplineApp:
-    return LooplineApp(
-        "http://loopline.test", "token", today=today, live=False, transport=transport()
+def frozen() -> datetime:
+    return world.NOW
+
+
+async def _seed(settings: Settings, dsn: str) -> None:
+    pool = await create_pool(settings, dsn)
+    try:
+        store = PostgresEventStore.from_pool(pool, settings)
+        await world.build(store)
+        runner = ProjectionRunner(
+            dsn,
+            store.recorder,
+            store.mapper,
+            all_projections(),
+            batch_size=500,
+            poll_interval=0.05,
+            lease_retry=0.05,
+        )
+        await runner.catch_up()
+    finally:
+        await pool.close()
+
+
+async def _admin(server_dsn: str, sql: str) -> None:
+    conn = await asyncpg.connect(server_dsn)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="module")
+def world_api(
+    server_dsn: str, template_dsn: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Base URL of the real API on a fresh database (cloned from the migrated template that
+    `template_dsn` builds) holding `world`, its read models caught up."""
+    name = f"loopline_tui_world_{os.getpid()}"
+    asyncio.run(_admin(server_dsn, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    asyncio.run(_admin(server_dsn, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
+    dsn = _with_database(server_dsn, name)
+    settings = load_settings(
+        {},
+        database_url=dsn,
+        data_dir=tmp_path_factory.mktemp("tui-world") / "data",
+        admin_token=ADMIN_TOKEN,
     )
+    try:
+        asyncio.run(_seed(settings, dsn))
+        # The server runs in its own process: `snap_compare` waits for this process to go
+        # CPU-idle several times per snapshot, which a server thread here would delay.
+        # Its output goes to a file (a pipe nobody reads would fill up and stall it).
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        env = loopline_env(DATABASE_URL=dsn, LOOPLINE_ADMIN_TOKEN=ADMIN_TOKEN)
+        log = settings.data_dir.parent / "server.log"
+        with log.open("w") as out:
+            server = subprocess.Popen(
+                [LOOPLINE, "serve", "--host", "127.0.0.1", "--port", str(port)],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                text=True,
+            )
+        try:
+            try:
+                wait_healthy(url, server)
+            except AssertionError as error:
+                raise AssertionError(f"{error}\n{log.read_text()}") from None
+            yield url
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.communicate()
+    finally:
+        asyncio.run(_admin(server_dsn, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture(autouse=True)
+def ids_from_what_is_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Name an SVG's CSS classes after what it shows.
+
+    Rich names them `terminal-<hash of the rendered segments>`, and how Textual splits a
+    screen into segments (not what they show) varies with when its refreshes land, so two
+    identical pictures could differ in that hash alone; hashing the picture instead keeps
+    any visible difference a failure and no invisible one.
+    """
+    export_svg = Console.export_svg
+
+    def stable(self: Console, *, unique_id: str | None = None, **options: Any) -> str:
+        svg = export_svg(self, unique_id=_PLACEHOLDER, **options)
+        return svg.replace(_PLACEHOLDER, f"terminal-{zlib.adler32(svg.encode())}")
+
+    monkeypatch.setattr(Console, "export_svg", stable)
+
+
+_PLACEHOLDER = "terminal-picture"
 
 
 def tables_filled(pilot: Pilot[None]) -> bool:
@@ -33,14 +152,20 @@ def detail_loaded(pilot: Pilot[None]) -> bool:
     return isinstance(screen, DetailScreen) and screen.loaded
 
 
+def footer_filled(pilot: Pilot[None]) -> bool:
+    """The footer shows the screen's keys (it fills in after the screen settles)."""
+    return bool(pilot.app.screen.query(FooterKey))
+
+
 def visit(
     *keys: str, ready: Callable[[Pilot[None]], bool] = tables_filled
 ) -> Callable[[Pilot[None]], Awaitable[None]]:
     async def run_before(pilot: Pilot[None]) -> None:
         await until(pilot, lambda: tables_filled(pilot))
         if keys:
-            await pilot.press(*keys)
+            await tap(pilot, *keys)
             await until(pilot, lambda: ready(pilot))
+        await until(pilot, lambda: footer_filled(pilot))
         await pilot.pause(0.1)
 
     return run_before
@@ -58,5 +183,8 @@ SCREENS = {
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
 @pytest.mark.parametrize("screen", list(SCREENS))
-def test_screen(snap_compare: Callable[..., bool], screen: str, size: tuple[int, int]) -> None:
-    assert snap_compare(app(), terminal_size=size, run_before=SCREENS[screen])
+def test_screen(
+    snap_compare: Callable[..., bool], world_api: str, screen: str, size: tuple[int, int]
+) -> None:
+    app = LooplineApp(world_api, ADMIN_TOKEN, clock=frozen, live=False)
+    assert snap_compare(app, terminal_size=size, run_before=SCREENS[screen])

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
+from typing import Any
+
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -18,14 +22,21 @@ from tui.formatting import STATUS_STYLE, day, when
 
 # History fields that are bookkeeping rather than something a reader wants to see.
 _QUIET = {"key", "team_id", "outcome_id", "decision_id", "original_id", "increment_id"}
+# Ids mean nothing to a reader (and differ between databases): keys and slugs are shown.
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 
 
 class DetailLoaded(Message):
     def __init__(
-        self, detail: FeedbackDetail, decision: Decision | None, increments: list[Increment]
+        self,
+        detail: FeedbackDetail,
+        decision: Decision | None,
+        increments: list[Increment],
+        original: str | None = None,
     ) -> None:
         super().__init__()
         self.detail = detail
+        self.original = original
         self.decision = decision
         self.increments = increments
 
@@ -63,20 +74,38 @@ def summary(detail: FeedbackDetail) -> RenderableType:
     return Group(*parts)
 
 
+def happened(data: dict[str, Any], recorded_at: datetime) -> datetime:
+    """When the event happened in the world (its `…_at` field, e.g. `triaged_at`), which
+    may be earlier than when it was recorded (imports, backfills)."""
+    for k, v in data.items():
+        if k.endswith("_at") and isinstance(v, str):
+            try:
+                return datetime.fromisoformat(v)
+            except ValueError:
+                continue
+    return recorded_at
+
+
 def timeline(detail: FeedbackDetail) -> RenderableType:
     table = Table("When", "Event", "Details", box=None, expand=True, pad_edge=False)
     for entry in detail.history:
         fields = ", ".join(
             f"{k}={v}"
             for k, v in entry.data.items()
-            if v not in (None, [], "") and k not in _QUIET and not k.endswith("_at")
+            if v not in (None, [], "")
+            and k not in _QUIET
+            and not k.endswith("_at")
+            and not _UUID.search(str(v))
         )
-        table.add_row(when(entry.recorded_at), entry.event, fields)
+        table.add_row(when(happened(entry.data, entry.recorded_at)), entry.event, fields)
     return table
 
 
 def links(
-    detail: FeedbackDetail, decision: Decision | None, increments: list[Increment]
+    detail: FeedbackDetail,
+    decision: Decision | None,
+    increments: list[Increment],
+    original: str | None = None,
 ) -> RenderableType:
     item = detail.item
     lines: list[RenderableType] = []
@@ -97,7 +126,7 @@ def links(
             )
         )
     if item.duplicate_of:
-        lines.append(Text.assemble(("Duplicate of ", "bold"), str(item.duplicate_of)))
+        lines.append(Text.assemble(("Duplicate of ", "bold"), original or "another item"))
     for inc in increments:
         lines.append(
             Text.assemble(
@@ -171,13 +200,19 @@ class DetailScreen(Screen[None]):
                 ]
             except ApiError:
                 increments = []
-        self.post_message(DetailLoaded(detail, decision, increments))
+        original: str | None = None
+        if detail.item.duplicate_of is not None:
+            try:
+                original = (await self.client.feedback_item(str(detail.item.duplicate_of))).item.key
+            except ApiError:
+                original = None
+        self.post_message(DetailLoaded(detail, decision, increments, original))
 
     def on_detail_loaded(self, message: DetailLoaded) -> None:
         self.title = message.detail.item.key
         self.query_one("#summary", Static).update(summary(message.detail))
         self.query_one("#links", Static).update(
-            links(message.detail, message.decision, message.increments)
+            links(message.detail, message.decision, message.increments, message.original)
         )
         self.query_one("#timeline", Static).update(timeline(message.detail))
         self.loaded = True

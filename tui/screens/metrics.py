@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,7 +15,7 @@ from textual.widgets import DataTable, Footer, Header, Select, Static
 from textual_plotext import PlotextPlot
 
 from tui.client import ApiClient, ApiError, Dora, LeadTimes, Team
-from tui.formatting import TIER_STYLE, duration
+from tui.formatting import TIER_STYLE, day, duration
 
 MEASURES = (
     ("triage", "time to triage"),
@@ -22,13 +25,29 @@ MEASURES = (
     ("open_age", "open age"),
 )
 ALL = "all"
+# The metrics look back this far from the clock's now (DORA tiers are read over it too).
+WINDOW = timedelta(weeks=12)
+
+
+def window(now: datetime) -> tuple[datetime, datetime]:
+    """The span the screen asks about: `WINDOW` up to the end of `now`'s minute, so the
+    same question asked within a minute is the same question (and the server's cache
+    answers it)."""
+    end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return end - WINDOW, end
 
 
 class MetricsLoaded(Message):
     def __init__(
-        self, per_team: LeadTimes, weekly: LeadTimes, dora: Dora, teams: list[Team] | None
+        self,
+        per_team: LeadTimes,
+        weekly: LeadTimes,
+        dora: Dora,
+        teams: list[Team] | None,
+        span: tuple[datetime, datetime],
     ) -> None:
         super().__init__()
+        self.span = span
         self.per_team = per_team
         self.weekly = weekly
         self.dora = dora
@@ -61,9 +80,10 @@ class MetricsScreen(Screen[None]):
     CSS_PATH = "metrics.tcss"
     BINDINGS = [Binding("r", "refresh", "Refresh", id="metrics.refresh")]
 
-    def __init__(self, client: ApiClient) -> None:
+    def __init__(self, client: ApiClient, clock: Callable[[], datetime]) -> None:
         super().__init__(id="metrics")
         self.client = client
+        self.clock = clock
         self.measure = "ship"
         self.team: str | None = None
 
@@ -80,6 +100,7 @@ class MetricsScreen(Screen[None]):
             yield Select[str](
                 [("all teams", ALL)], value=ALL, allow_blank=False, compact=True, id="team"
             )
+            yield Static("", id="window")
         with Horizontal(id="tiles"):
             for n in range(4):
                 yield Static("", classes="tile", id=f"tile-{n}")
@@ -99,20 +120,28 @@ class MetricsScreen(Screen[None]):
     @work(exclusive=True, group="metrics")
     async def load(self, with_teams: bool = False) -> None:
         try:
+            start, end = window(self.clock())
             teams = await self.client.teams() if with_teams else None
-            per_team = await self.client.lead_time(self.measure, group_by="team", team=self.team)
-            weekly = await self.client.lead_time(self.measure, group_by="week", team=self.team)
-            dora = await self.client.dora(self.team)
+            per_team = await self.client.lead_time(
+                self.measure, group_by="team", team=self.team, start=start, end=end
+            )
+            weekly = await self.client.lead_time(
+                self.measure, group_by="week", team=self.team, start=start, end=end
+            )
+            dora = await self.client.dora(self.team, start=start, end=end)
         except ApiError as error:
             self.notify(error.detail, title="Metrics", severity="error")
             return
-        self.post_message(MetricsLoaded(per_team, weekly, dora, teams))
+        self.post_message(MetricsLoaded(per_team, weekly, dora, teams, (start, end)))
 
     def on_metrics_loaded(self, message: MetricsLoaded) -> None:
         if message.teams is not None:
             self.query_one("#team", Select).set_options(
                 [("all teams", ALL), *((t.slug, t.slug) for t in message.teams)]
             )
+        start, end = message.span
+        last = end - timedelta(minutes=1)
+        self.query_one("#window", Static).update(f"{day(start)} to {day(last)}")
         table = self.query_one("#per-team", DataTable)
         table.clear()
         for g in message.per_team.groups:
