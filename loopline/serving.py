@@ -43,7 +43,10 @@ def run(app: Litestar, sock: socket.socket, *, log_level: str) -> None:
     exit normally, so atexit hooks (the embedded PostgreSQL's stop) run.
     """
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    config = uvicorn.Config(app, log_level=log_level, lifespan="on", server_header=False)
+    # Ctrl-C stops within bounded time even if a client keeps a connection (an SSE stream) open.
+    config = uvicorn.Config(
+        app, log_level=log_level, lifespan="on", server_header=False, timeout_graceful_shutdown=10
+    )
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])
