@@ -54,14 +54,17 @@ async def test_kill_nine_at_twenty_random_points_then_equal_to_a_clean_rebuild(
     # A worker starts, projects for a random while, and is killed with SIGKILL; again and again.
     while kills_while_behind < KILLS:
         worker = start_loopline("project", env=env)
-        assert worker.stdout is not None
-        line = ""
-        while "projecting" not in line:
-            line = await asyncio.to_thread(worker.stdout.readline)
-            assert line, "the worker exited before it started projecting"
-        await asyncio.sleep(rng.uniform(0.05, 0.3))
-        worker.send_signal(signal.SIGKILL)
-        await asyncio.to_thread(worker.wait)
+        try:
+            assert worker.stdout is not None
+            line = ""
+            while "projecting" not in line:
+                line = await asyncio.to_thread(worker.stdout.readline)
+                assert line, "the worker exited before it started projecting"
+            await asyncio.sleep(rng.uniform(0.05, 0.3))
+        finally:
+            # Killed here whatever happened above: a failed test leaves no worker behind.
+            worker.send_signal(signal.SIGKILL)
+            await asyncio.to_thread(worker.wait)
         lag = await behind(pool)
         assert lag > 0, "the worker caught up before it was killed enough times"
         kills_while_behind += 1
