@@ -7,20 +7,25 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from textual.message import Message
 from textual.pilot import Pilot
 
 from tests.conftest import ADMIN_TOKEN
 from tests.tui.conftest import item, screen_name, seed, tap, until
 from tui.app import LooplineApp
+from tui.messages import LiveChange
 from tui.screens.detail import DetailScreen
 from tui.widgets.feedback_table import FeedbackTable
 
 
 class Session:
-    def __init__(self, app: LooplineApp, pilot: Pilot[None], keys: list[str]) -> None:
+    def __init__(
+        self, app: LooplineApp, pilot: Pilot[None], keys: list[str], seen: list[Message]
+    ) -> None:
         self.app = app
         self.pilot = pilot
         self.keys = keys
+        self.seen = seen  # every message any part of the app handled, in order
 
     @property
     def table(self) -> FeedbackTable:
@@ -45,8 +50,9 @@ async def session(api_server: str, api: httpx.AsyncClient) -> AsyncIterator[Sess
     """The app on an inbox of 4 new items (newest first: keys[3] … keys[0])."""
     keys = await seed(api, 4)
     app = LooplineApp(api_server, ADMIN_TOKEN)
-    async with app.run_test(size=(120, 40), notifications=True) as pilot:
-        s = Session(app, pilot, keys)
+    seen: list[Message] = []
+    async with app.run_test(size=(120, 40), notifications=True, message_hook=seen.append) as pilot:
+        s = Session(app, pilot, keys, seen)
         await s.wait(lambda: s.table.row_count == 4 and app.sub_title == "live")
         yield s
 
@@ -169,6 +175,22 @@ async def test_other_peoples_changes_appear_live(session: Session, api: httpx.As
     await session.wait(lambda: new_key in session.table.items)
     assert session.table.current() is not None
     assert session.table.get_row_index(new_key) == 0
+
+
+async def test_each_live_change_is_handled_once_by_the_app_and_once_by_the_screen(
+    session: Session, api: httpx.AsyncClient
+) -> None:
+    # A screen's copy of a change must not travel back up to the app, which would hand it
+    # out again: an endless loop that kept the app busy and its writes slow.
+    key = session.keys[2]
+    response = await api.post(f"/api/feedback/{key}/triage", json={"team": "billing"})
+    position = response.json()["position"]
+    await session.wait(lambda: key not in session.table.items)
+    await session.pilot.pause(0.5)
+    copies = [
+        m for m in session.seen if isinstance(m, LiveChange) and m.change.position == position
+    ]
+    assert len(copies) == 2
 
 
 async def test_detail_shows_text_customer_and_history(
