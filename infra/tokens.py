@@ -68,12 +68,19 @@ async def create_token(
     return token_id, token
 
 
+REVOKED_CHANNEL = "loopline_tokens"
+"""NOTIFY channel: the id of a token that stopped being valid (revoked or replaced), so
+servers that keep live tokens in memory forget it at once."""
+
+
 async def ensure_bootstrap(conn: Connection, token: str) -> None:
     """Make `token` the bootstrap admin token (replacing an earlier one)."""
     await conn.execute(
-        "INSERT INTO api_tokens (id, name, role, token_hash) VALUES ($1, $2, 'admin', $3) "
+        "WITH t AS (INSERT INTO api_tokens (id, name, role, token_hash) "
+        "VALUES ($1, $2, 'admin', $3) "
         "ON CONFLICT (name) WHERE name = 'bootstrap-admin' "
-        "DO UPDATE SET token_hash = EXCLUDED.token_hash, revoked_at = NULL",
+        "DO UPDATE SET token_hash = EXCLUDED.token_hash, revoked_at = NULL RETURNING id) "
+        f"SELECT pg_notify('{REVOKED_CHANNEL}', id::text) FROM t",
         uuid4(),
         BOOTSTRAP,
         digest(token),
@@ -128,11 +135,12 @@ async def list_tokens(conn: Connection) -> list[TokenInfo]:
 
 async def revoke_token(conn: Connection, token_id: UUID) -> bool:
     """Revoke a token; False when there is no live token with that id."""
-    status = await conn.execute(
-        "UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL",
+    revoked = await conn.fetch(
+        "WITH t AS (UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL"
+        f" RETURNING id) SELECT pg_notify('{REVOKED_CHANNEL}', id::text) FROM t",
         token_id,
     )
-    return status.endswith(" 1")
+    return len(revoked) == 1
 
 
 async def token_team_ids(store: EventStore, role: Role, teams: Sequence[str]) -> tuple[UUID, ...]:

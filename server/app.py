@@ -13,7 +13,7 @@ from litestar.types import ControllerRouterHandler
 
 from infra.settings import Settings
 from projections.cache import ReadModelCache
-from server.auth import authentication_middleware
+from server.auth import TokenCache, authentication_middleware
 from server.content import require_json_bodies
 from server.decisions import DecisionController
 from server.delivery import IncidentController, IncrementController
@@ -99,5 +99,7 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
         before_request=require_json_bodies,
         openapi_config=openapi_config(),
         logging_config=logging_config(),
-        state=State({"settings": settings, "metrics_cache": ReadModelCache()}),
+        state=State(
+            {"settings": settings, "metrics_cache": ReadModelCache(), "token_cache": TokenCache()}
+        ),
     )

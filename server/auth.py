@@ -7,19 +7,88 @@ authenticate by signature instead, operators' probes need no token.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from uuid import UUID
 
+import asyncpg
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.middleware.base import DefineMiddleware
 
-from infra.tokens import Principal, Role, authenticate
+from infra.tokens import REVOKED_CHANNEL, Principal, Role, authenticate
 
 OPEN_PATHS = ["^/healthz", "^/readyz", "^/metrics", "^/schema", "^/webhooks/"]
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="loopline"'}
+
+TOKEN_CACHE_SECONDS = 5.0
+"""How long a process trusts a token it has looked up. Revocations are announced by NOTIFY
+(`infra.tokens.REVOKED_CHANNEL`) and forgotten at once; the cache is used only while this
+process is listening for them, so this bound matters only for a notice lost in flight."""
+
+
+class TokenCache:
+    """Live tokens this process looked up recently, so a request costs no database read.
+
+    Only known, live tokens are kept (an unknown token is looked up each time), keyed by
+    the token itself; at most `maxsize` of them.
+    """
+
+    def __init__(
+        self,
+        seconds: float = TOKEN_CACHE_SECONDS,
+        maxsize: int = 1024,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.seconds = seconds
+        self.maxsize = maxsize
+        self.clock = clock
+        self._entries: dict[str, tuple[float, Principal]] = {}
+        self.listening = False
+        """Set while revocation notices reach this process; until then nothing is kept."""
+
+    async def principal(
+        self, token: str, lookup: Callable[[str], Awaitable[Principal | None]]
+    ) -> Principal | None:
+        now = self.clock()
+        found = self._entries.get(token)
+        if found is not None and found[0] > now:
+            return found[1]
+        principal = await lookup(token)
+        if principal is None or not self.listening:
+            self._entries.pop(token, None)
+            return principal
+        if len(self._entries) >= self.maxsize:
+            self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+            if len(self._entries) >= self.maxsize:
+                self._entries.clear()
+        self._entries[token] = (now + self.seconds, principal)
+        return principal
+
+    def forget(self, token_id: UUID) -> None:
+        """Drop a token (revoked): its next request is looked up again."""
+        self._entries = {k: v for k, v in self._entries.items() if v[1].token_id != token_id}
+
+    def stop_listening(self) -> None:
+        """Revocations may go unseen from now on: keep nothing."""
+        self.listening = False
+        self._entries.clear()
+
+    async def listen(self, conn: asyncpg.Connection) -> None:
+        """Forget tokens as revocations are announced on `conn` (a dedicated connection)."""
+
+        def revoked(_: object, __: int, ___: str, payload: object) -> None:
+            try:
+                self.forget(UUID(str(payload)))
+            except ValueError:
+                self._entries.clear()
+
+        conn.add_termination_listener(lambda _: self.stop_listening())
+        await conn.add_listener(REVOKED_CHANNEL, revoked)
+        self._entries.clear()  # anything revoked before we listened
+        self.listening = True
 
 
 class TokenAuthentication(AbstractAuthenticationMiddleware):
@@ -32,9 +101,15 @@ class TokenAuthentication(AbstractAuthenticationMiddleware):
             raise NotAuthorizedException(
                 detail="send an API token: Authorization: Bearer <token>", headers=_CHALLENGE
             )
-        pool = connection.app.state.pool
-        async with pool.acquire() as conn:
-            principal = await authenticate(conn, token.strip())
+        state = connection.app.state
+        pool: asyncpg.Pool = state.pool
+
+        async def lookup(secret: str) -> Principal | None:
+            async with pool.acquire() as conn:
+                return await authenticate(conn, secret)
+
+        cache: TokenCache = state.token_cache
+        principal = await cache.principal(token.strip(), lookup)
         if principal is None:
             raise NotAuthorizedException(
                 detail="the API token is unknown or revoked", headers=_CHALLENGE
@@ -53,13 +128,16 @@ def principal_of(connection: ASGIConnection) -> Principal:  # type: ignore[type-
     return user
 
 
-Guard = Callable[[ASGIConnection, BaseRouteHandler], None]  # type: ignore[type-arg]
+Guard = Callable[[ASGIConnection, BaseRouteHandler], Awaitable[None]]  # type: ignore[type-arg]
 
 
 def roles(*allowed: Role) -> Guard:
-    """A guard letting only tokens of the `allowed` roles through (403 otherwise)."""
+    """A guard letting only tokens of the `allowed` roles through (403 otherwise).
 
-    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:  # type: ignore[type-arg]
+    Async: Litestar runs a plain function guard in a worker thread, a hop per request.
+    """
+
+    async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:  # type: ignore[type-arg]
         principal = principal_of(connection)
         if principal.role not in allowed:
             raise PermissionDeniedException(

@@ -8,7 +8,7 @@ from uuid import UUID
 
 import asyncpg
 import msgspec
-from litestar import Controller, delete, get, post
+from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import JSONBody, PathParameter
@@ -17,7 +17,7 @@ from domain.errors import ValidationError
 from infra import tokens
 from infra.eventstore import PostgresEventStore
 from infra.tokens import Role
-from server.auth import ADMIN
+from server.auth import ADMIN, TokenCache
 from server.schemas import Schema
 
 TokenId = Annotated[UUID, PathParameter(description="The token's id (not the token itself).")]
@@ -114,8 +114,15 @@ class TokenController(Controller):
         summary="Revoke an API token",
         description="Requests with it answer 401 from now on; 404 when no live token has the id.",
     )
-    async def revoke(self, id: TokenId, pool: NamedDependency[asyncpg.Pool]) -> None:
+    async def revoke(
+        self,
+        request: Request,  # type: ignore[type-arg]
+        id: TokenId,
+        pool: NamedDependency[asyncpg.Pool],
+    ) -> None:
         async with pool.acquire() as conn:
             revoked = await tokens.revoke_token(conn, id)
+        cache: TokenCache = request.app.state.token_cache
+        cache.forget(id)
         if not revoked:
             raise NotFoundException(detail=f"no live token {id}")
