@@ -43,11 +43,15 @@ _SELECT_NOTIFICATIONS = (
     "AND (cardinality($3::text[]) = 0 OR topic = ANY($3::text[])) "
     "ORDER BY notification_id LIMIT $4"
 )
+READ_MODELS_CHANNEL = "loopline_read_models"
+"""NOTIFY channel: a tracked read model moved on (payload: its tracking name), delivered
+when its transaction commits; API processes drop the answers they cached from it."""
 _UPSERT_TRACKING = (
-    "INSERT INTO notification_tracking AS t (application_name, notification_id) "
+    "WITH t AS (INSERT INTO notification_tracking AS t (application_name, notification_id) "
     "VALUES ($1, $2) ON CONFLICT (application_name) DO UPDATE "
     "SET notification_id = EXCLUDED.notification_id "
-    "WHERE t.notification_id < EXCLUDED.notification_id RETURNING notification_id"
+    "WHERE t.notification_id < EXCLUDED.notification_id RETURNING notification_id) "
+    f"SELECT notification_id, pg_notify('{READ_MODELS_CHANNEL}', $1) FROM t"
 )
 _NEXT_NUMBER = (
     "INSERT INTO key_sequences AS k (name, value) VALUES ($1, 1) "

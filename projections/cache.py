@@ -14,7 +14,10 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import asyncpg
+
 from infra.database import Connection
+from infra.recorder import READ_MODELS_CHANNEL
 
 T = TypeVar("T")
 
@@ -32,30 +35,68 @@ def this_minute() -> datetime:
 
 
 class ReadModelCache:
-    """A small LRU of query results keyed by the read models' positions."""
+    """A small LRU of query results keyed by the read models' positions.
+
+    While this process hears the read models' notices (`READ_MODELS_CHANNEL`, sent when a
+    projection's transaction commits), a hit costs no database round trip: every notice
+    starts a new generation and drops what was kept. Otherwise, and for read-your-writes
+    requests (`fresh`), each request reads the projections' positions (one indexed query).
+    """
+
+    channel = READ_MODELS_CHANNEL
 
     def __init__(self, maxsize: int = 512) -> None:
         self.maxsize = maxsize
         self._entries: OrderedDict[Hashable, Any] = OrderedDict()
         self.hits = 0
         self.misses = 0
+        self.listening = False
+        self.generation = 0
+
+    def heard(self, payload: str) -> None:
+        self.generation += 1
+        self._entries.clear()
+
+    def hearing(self, on: bool) -> None:
+        """Notices reach this process (again), or may be missed from now on."""
+        self.generation += 1
+        self._entries.clear()
+        self.listening = on
 
     async def get(
         self,
-        conn: Connection,
+        pool: asyncpg.Pool,
         projections: Sequence[str],
         key: Hashable,
-        compute: Callable[[], Awaitable[T]],
+        compute: Callable[[Connection], Awaitable[T]],
+        *,
+        fresh: bool = False,
     ) -> T:
-        stamp = tuple(tuple(r) for r in await conn.fetch(_STAMP, list(projections)))
-        full = (key, stamp)
-        if full in self._entries:
-            self._entries.move_to_end(full)
-            self.hits += 1
-            result: T = self._entries[full]
-            return result
-        self.misses += 1
-        value = await compute()
+        if self.listening and not fresh:
+            full: Hashable = (key, "generation", self.generation)
+            if full in self._entries:
+                hit: T = self._hit(full)
+                return hit
+            self.misses += 1
+            async with pool.acquire() as conn:
+                value = await compute(conn)
+            return self._keep(full, value)
+        async with pool.acquire() as conn:
+            stamp = tuple(tuple(r) for r in await conn.fetch(_STAMP, list(projections)))
+            full = (key, stamp)
+            if full in self._entries:
+                kept: T = self._hit(full)
+                return kept
+            self.misses += 1
+            value = await compute(conn)
+        return self._keep(full, value)
+
+    def _hit(self, full: Hashable) -> Any:
+        self._entries.move_to_end(full)
+        self.hits += 1
+        return self._entries[full]
+
+    def _keep(self, full: Hashable, value: T) -> T:
         self._entries[full] = value
         if len(self._entries) > self.maxsize:
             self._entries.popitem(last=False)

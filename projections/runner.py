@@ -21,7 +21,7 @@ import asyncpg
 from eventsourcing.persistence import Mapper, Notification
 
 from infra.database import DATABASE_ERRORS, TRANSIENT_ERRORS, Connection
-from infra.recorder import CHANNEL, AsyncpgRecorder
+from infra.recorder import CHANNEL, READ_MODELS_CHANNEL, AsyncpgRecorder
 from projections.base import Positioned, Projection
 
 logger = logging.getLogger(__name__)
@@ -356,6 +356,7 @@ class ProjectionRunner:
                 schema,
                 projection.version,
             )
+            await conn.execute("SELECT pg_notify($1, $2)", READ_MODELS_CHANNEL, schema)
         logger.info("projection %s: switched to %s", projection.name, schema)
         # A fresh build: statistics for the planner, and a visibility map so the covering
         # indexes answer queries without visiting the table.

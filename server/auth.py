@@ -71,24 +71,18 @@ class TokenCache:
         """Drop a token (revoked): its next request is looked up again."""
         self._entries = {k: v for k, v in self._entries.items() if v[1].token_id != token_id}
 
-    def stop_listening(self) -> None:
-        """Revocations may go unseen from now on: keep nothing."""
-        self.listening = False
+    channel = REVOKED_CHANNEL
+
+    def heard(self, payload: str) -> None:
+        try:
+            self.forget(UUID(payload))
+        except ValueError:
+            self._entries.clear()
+
+    def hearing(self, on: bool) -> None:
+        """Revocations reach this process (again), or may go unseen: keep nothing so far."""
         self._entries.clear()
-
-    async def listen(self, conn: asyncpg.Connection) -> None:
-        """Forget tokens as revocations are announced on `conn` (a dedicated connection)."""
-
-        def revoked(_: object, __: int, ___: str, payload: object) -> None:
-            try:
-                self.forget(UUID(str(payload)))
-            except ValueError:
-                self._entries.clear()
-
-        conn.add_termination_listener(lambda _: self.stop_listening())
-        await conn.add_listener(REVOKED_CHANNEL, revoked)
-        self._entries.clear()  # anything revoked before we listened
-        self.listening = True
+        self.listening = on
 
 
 class TokenAuthentication(AbstractAuthenticationMiddleware):

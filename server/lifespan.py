@@ -12,14 +12,14 @@ import asyncpg
 from litestar import Litestar
 from litestar.types import Scope
 
-from infra.database import DATABASE_ERRORS, DatabaseUnavailable, connect, create_pool, database_url
+from infra.database import create_pool, database_url
 from infra.eventstore import PostgresEventStore
 from infra.settings import Settings
 from infra.tokens import ensure_bootstrap
 from migrations.runner import MigrationError, applied_level, latest_level
 from projections.catalog import all_projections
 from projections.worker import build_runner
-from server.auth import TokenCache
+from server.notices import follow_notices
 from server.stream import Broadcaster
 
 _CLOSE_TIMEOUT = 10.0
@@ -55,7 +55,7 @@ def database_lifespan(
             target = await anyio.to_thread.run_sync(database_url, settings)
         pool = await create_pool(settings, target)
         projecting: asyncio.Task[None] | None = None
-        revocations: asyncio.Task[None] | None = None
+        noticing: asyncio.Task[None] | None = None
         try:
             await ensure_schema_current(pool)
             app.state.pool = pool
@@ -65,8 +65,9 @@ def database_lifespan(
             if settings.admin_token:
                 async with pool.acquire() as conn:
                     await ensure_bootstrap(conn, settings.admin_token)
-            revocations = asyncio.create_task(
-                follow_revocations(settings, target, app.state.token_cache), name="revocations"
+            noticing = asyncio.create_task(
+                follow_notices(settings, target, [app.state.token_cache, app.state.metrics_cache]),
+                name="notices",
             )
             if settings.run_projections:
                 runner = build_runner(settings, target, pool, all_projections())
@@ -74,10 +75,10 @@ def database_lifespan(
                 app.state.runner = runner
             yield
         finally:
-            if revocations is not None:
-                revocations.cancel()
+            if noticing is not None:
+                noticing.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await revocations
+                    await noticing
             if hasattr(app.state, "broadcaster"):
                 await app.state.broadcaster.stop()
             if projecting is not None:
@@ -92,29 +93,6 @@ def database_lifespan(
                 pool.terminate()
 
     return lifespan
-
-
-async def follow_revocations(settings: Settings, dsn: str, cache: TokenCache) -> None:
-    """Keep a connection listening for token revocations; the token cache is used only
-    while it is up."""
-    while True:
-        try:
-            conn = await connect(settings, dsn)
-        except DatabaseUnavailable:
-            await asyncio.sleep(1.0)
-            continue
-        closed = asyncio.Event()
-        conn.add_termination_listener(lambda _, closed=closed: closed.set())
-        try:
-            await cache.listen(conn)
-            await closed.wait()
-        except DATABASE_ERRORS:
-            pass
-        finally:
-            cache.stop_listening()
-            with contextlib.suppress(*DATABASE_ERRORS):
-                await asyncio.wait_for(conn.close(), _CLOSE_TIMEOUT)
-        await asyncio.sleep(1.0)
 
 
 async def replace_read_only_connections(error: Exception, scope: Scope) -> None:

@@ -91,24 +91,24 @@ class MetricsController(Controller):
         window = moment("from", start), moment("to", end)
         now = this_minute()
         key = ("lead-time", measure, team, channel, touchpoint, outcome, window, group_by, now)
-        async with pool.acquire() as conn:
-            return await cache.get(
+        return await cache.get(
+            pool,
+            LEAD_TIME_READS,
+            key,
+            lambda conn: metrics.lead_times(
                 conn,
-                LEAD_TIME_READS,
-                key,
-                lambda: metrics.lead_times(
-                    conn,
-                    measure,
-                    team=team,
-                    channel=channel,
-                    touchpoint=touchpoint,
-                    outcome=outcome,
-                    start=window[0],
-                    end=window[1],
-                    group_by=group_by,
-                    now=now,
-                ),
-            )
+                measure,
+                team=team,
+                channel=channel,
+                touchpoint=touchpoint,
+                outcome=outcome,
+                start=window[0],
+                end=window[1],
+                group_by=group_by,
+                now=now,
+            ),
+            fresh=bool(caught_up),
+        )
 
     @get(
         "/dora",
@@ -135,15 +135,15 @@ class MetricsController(Controller):
         window = moment("from", start), moment("to", end)
         now = this_minute()
         key = ("dora", team, service, window, now)
-        async with pool.acquire() as conn:
-            return await cache.get(
-                conn,
-                DORA_READS,
-                key,
-                lambda: metrics.dora(
-                    conn, team=team, service=service, start=window[0], end=window[1], now=now
-                ),
-            )
+        return await cache.get(
+            pool,
+            DORA_READS,
+            key,
+            lambda conn: metrics.dora(
+                conn, team=team, service=service, start=window[0], end=window[1], now=now
+            ),
+            fresh=bool(caught_up),
+        )
 
     @get(
         "/outcomes",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -24,22 +25,60 @@ async def test_an_answer_is_reused_until_the_projection_moves_on(
     cache = ReadModelCache()
     calls = []
 
-    async def compute() -> int:
+    async def compute(conn: object) -> int:
         calls.append(1)
         return len(calls)
 
-    async with pool.acquire() as conn:
-        # The same question twice: computed once.
-        assert await cache.get(conn, ["feedback"], "q", compute) == 1
-        assert await cache.get(conn, ["feedback"], "q", compute) == 1
-        assert (cache.hits, cache.misses) == (1, 1)
-        # Another question is another entry.
-        assert await cache.get(conn, ["feedback"], "other", compute) == 2
+    # The same question twice: computed once.
+    assert await cache.get(pool, ["feedback"], "q", compute) == 1
+    assert await cache.get(pool, ["feedback"], "q", compute) == 1
+    assert (cache.hits, cache.misses) == (1, 1)
+    # Another question is another entry.
+    assert await cache.get(pool, ["feedback"], "other", compute) == 2
     # A new event reaches the projection: the old answer is not served again.
     await services.receive_feedback(event_store, channel="web", text="new ask")
     await runner.catch_up()
-    async with pool.acquire() as conn:
-        assert await cache.get(conn, ["feedback"], "q", compute) == 3
+    assert await cache.get(pool, ["feedback"], "q", compute) == 3
+
+
+async def test_while_notices_are_heard_a_hit_needs_no_database_and_a_notice_ends_it(
+    database_url: str, event_store: PostgresEventStore, pool: asyncpg.Pool
+) -> None:
+    runner = ProjectionRunner(
+        database_url, event_store.recorder, event_store.mapper, all_projections()
+    )
+    await runner.catch_up()
+    cache = ReadModelCache()
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    listener = await asyncpg.connect(database_url)
+    await listener.add_listener(
+        cache.channel, lambda _c, _p, _ch, payload: heard.put_nowait(str(payload))
+    )
+    cache.hearing(True)
+    calls = []
+
+    async def compute(conn: object) -> int:
+        calls.append(1)
+        return len(calls)
+
+    try:
+        assert await cache.get(pool, ["feedback"], "q", compute) == 1
+        # A hit with no connection to spare: it did not touch the pool.
+        held = [await pool.acquire() for _ in range(pool.get_max_size())]
+        try:
+            assert await asyncio.wait_for(cache.get(pool, ["feedback"], "q", compute), 1) == 1
+        finally:
+            for conn in held:
+                await pool.release(conn)
+        # A projection commits: its notice ends the answer.
+        await services.receive_feedback(event_store, channel="web", text="new ask")
+        await runner.catch_up()
+        cache.heard(await asyncio.wait_for(heard.get(), 5))
+        assert await cache.get(pool, ["feedback"], "q", compute) == 2
+        # Read-your-writes requests always check the positions.
+        assert await cache.get(pool, ["feedback"], "q", compute, fresh=True) == 3
+    finally:
+        await listener.close()
 
 
 async def test_the_lead_time_endpoint_never_answers_stale_figures(api: httpx.AsyncClient) -> None:
@@ -64,3 +103,25 @@ async def test_the_lead_time_endpoint_never_answers_stale_figures(api: httpx.Asy
         "/api/metrics/lead-time", params={"measure": "triage", "after": str(moved["position"])}
     )
     assert later.json()["groups"][0]["count"] == 2
+
+
+async def test_without_after_a_cached_answer_ends_when_the_projections_move_on(
+    api: httpx.AsyncClient,
+) -> None:
+    await api.post("/api/teams", json={"slug": "web", "name": "Web"})
+    first = (await api.post("/api/feedback", json={"text": "a", "channel": "web"})).json()
+    done = (await api.post(f"/api/feedback/{first['key']}/triage", json={"team": "web"})).json()
+    params = {"measure": "triage"}
+    await api.get("/api/metrics/lead-time", params={**params, "after": str(done["position"])})
+    # Asked again and again without `after`: served from memory, the same answer.
+    answers = [(await api.get("/api/metrics/lead-time", params=params)).json() for _ in range(3)]
+    assert [a["groups"][0]["count"] for a in answers] == [1, 1, 1]
+    second = (await api.post("/api/feedback", json={"text": "b", "channel": "web"})).json()
+    await api.post(f"/api/feedback/{second['key']}/triage", json={"team": "web"})
+    # The projections' notice ends the cached answer: the new count shows up by itself.
+    for _ in range(100):
+        answer = (await api.get("/api/metrics/lead-time", params=params)).json()
+        if answer["groups"][0]["count"] == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert answer["groups"][0]["count"] == 2

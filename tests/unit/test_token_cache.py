@@ -75,6 +75,6 @@ async def test_nothing_is_kept_while_revocations_cannot_be_heard() -> None:
     assert len(lookups) == 2
     cache.listening = True
     await cache.principal("ll_bob", lookup)
-    cache.stop_listening()
+    cache.hearing(False)
     await cache.principal("ll_bob", lookup)
     assert len(lookups) == 4
