@@ -12,7 +12,6 @@ Guarantees (see DESIGN.md "Event store"):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import AsyncIterator, Sequence
@@ -25,6 +24,7 @@ from eventsourcing.persistence import Notification, StoredEvent
 
 from domain.errors import ConcurrencyConflict
 from infra.database import DATABASE_ERRORS, Connection
+from infra.waiting import wait_until_set
 
 logger = logging.getLogger(__name__)
 
@@ -247,8 +247,7 @@ class AsyncpgRecorder:
                     position = notification.id
                     yield notification
                 if len(batch) < batch_size:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(woken.wait(), timeout=self.poll_interval)
+                    await wait_until_set(woken, self.poll_interval)
         finally:
             if listener is not None:
                 try:

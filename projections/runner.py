@@ -22,6 +22,7 @@ from eventsourcing.persistence import Mapper, Notification
 
 from infra.database import DATABASE_ERRORS, TRANSIENT_ERRORS, Connection
 from infra.recorder import CHANNEL, READ_MODELS_CHANNEL, AsyncpgRecorder
+from infra.waiting import wait_until_set
 from projections.base import Positioned, Projection
 
 logger = logging.getLogger(__name__)
@@ -125,8 +126,7 @@ class ProjectionRunner:
             await self._sleep(self.lease_retry)
 
     async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        await wait_until_set(self._stopping, seconds)
 
     async def _connect(self) -> asyncpg.Connection:
         return await asyncpg.connect(self.dsn, server_settings=self.server_settings)

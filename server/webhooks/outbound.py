@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import ipaddress
 import logging
 import secrets
@@ -35,6 +34,7 @@ from infra.database import DATABASE_ERRORS, Connection
 from infra.eventstore import PostgresEventStore
 from infra.recorder import TrackingConflict
 from infra.settings import Settings
+from infra.waiting import wait_until_set
 from projections.base import events_of
 from server.webhooks.errors import ConfigurationNotFound, InvalidConfiguration, TargetRefused
 from server.webhooks.inbox import backoff
@@ -295,8 +295,7 @@ class NotificationSender:
                 sent = False
             if not sent:
                 self.queued.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.queued.wait(), self.settings.poll_interval)
+                await wait_until_set(self.queued, self.settings.poll_interval)
 
     async def send_next(self, client: httpx.AsyncClient) -> bool:
         async with self.pool.acquire() as conn, conn.transaction():

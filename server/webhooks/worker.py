@@ -8,7 +8,6 @@ ends with its connection; a restarted process resumes whatever is still due.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 import asyncpg
@@ -17,6 +16,7 @@ from domain.errors import ConcurrencyConflict, DomainError
 from domain.ports import EventStore
 from infra.database import DATABASE_ERRORS
 from infra.settings import Settings
+from infra.waiting import wait_until_set
 from server.webhooks.actions import PayloadError
 from server.webhooks.inbox import backoff, claim_next, fail, settle
 from server.webhooks.mapper import map_delivery
@@ -47,8 +47,7 @@ class MappingWorker:
                 logger.warning("webhook mapping lost the database (%s); retrying", error)
                 done = 0
             if done == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._woken.wait(), self.settings.poll_interval)
+                await wait_until_set(self._woken, self.settings.poll_interval)
 
     async def drain(self, limit: int | None = None) -> int:
         """Map due deliveries one by one until none is due (or `limit`); how many."""
