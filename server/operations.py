@@ -126,11 +126,11 @@ class OperationsController(Controller):
         operation_id="getReadiness",
         summary="Readiness: database, migrations, projections",
         description=(
-            "200 when the database answers, the migrations are current, no projection "
-            "has stopped on an event and no session has held (or waited for) the events "
-            "table lock longer than the lock timeout; 503 otherwise. Projection lag (events "
-            "behind the store's head) and stuck sessions (including sessions idle in a "
-            "transaction) are reported either way."
+            "200 when the database answers, the migrations are current, every projection "
+            "has a read model, none has stopped on an event and no session has held (or "
+            "waited for) the events table lock longer than the lock timeout; 503 otherwise. "
+            "Projection lag (events behind the store's head) and stuck sessions (including "
+            "sessions idle in a transaction) are reported either way."
         ),
     )
     async def readiness(
@@ -160,6 +160,11 @@ class OperationsController(Controller):
             )
             for s in states
         ]
+        problems.extend(
+            f"projection {s.name} has no read model yet (its first build is running)"
+            for s in states
+            if s.active_schema is None
+        )
         problems.extend(
             f"projection {p.name} stopped at position {p.failed_position}"
             for p in projections

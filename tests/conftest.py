@@ -168,11 +168,30 @@ def running_api(settings: Settings, dsn: str, *, timeout: float = 30.0) -> Itera
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the API server did not start within {timeout}s")
             time.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
+        url = f"http://127.0.0.1:{port}"
+        if settings.run_projections:
+            _wait_for_read_models(url, deadline)
+        yield url
     finally:
         server.should_exit = True
         thread.join(timeout)
         sock.close()
+
+
+def _wait_for_read_models(url: str, deadline: float) -> None:
+    """Until the projections have built their first read models (a new database answers
+    503 "still being built" before that); gives up quietly at `deadline`, for the tests
+    of servers that are not ready on purpose."""
+    import httpx
+
+    while time.monotonic() < deadline:
+        try:
+            answer = httpx.get(f"{url}/readyz", timeout=5)
+        except httpx.HTTPError:
+            return
+        if "has no read model yet" not in answer.text:
+            return
+        time.sleep(0.02)
 
 
 @pytest.fixture

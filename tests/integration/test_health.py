@@ -72,3 +72,19 @@ async def test_openapi_names_the_health_operation(api_server: str) -> None:
     async with httpx.AsyncClient(base_url=api_server) as client:
         schema = (await client.get("/schema/openapi.json")).json()
     assert schema["paths"]["/healthz"]["get"]["operationId"] == "getHealth"
+
+
+async def test_not_ready_until_every_projection_has_a_read_model(
+    database_url: str, tmp_path: Path
+) -> None:
+    # No projection worker runs beside this server: the read models are never built.
+    settings = load_settings(
+        {}, database_url=database_url, data_dir=tmp_path / "data", run_projections=False
+    )
+    with running_api(settings, database_url) as url:
+        async with httpx.AsyncClient(base_url=url) as client:
+            answer = await client.get("/readyz")
+    assert answer.status_code == 503
+    assert "projection feedback has no read model yet (its first build is running)" in (
+        answer.json()["problems"]
+    )
