@@ -106,6 +106,6 @@ async def provide_caught_up(
 
 
 def provide_metrics_cache(state: State) -> ReadModelCache:
-    """The process's cache of metric answers (see projections/cache.py)."""
+    """The process's cache of read answers (metrics, feedback pages; projections/cache.py)."""
     cache: ReadModelCache = state.metrics_cache
     return cache

@@ -19,9 +19,13 @@ from domain.services.views import FeedbackView
 from infra.eventstore import PostgresEventStore
 from infra.tokens import Principal
 from projections import queries
+from projections.cache import ReadModelCache
 from server.auth import ANYONE, check_team
 from server.history import HistoryEntry, history
 from server.schemas import Schema, WriteResult
+
+# The read models a feedback list reads (teams by slug, outcomes through decisions).
+FEEDBACK_LIST_READS = ("feedback", "directory", "backlog")
 
 Key = Annotated[str, PathParameter(description="The item's key (FB-12) or id.")]
 
@@ -133,6 +137,7 @@ class FeedbackController(Controller):
         self,
         pool: NamedDependency[asyncpg.Pool],
         caught_up: NamedDependency[int | None],
+        cache: NamedDependency[ReadModelCache],
         team: FromQuery[str | None] = None,
         status: FromQuery[str | None] = None,
         channel: FromQuery[str | None] = None,
@@ -144,8 +149,26 @@ class FeedbackController(Controller):
         cursor: FromQuery[str | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
     ) -> queries.Page[queries.FeedbackItem]:
-        async with pool.acquire() as conn:
-            return await queries.list_feedback(
+        # Inboxes and dashboards ask for the same pages again and again: answers are kept
+        # until a read model moves on (projections/cache.py).
+        key = (
+            "feedback",
+            team,
+            status,
+            channel,
+            touchpoint,
+            outcome,
+            q,
+            received_from,
+            received_to,
+            cursor,
+            limit,
+        )
+        return await cache.get(
+            pool,
+            FEEDBACK_LIST_READS,
+            key,
+            lambda conn: queries.list_feedback(
                 conn,
                 team=team,
                 status=status,
@@ -157,7 +180,9 @@ class FeedbackController(Controller):
                 received_to=received_to,
                 cursor=cursor,
                 limit=limit,
-            )
+            ),
+            fresh=bool(caught_up),
+        )
 
     @get(
         "/{key:str}",
