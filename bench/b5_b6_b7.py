@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
+import aiohttp
 import psutil  # type: ignore[import-untyped]
 
 from bench.data import Size, load
@@ -31,15 +31,19 @@ LOOPLINE = str(Path(sys.executable).with_name("loopline"))
 
 
 async def _requests_per_second(base: str, path: str, total: int, token: str | None) -> float:
+    """CLIENTS keep-alive connections asking `path` in a loop (aiohttp: a client light
+    enough that the server, not the load generator, sets the pace)."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits) as client:
+    async with aiohttp.ClientSession(
+        base, headers=headers, connector=aiohttp.TCPConnector(limit=CLIENTS)
+    ) as client:
         counter = iter(range(total))
 
         async def one_client() -> None:
             for _ in counter:
-                answer = await client.get(path)
-                answer.raise_for_status()
+                async with client.get(path) as answer:
+                    await answer.read()
+                    answer.raise_for_status()
 
         await asyncio.gather(*(one_client() for _ in range(CLIENTS)))  # warm up
         counter = iter(range(total))
