@@ -47,10 +47,13 @@ READ_MODELS_CHANNEL = "loopline_read_models"
 """NOTIFY channel: a tracked read model moved on (payload: its tracking name), delivered
 when its transaction commits; API processes drop the answers they cached from it."""
 _UPSERT_TRACKING = (
-    "WITH t AS (INSERT INTO notification_tracking AS t (application_name, notification_id) "
+    "INSERT INTO notification_tracking AS t (application_name, notification_id) "
     "VALUES ($1, $2) ON CONFLICT (application_name) DO UPDATE "
     "SET notification_id = EXCLUDED.notification_id "
-    "WHERE t.notification_id < EXCLUDED.notification_id RETURNING notification_id) "
+    "WHERE t.notification_id < EXCLUDED.notification_id RETURNING notification_id"
+)
+_UPSERT_TRACKING_AND_NOTIFY = (
+    f"WITH t AS ({_UPSERT_TRACKING}) "
     f"SELECT notification_id, pg_notify('{READ_MODELS_CHANNEL}', $1) FROM t"
 )
 _NEXT_NUMBER = (
@@ -191,11 +194,15 @@ class AsyncpgRecorder:
             return int(await conn.fetchval(_NEXT_NUMBER, sequence))
 
     @staticmethod
-    async def record_position(conn: Connection, name: str, position: int) -> None:
-        """Record a projection's position inside the caller's (read-model) transaction."""
+    async def record_position(
+        conn: Connection, name: str, position: int, *, notify: bool = False
+    ) -> None:
+        """Record a projection's position inside the caller's (read-model) transaction;
+        `notify`: announce on READ_MODELS_CHANNEL that the read model moved on."""
         if not conn.is_in_transaction():
             raise RuntimeError("record_position must run inside the read model's transaction")
-        recorded = await conn.fetchval(_UPSERT_TRACKING, name, position)
+        sql = _UPSERT_TRACKING_AND_NOTIFY if notify else _UPSERT_TRACKING
+        recorded = await conn.fetchval(sql, name, position)
         if recorded is None:
             raise TrackingConflict(f"{name} already recorded a position at or after {position}")
 

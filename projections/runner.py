@@ -293,7 +293,7 @@ class ProjectionRunner:
             async with conn.transaction():
                 await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
                 await projection.apply(conn, events)
-                await self.recorder.record_position(conn, schema, reached)
+                await self.recorder.record_position(conn, schema, reached, notify=True)
         except TRANSIENT_ERRORS:
             raise
         except Exception as error:

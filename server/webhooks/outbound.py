@@ -218,7 +218,6 @@ class NotificationFollower:
 
     async def handle(self, notification: Notification) -> None:
         kind = _TOPICS[notification.topic]
-        payload = await _payload(self.store, notification, kind)
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 targets = await conn.fetch(
@@ -227,6 +226,8 @@ class NotificationFollower:
                     notification.id,
                     kind,
                 )
+                # The payload loads aggregates: only worth it when someone listens.
+                payload = await _payload(self.store, notification, kind) if targets else b""
                 await conn.executemany(
                     "INSERT INTO notification_deliveries"
                     " (target_id, message_id, event, position, payload, next_attempt_at)"
