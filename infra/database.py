@@ -117,6 +117,18 @@ def server_settings(settings: Settings) -> dict[str, str]:
     }
 
 
+async def _released(conn: asyncpg.Connection) -> None:
+    """What a connection needs before the pool lends it again: nothing more than asyncpg
+    already did (roll back a transaction left open, drop listener callbacks).
+
+    asyncpg's default would also send `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL` — a round trip on every release, that is on every request. Loopline leaves
+    no session state on pooled connections: settings are `SET LOCAL`, cursors live inside
+    transactions, LISTEN is undone by `remove_listener`, and advisory locks (projection
+    leases, migrations) are taken on connections of their own.
+    """
+
+
 async def create_pool(settings: Settings, dsn: str) -> asyncpg.Pool:
     """An asyncpg pool sized from settings; DatabaseUnavailable when unreachable."""
     try:
@@ -126,6 +138,7 @@ async def create_pool(settings: Settings, dsn: str) -> asyncpg.Pool:
             max_size=settings.pool_max_size,
             server_settings=server_settings(settings),
             timeout=10,
+            reset=_released,
         )
     except (TimeoutError, OSError, asyncpg.PostgresError) as error:
         raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {error}") from None
