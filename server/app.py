@@ -37,6 +37,7 @@ from server.stream import EventStreamController
 from server.teams import TeamController
 from server.tokens import TokenController
 from server.webhooks.controllers import route_handlers as webhook_route_handlers
+from server.webhooks.integrations import IntegrationCache
 from server.webhooks.lifespan import webhooks_lifespan
 
 
@@ -100,6 +101,11 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
         openapi_config=openapi_config(),
         logging_config=logging_config(),
         state=State(
-            {"settings": settings, "metrics_cache": ReadModelCache(), "token_cache": TokenCache()}
+            {
+                "settings": settings,
+                "metrics_cache": ReadModelCache(),
+                "token_cache": TokenCache(),
+                "integration_cache": IntegrationCache(),
+            }
         ),
     )

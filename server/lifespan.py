@@ -66,7 +66,11 @@ def database_lifespan(
                 async with pool.acquire() as conn:
                     await ensure_bootstrap(conn, settings.admin_token)
             noticing = asyncio.create_task(
-                follow_notices(settings, target, [app.state.token_cache, app.state.metrics_cache]),
+                follow_notices(
+                    settings,
+                    target,
+                    [app.state.token_cache, app.state.metrics_cache, app.state.integration_cache],
+                ),
                 name="notices",
             )
             if settings.run_projections:

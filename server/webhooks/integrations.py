@@ -16,6 +16,9 @@ from infra.database import Connection
 from server.webhooks.errors import ConfigurationNotFound, InvalidConfiguration, RepositoryTaken
 
 SOURCES = ("github", "gitlab", "generic")
+INTEGRATIONS_CHANNEL = "loopline_integrations"
+"""NOTIFY channel: an integration was added or removed (API processes drop their copies)."""
+_NOTIFY = f"SELECT pg_notify('{INTEGRATIONS_CHANNEL}', $1)"
 DEFAULT_INCIDENT_LABEL = "incident"
 _MIN_SECRET = 16
 
@@ -117,6 +120,7 @@ async def add_integration(
             raise RepositoryTaken(
                 f"another {source} integration already lists one of {', '.join(repos)}"
             ) from None
+        await conn.execute(_NOTIFY, str(integration_id))
     found = await get_integration(conn, integration_id)
     assert found is not None
     return found
@@ -138,7 +142,9 @@ async def list_integrations(conn: Connection) -> list[Integration]:
 
 async def remove_integration(conn: Connection, integration_id: UUID) -> None:
     """Delete an integration; `ConfigurationNotFound` when there is none with that id."""
-    done = await conn.execute("DELETE FROM webhook_integrations WHERE id = $1", integration_id)
+    async with conn.transaction():
+        done = await conn.execute("DELETE FROM webhook_integrations WHERE id = $1", integration_id)
+        await conn.execute(_NOTIFY, str(integration_id))
     if done.endswith(" 0"):
         raise ConfigurationNotFound(f"no integration {integration_id}")
 
@@ -160,3 +166,42 @@ async def candidates(conn: Connection, source: str, repository: str | None) -> l
             normalize(repository),
         )
     return [_integration(row) for row in rows]
+
+
+class IntegrationCache:
+    """The candidates for each (source, repository) this process has looked up, kept while
+    it hears INTEGRATIONS_CHANNEL (server/notices.py): a delivery then costs one database
+    round trip (its insert) instead of two. At most `maxsize` keys."""
+
+    channel = INTEGRATIONS_CHANNEL
+
+    def __init__(self, maxsize: int = 4096) -> None:
+        self.maxsize = maxsize
+        self.listening = False
+        self.generation = 0
+        self._entries: dict[tuple[str, str | None], list[Integration]] = {}
+
+    def heard(self, payload: str) -> None:
+        self.generation += 1
+        self._entries.clear()
+
+    def hearing(self, on: bool) -> None:
+        self.heard("")
+        self.listening = on
+
+    async def candidates(
+        self, pool: asyncpg.Pool, source: str, repository: str | None
+    ) -> list[Integration]:
+        key = (source, normalize(repository) if repository else None)
+        found = self._entries.get(key) if self.listening else None
+        if found is not None:
+            return found
+        generation = self.generation
+        async with pool.acquire() as conn:
+            found = await candidates(conn, source, repository)
+        # Not when a change was heard meanwhile: the answer may predate it.
+        if self.listening and generation == self.generation:
+            if len(self._entries) >= self.maxsize:
+                self._entries.clear()
+            self._entries[key] = found
+        return found

@@ -16,7 +16,7 @@ from server.schemas import Schema
 from server.webhooks import generic, github, gitlab
 from server.webhooks.errors import Unverified, WebhookError
 from server.webhooks.inbox import store_delivery
-from server.webhooks.integrations import Integration, candidates, normalize
+from server.webhooks.integrations import Integration, IntegrationCache, normalize
 from server.webhooks.verify import (
     check_standard_timestamp,
     github_signature_ok,
@@ -67,10 +67,11 @@ async def _accept(
     verifies: Callable[[Integration], bool],
     status_code: int = 202,
 ) -> Response[Accepted]:
+    integrations: IntegrationCache = request.app.state.integration_cache
+    found = [i for i in await integrations.candidates(pool, source, repository) if verifies(i)]
+    if not found:
+        raise Unverified(_NOT_VERIFIED)
     async with pool.acquire() as conn:
-        found = [i for i in await candidates(conn, source, repository) if verifies(i)]
-        if not found:
-            raise Unverified(_NOT_VERIFIED)
         stored = await store_delivery(
             conn,
             source=source,
