@@ -73,7 +73,7 @@ async def rebuild_rate(dsn: str, written: int, batch_size: int | None = None) ->
 
 
 async def run(ctx: Context) -> None:
-    events = 100_000 if ctx.quick else 1_000_000
+    events = 50_000 if ctx.quick else 1_000_000
     dsn, written = await prepare(ctx, events)
     print(f"    {written:,} events written", flush=True)
     ours = await rebuild_rate(dsn, written)
