@@ -85,6 +85,7 @@ async def test_not_ready_until_every_projection_has_a_read_model(
         async with httpx.AsyncClient(base_url=url) as client:
             answer = await client.get("/readyz")
     assert answer.status_code == 503
-    assert "projection feedback has no read model yet (its first build is running)" in (
-        answer.json()["problems"]
+    assert (
+        "projection feedback has no read model yet (its first build is running)"
+        in (answer.json()["problems"])
     )
