@@ -153,8 +153,16 @@ def detail_loaded(pilot: Pilot[None]) -> bool:
 
 
 def footer_filled(pilot: Pilot[None]) -> bool:
-    """The footer shows the screen's keys (it fills in after the screen settles)."""
-    return bool(pilot.app.screen.query(FooterKey))
+    """The footer shows the screen's keys, laid out (it fills in after the screen settles;
+    a key mounted but not yet placed has an empty region and is not painted)."""
+    keys = list(pilot.app.screen.query(FooterKey))
+    return bool(keys) and all(key.region.width > 0 for key in keys)
+
+
+def settled(pilot: Pilot[None]) -> bool:
+    """No worker is still loading (the inbox's teams arrive after its first page, and the
+    footer is rebuilt when they land)."""
+    return not any(worker.is_running for worker in pilot.app.workers)
 
 
 def visit(
@@ -165,6 +173,8 @@ def visit(
         if keys:
             await tap(pilot, *keys)
             await until(pilot, lambda: ready(pilot))
+        await until(pilot, lambda: settled(pilot))
+        await pilot.pause(0.1)
         await until(pilot, lambda: footer_filled(pilot))
         await pilot.pause(0.1)
 

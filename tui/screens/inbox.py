@@ -135,7 +135,9 @@ class InboxScreen(Screen[None]):
         self.today = today
         self.teams: dict[UUID, Team] = {}
         self.next_cursor: str | None = None
-        self.loading = False
+        # A page request is in flight (not Textual's `loading`, which would cover the
+        # screen with a spinner and hold up its layout, the footer's included).
+        self.fetching = False
         self.last_action: Action | None = None
         # The newest event position this screen has seen (its own writes, live changes):
         # a reload waits for the read models to reach it, so it never shows older state.
@@ -206,7 +208,7 @@ class InboxScreen(Screen[None]):
 
     @work(exclusive=True, group="page")
     async def load(self, first: bool) -> None:
-        self.loading = True
+        self.fetching = True
         try:
             f = self.filters
             page = await self.client.feedback(
@@ -223,7 +225,7 @@ class InboxScreen(Screen[None]):
             self.notify(error.detail, title="Inbox", severity="error")
             return
         finally:
-            self.loading = False
+            self.fetching = False
         self.post_message(PageLoaded(page.items, page.next_cursor, first))
 
     def on_teams_loaded(self, message: TeamsLoaded) -> None:
@@ -289,7 +291,7 @@ class InboxScreen(Screen[None]):
     def highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.query_one(Preview).show(self.table.current())
         near_end = event.cursor_row >= self.table.row_count - LOOKAHEAD
-        if near_end and self.next_cursor and not self.loading:
+        if near_end and self.next_cursor and not self.fetching:
             self.load(first=False)
 
     def action_down(self) -> None:
@@ -303,7 +305,7 @@ class InboxScreen(Screen[None]):
 
     def action_last(self) -> None:
         self.table.move_cursor(row=max(0, self.table.row_count - 1))
-        if self.next_cursor and not self.loading:
+        if self.next_cursor and not self.fetching:
             self.load(first=False)
 
     def action_refresh(self) -> None:
