@@ -20,9 +20,9 @@ from server.delivery import IncidentController, IncrementController
 from server.dependencies import (
     provide_caught_up,
     provide_expected_version,
-    provide_metrics_cache,
     provide_pool,
     provide_principal,
+    provide_reader,
     provide_settings,
     provide_store,
 )
@@ -66,7 +66,7 @@ def dependencies() -> dict[str, Provide]:
         "principal": Provide(provide_principal, sync_to_thread=False),
         "expected_version": Provide(provide_expected_version, sync_to_thread=False),
         "caught_up": Provide(provide_caught_up),
-        "cache": Provide(provide_metrics_cache, sync_to_thread=False),
+        "reader": Provide(provide_reader),
     }
 
 

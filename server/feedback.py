@@ -6,7 +6,6 @@ from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
-import asyncpg
 import msgspec
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
@@ -19,8 +18,8 @@ from domain.services.views import FeedbackView
 from infra.eventstore import PostgresEventStore
 from infra.tokens import Principal
 from projections import queries
-from projections.cache import ReadModelCache
 from server.auth import ANYONE, check_team
+from server.dependencies import Reader, answers
 from server.history import HistoryEntry, history
 from server.schemas import Schema, WriteResult
 
@@ -130,14 +129,13 @@ class FeedbackController(Controller):
 
     @get(
         operation_id="listFeedback",
+        responses=answers(queries.Page[queries.FeedbackItem]),
         summary="List and search feedback",
         description=f"Newest first, cursor-paginated. Statuses: {', '.join(STATUSES)}.",
     )
     async def list_feedback(
         self,
-        pool: NamedDependency[asyncpg.Pool],
-        caught_up: NamedDependency[int | None],
-        cache: NamedDependency[ReadModelCache],
+        reader: NamedDependency[Reader],
         team: FromQuery[str | None] = None,
         status: FromQuery[str | None] = None,
         channel: FromQuery[str | None] = None,
@@ -148,7 +146,7 @@ class FeedbackController(Controller):
         received_to: FromQuery[datetime | None] = None,
         cursor: FromQuery[str | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
-    ) -> queries.Page[queries.FeedbackItem]:
+    ) -> Response[bytes]:
         # Inboxes and dashboards ask for the same pages again and again: answers are kept
         # until a read model moves on (projections/cache.py).
         key = (
@@ -164,8 +162,7 @@ class FeedbackController(Controller):
             cursor,
             limit,
         )
-        return await cache.get(
-            pool,
+        return await reader.json(
             FEEDBACK_LIST_READS,
             key,
             lambda conn: queries.list_feedback(
@@ -181,7 +178,6 @@ class FeedbackController(Controller):
                 cursor=cursor,
                 limit=limit,
             ),
-            fresh=bool(caught_up),
         )
 
     @get(

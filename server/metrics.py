@@ -7,14 +7,15 @@ from typing import Annotated
 
 import asyncpg
 import msgspec
-from litestar import Controller, get
+from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
 from projections import metrics
-from projections.cache import ReadModelCache, this_minute
+from projections.cache import this_minute
 from projections.queries import InvalidQuery
 from server.auth import ANYONE
+from server.dependencies import Reader, answers
 
 # `from` is a Python keyword; the handlers take text and parse it, so that a bad value is
 # a 400 naming `from` (Litestar would name the Python parameter instead).
@@ -62,6 +63,7 @@ class MetricsController(Controller):
     @get(
         "/lead-time",
         operation_id="getLeadTimes",
+        responses=answers(metrics.LeadTimes),
         summary="Feedback lead times",
         description=(
             "Seconds from the first ask to the `measure`: triage, decision, ship, close_loop, "
@@ -72,9 +74,7 @@ class MetricsController(Controller):
     )
     async def lead_time(
         self,
-        pool: NamedDependency[asyncpg.Pool],
-        caught_up: NamedDependency[int | None],
-        cache: NamedDependency[ReadModelCache],
+        reader: NamedDependency[Reader],
         measure: Annotated[
             str, QueryParameter(description=f"One of {', '.join(metrics.MEASURES)}.")
         ],
@@ -87,12 +87,11 @@ class MetricsController(Controller):
         group_by: Annotated[
             str | None, QueryParameter(description=f"One of {', '.join(metrics.GROUPINGS)}.")
         ] = None,
-    ) -> metrics.LeadTimes:
+    ) -> Response[bytes]:
         window = moment("from", start), moment("to", end)
         now = this_minute()
         key = ("lead-time", measure, team, channel, touchpoint, outcome, window, group_by, now)
-        return await cache.get(
-            pool,
+        return await reader.json(
             LEAD_TIME_READS,
             key,
             lambda conn: metrics.lead_times(
@@ -107,12 +106,12 @@ class MetricsController(Controller):
                 group_by=group_by,
                 now=now,
             ),
-            fresh=bool(caught_up),
         )
 
     @get(
         "/dora",
         operation_id="getDora",
+        responses=answers(metrics.Dora),
         summary="DORA measures",
         description=(
             "Deployment frequency, lead time for changes, change failure rate, failed "
@@ -124,25 +123,21 @@ class MetricsController(Controller):
     )
     async def dora(
         self,
-        pool: NamedDependency[asyncpg.Pool],
-        caught_up: NamedDependency[int | None],
-        cache: NamedDependency[ReadModelCache],
+        reader: NamedDependency[Reader],
         team: Team = None,
         service: Annotated[str | None, QueryParameter(description="A service.")] = None,
         start: From = None,
         end: To = None,
-    ) -> metrics.Dora:
+    ) -> Response[bytes]:
         window = moment("from", start), moment("to", end)
         now = this_minute()
         key = ("dora", team, service, window, now)
-        return await cache.get(
-            pool,
+        return await reader.json(
             DORA_READS,
             key,
             lambda conn: metrics.dora(
                 conn, team=team, service=service, start=window[0], end=window[1], now=now
             ),
-            fresh=bool(caught_up),
         )
 
     @get(
