@@ -156,29 +156,31 @@ _CLAIM = (
     "SELECT id, source, event, repository, integration_id, body, attempts"
     " FROM webhook_deliveries WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= now()"
     " AND received_at <= now() - make_interval(secs => $1::float8)"
-    " ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"
+    " ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED"
 )
 
 
-async def claim_next(conn: Connection, *, delay: float = 0.0) -> Claimed | None:
-    """Lock the next due delivery for the rest of the caller's transaction (others skip it).
+async def claim_due(conn: Connection, *, limit: int, delay: float = 0.0) -> list[Claimed]:
+    """Lock up to `limit` due deliveries, oldest first, for the rest of the caller's
+    transaction (other mappers skip them).
 
     Deliveries younger than `delay` seconds wait (LOOPLINE_WEBHOOK_MAP_DELAY).
     """
     if not conn.is_in_transaction():
-        raise RuntimeError("claim_next must run inside the mapper's transaction")
-    row = await conn.fetchrow(_CLAIM, delay)
-    if row is None:
-        return None
-    return Claimed(
-        id=row["id"],
-        source=row["source"],
-        event=row["event"],
-        repository=row["repository"],
-        integration_id=row["integration_id"],
-        body=row["body"],
-        attempts=row["attempts"],
-    )
+        raise RuntimeError("claim_due must run inside the mapper's transaction")
+    rows = await conn.fetch(_CLAIM, delay, limit)
+    return [
+        Claimed(
+            id=row["id"],
+            source=row["source"],
+            event=row["event"],
+            repository=row["repository"],
+            integration_id=row["integration_id"],
+            body=row["body"],
+            attempts=row["attempts"],
+        )
+        for row in rows
+    ]
 
 
 async def settle(

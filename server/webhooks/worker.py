@@ -1,8 +1,12 @@
 """The mapper worker: maps stored deliveries in the API process, retries with backoff.
 
-Each delivery is claimed with a row lock (FOR UPDATE SKIP LOCKED) for the length of
-its mapping, so several API processes share the queue and a killed process's claim
-ends with its connection; a restarted process resumes whatever is still due.
+Due deliveries are claimed in batches with row locks (FOR UPDATE SKIP LOCKED) held for
+the length of their mapping, so several API processes share the queue and a killed
+process's claims end with its connection; a restarted process resumes whatever is still
+due. A batch is one transaction (one claim, one commit) and each delivery is mapped in
+its own savepoint, so one bad delivery fails alone. Domain commands go through the event
+store on their own transactions and are idempotent by natural key: a batch that does not
+commit (a crash, a lost connection) is mapped again without recording anything twice.
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ from infra.database import DATABASE_ERRORS
 from infra.settings import Settings
 from infra.waiting import wait_until_set
 from server.webhooks.actions import PayloadError
-from server.webhooks.inbox import backoff, claim_next, fail, settle
+from server.webhooks.inbox import Claimed, backoff, claim_due, fail, settle
 from server.webhooks.mapper import map_delivery
 
 logger = logging.getLogger(__name__)
 
 _DATABASE_ERRORS = DATABASE_ERRORS
+BATCH = 32
+"""Most deliveries one mapping transaction claims."""
 
 
 class MappingWorker:
@@ -50,38 +56,46 @@ class MappingWorker:
                 await wait_until_set(self._woken, self.settings.poll_interval)
 
     async def drain(self, limit: int | None = None) -> int:
-        """Map due deliveries one by one until none is due (or `limit`); how many."""
+        """Map due deliveries batch by batch until none is due (or `limit`); how many."""
         count = 0
         while limit is None or count < limit:
-            if not await self.map_next():
+            size = BATCH if limit is None else min(BATCH, limit - count)
+            mapped = await self.map_batch(size)
+            if mapped == 0:
                 break
-            count += 1
+            count += mapped
         return count
 
     async def map_next(self) -> bool:
         """Map the next due delivery; False when none is due."""
+        return await self.map_batch(1) > 0
+
+    async def map_batch(self, size: int = BATCH) -> int:
+        """Map up to `size` due deliveries in one transaction; how many were due."""
         async with self.pool.acquire() as conn, conn.transaction():
-            claimed = await claim_next(conn, delay=self.settings.webhook_map_delay)
-            if claimed is None:
-                return False
-            attempts = claimed.attempts + 1
-            try:
-                # A savepoint: a failed mapping leaves none of its side-table rows behind.
-                async with conn.transaction():
-                    result = await map_delivery(conn, self.store, claimed)
-            except (PayloadError, DomainError) as error:
-                if isinstance(error, ConcurrencyConflict):
-                    await self._retry(conn, claimed.id, attempts, error)
-                else:
-                    # The payload itself is unusable: retrying cannot help; replay can.
-                    reason = f"{type(error).__name__}: {error}"
-                    await fail(conn, claimed.id, reason, attempts=attempts, retry_in=None)
-            except Exception as error:
-                logger.warning("mapping webhook delivery %s failed: %r", claimed.id, error)
+            claimed = await claim_due(conn, limit=size, delay=self.settings.webhook_map_delay)
+            for delivery in claimed:
+                await self._map(conn, delivery)
+        return len(claimed)
+
+    async def _map(self, conn: asyncpg.pool.PoolConnectionProxy, claimed: Claimed) -> None:
+        attempts = claimed.attempts + 1
+        try:
+            # A savepoint: a failed mapping leaves none of its side-table rows behind.
+            async with conn.transaction():
+                result = await map_delivery(conn, self.store, claimed)
+        except (PayloadError, DomainError) as error:
+            if isinstance(error, ConcurrencyConflict):
                 await self._retry(conn, claimed.id, attempts, error)
             else:
-                await settle(conn, claimed.id, result.state, result.reason, result.outcome)
-        return True
+                # The payload itself is unusable: retrying cannot help; replay can.
+                reason = f"{type(error).__name__}: {error}"
+                await fail(conn, claimed.id, reason, attempts=attempts, retry_in=None)
+        except Exception as error:
+            logger.warning("mapping webhook delivery %s failed: %r", claimed.id, error)
+            await self._retry(conn, claimed.id, attempts, error)
+        else:
+            await settle(conn, claimed.id, result.state, result.reason, result.outcome)
 
     async def _retry(
         self, conn: asyncpg.pool.PoolConnectionProxy, delivery: int, attempts: int, error: Exception
