@@ -1,5 +1,6 @@
 """Batch-local row cache: load the rows a batch touches in one query, change them in
-memory while applying the batch's events, write each changed row back once."""
+memory while applying the batch's events, write each changed row back once: rows the
+table did not have with COPY, the others with one upsert each."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class Rows:
         self._changed: set[Any] = set()
         self._loaded: set[Any] = set()
         self._new: set[Any] = set()
+        self._stored: set[Any] = set()
         cols = ", ".join(self.columns)
         marks = ", ".join(f"${i}" for i in range(1, len(self.columns) + 1))
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in self.columns if c != key)
@@ -35,6 +37,7 @@ class Rows:
             return
         for record in await conn.fetch(self._select, wanted):
             self._rows[record[self.key]] = dict(record)
+            self._stored.add(record[self.key])
         self._loaded.update(wanted)
 
     def get(self, key: Any) -> dict[str, Any] | None:
@@ -61,8 +64,22 @@ class Rows:
         return row
 
     async def flush(self, conn: Connection) -> None:
+        """Write the changed rows. A row added in this batch whose key `load` did not find
+        in the table is new: those go in with one COPY (catching up over a long history,
+        most rows are); the rest are upserted."""
         if not self._changed:
             return
-        records = [tuple(self._rows[k].get(c) for c in self.columns) for k in self._changed]
-        await conn.executemany(self._upsert, records)
+        fresh = [k for k in self._changed if k in self._new and k not in self._stored]
+        known = [k for k in self._changed if k not in self._new or k in self._stored]
+        if fresh:
+            await conn.copy_records_to_table(
+                self.table, records=self._records(fresh), columns=list(self.columns)
+            )
+        if known:
+            await conn.executemany(self._upsert, self._records(known))
+        self._stored.update(fresh)
+        self._new.clear()
         self._changed.clear()
+
+    def _records(self, keys: Iterable[Any]) -> list[tuple[Any, ...]]:
+        return [tuple(self._rows[k].get(c) for c in self.columns) for k in keys]
