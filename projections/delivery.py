@@ -86,6 +86,25 @@ WHERE EXCLUDED.deployed_at < d.deployed_at
 """
 
 
+_INCREMENT_COLUMNS = [
+    "id",
+    "service",
+    "environment",
+    "production",
+    "release_version",
+    "commit_sha",
+    "started_at",
+    "finished_at",
+    "status",
+    "commits",
+    "feedback_refs",
+    "decision_refs",
+    "external_ref",
+    "version",
+    "position",
+]
+
+
 class Delivery(Projection):
     """Deployments, commits and incidents."""
 
@@ -153,16 +172,17 @@ class Delivery(Projection):
         commits: list[tuple[Any, ...]],
         firsts: list[tuple[Any, ...]],
     ) -> None:
+        # New rows, one COPY per table (an increment and its commits are recorded once).
         if increments:
-            await conn.executemany(
-                "INSERT INTO increments (id, service, environment, production, release_version, "
-                "commit_sha, started_at, finished_at, status, commits, feedback_refs, "
-                "decision_refs, external_ref, version, position) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-                increments,
+            await conn.copy_records_to_table(
+                "increments", records=increments, columns=_INCREMENT_COLUMNS
             )
         if commits:
-            await conn.executemany("INSERT INTO increment_commits VALUES ($1, $2, $3, $4)", commits)
+            await conn.copy_records_to_table(
+                "increment_commits",
+                records=commits,
+                columns=["increment_id", "sha", "authored_at", "message"],
+            )
         if firsts:
             await conn.executemany(
                 "INSERT INTO commit_deployments AS d VALUES ($1, $2, $3, $4, $5) "
