@@ -66,10 +66,6 @@ class MappingWorker:
             count += mapped
         return count
 
-    async def map_next(self) -> bool:
-        """Map the next due delivery; False when none is due."""
-        return await self.map_batch(1) > 0
-
     async def map_batch(self, size: int = BATCH) -> int:
         """Map up to `size` due deliveries in one transaction; how many were due."""
         async with self.pool.acquire() as conn, conn.transaction():
