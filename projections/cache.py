@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import asyncpg
 
 from infra.database import Connection
+from infra.noticed import NoticedCache
 from infra.recorder import READ_MODELS_CHANNEL
 
 T = TypeVar("T")
@@ -34,7 +35,7 @@ def this_minute() -> datetime:
     return datetime.now(UTC).replace(second=0, microsecond=0)
 
 
-class ReadModelCache:
+class ReadModelCache(NoticedCache):
     """A small LRU of query results keyed by the read models' positions.
 
     While this process hears the read models' notices (`READ_MODELS_CHANNEL`, sent when a
@@ -46,22 +47,11 @@ class ReadModelCache:
     channel = READ_MODELS_CHANNEL
 
     def __init__(self, maxsize: int = 512) -> None:
+        super().__init__()
         self.maxsize = maxsize
         self._entries: OrderedDict[Hashable, Any] = OrderedDict()
         self.hits = 0
         self.misses = 0
-        self.listening = False
-        self.generation = 0
-
-    def heard(self, payload: str) -> None:
-        self.generation += 1
-        self._entries.clear()
-
-    def hearing(self, on: bool) -> None:
-        """Notices reach this process (again), or may be missed from now on."""
-        self.generation += 1
-        self._entries.clear()
-        self.listening = on
 
     async def get(
         self,
@@ -73,14 +63,15 @@ class ReadModelCache:
         fresh: bool = False,
     ) -> T:
         if self.listening and not fresh:
-            full: Hashable = (key, "generation", self.generation)
+            generation = self.generation
+            full: Hashable = (key, "generation", generation)
             if full in self._entries:
                 hit: T = self._hit(full)
                 return hit
             self.misses += 1
             async with pool.acquire() as conn:
                 value = await compute(conn)
-            return self._keep(full, value)
+            return self._keep(full, value) if self.keepable(generation) else value
         async with pool.acquire() as conn:
             stamp = tuple(tuple(r) for r in await conn.fetch(_STAMP, list(projections)))
             full = (key, stamp)

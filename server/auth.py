@@ -18,6 +18,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.middleware.base import DefineMiddleware
 
+from infra.noticed import NoticedCache
 from infra.tokens import REVOKED_CHANNEL, Principal, Role, authenticate
 
 OPEN_PATHS = ["^/healthz", "^/readyz", "^/metrics", "^/schema", "^/webhooks/"]
@@ -25,16 +26,18 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="loopline"'}
 
 TOKEN_CACHE_SECONDS = 5.0
 """How long a process trusts a token it has looked up. Revocations are announced by NOTIFY
-(`infra.tokens.REVOKED_CHANNEL`) and forgotten at once; the cache is used only while this
-process is listening for them, so this bound matters only for a notice lost in flight."""
+(`infra.tokens.REVOKED_CHANNEL`) and empty the cache at once; the cache is used only while
+this process is listening for them, so this bound matters only for a notice lost in flight."""
 
 
-class TokenCache:
+class TokenCache(NoticedCache):
     """Live tokens this process looked up recently, so a request costs no database read.
 
     Only known, live tokens are kept (an unknown token is looked up each time), keyed by
-    the token itself; at most `maxsize` of them.
+    the token itself; at most `maxsize` of them. A revocation (rare) drops them all.
     """
+
+    channel = REVOKED_CHANNEL
 
     def __init__(
         self,
@@ -42,12 +45,11 @@ class TokenCache:
         maxsize: int = 1024,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__()
         self.seconds = seconds
         self.maxsize = maxsize
         self.clock = clock
         self._entries: dict[str, tuple[float, Principal]] = {}
-        self.listening = False
-        """Set while revocation notices reach this process; until then nothing is kept."""
 
     async def principal(
         self, token: str, lookup: Callable[[str], Awaitable[Principal | None]]
@@ -56,8 +58,9 @@ class TokenCache:
         found = self._entries.get(token)
         if found is not None and found[0] > now:
             return found[1]
+        generation = self.generation
         principal = await lookup(token)
-        if principal is None or not self.listening:
+        if principal is None or not self.keepable(generation):
             self._entries.pop(token, None)
             return principal
         if len(self._entries) >= self.maxsize:
@@ -66,23 +69,6 @@ class TokenCache:
                 self._entries.clear()
         self._entries[token] = (now + self.seconds, principal)
         return principal
-
-    def forget(self, token_id: UUID) -> None:
-        """Drop a token (revoked): its next request is looked up again."""
-        self._entries = {k: v for k, v in self._entries.items() if v[1].token_id != token_id}
-
-    channel = REVOKED_CHANNEL
-
-    def heard(self, payload: str) -> None:
-        try:
-            self.forget(UUID(payload))
-        except ValueError:
-            self._entries.clear()
-
-    def hearing(self, on: bool) -> None:
-        """Revocations reach this process (again), or may go unseen: keep nothing so far."""
-        self._entries.clear()
-        self.listening = on
 
 
 class TokenAuthentication(AbstractAuthenticationMiddleware):

@@ -123,6 +123,6 @@ class TokenController(Controller):
         async with pool.acquire() as conn:
             revoked = await tokens.revoke_token(conn, id)
         cache: TokenCache = request.app.state.token_cache
-        cache.forget(id)
+        cache.drop_all()
         if not revoked:
             raise NotFoundException(detail=f"no live token {id}")

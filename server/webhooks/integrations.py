@@ -13,6 +13,7 @@ import msgspec
 
 from domain.increment import PRODUCTION_ENVIRONMENTS
 from infra.database import Connection
+from infra.noticed import NoticedCache
 from server.webhooks.errors import ConfigurationNotFound, InvalidConfiguration, RepositoryTaken
 
 SOURCES = ("github", "gitlab", "generic")
@@ -168,7 +169,7 @@ async def candidates(conn: Connection, source: str, repository: str | None) -> l
     return [_integration(row) for row in rows]
 
 
-class IntegrationCache:
+class IntegrationCache(NoticedCache):
     """The candidates for each (source, repository) this process has looked up, kept while
     it hears INTEGRATIONS_CHANNEL (server/notices.py): a delivery then costs one database
     round trip (its insert) instead of two. At most `maxsize` keys."""
@@ -176,18 +177,9 @@ class IntegrationCache:
     channel = INTEGRATIONS_CHANNEL
 
     def __init__(self, maxsize: int = 4096) -> None:
+        super().__init__()
         self.maxsize = maxsize
-        self.listening = False
-        self.generation = 0
         self._entries: dict[tuple[str, str | None], list[Integration]] = {}
-
-    def heard(self, payload: str) -> None:
-        self.generation += 1
-        self._entries.clear()
-
-    def hearing(self, on: bool) -> None:
-        self.heard("")
-        self.listening = on
 
     async def candidates(
         self, pool: asyncpg.Pool, source: str, repository: str | None
@@ -199,8 +191,7 @@ class IntegrationCache:
         generation = self.generation
         async with pool.acquire() as conn:
             found = await candidates(conn, source, repository)
-        # Not when a change was heard meanwhile: the answer may predate it.
-        if self.listening and generation == self.generation:
+        if self.keepable(generation):
             if len(self._entries) >= self.maxsize:
                 self._entries.clear()
             self._entries[key] = found

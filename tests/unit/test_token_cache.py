@@ -40,10 +40,10 @@ async def test_a_live_token_is_looked_up_once_per_period_and_revocation_forgets_
     assert await cache.principal("ll_nobody", lookup) is None
     assert await cache.principal("ll_nobody", lookup) is None
     assert lookups == ["ll_alice", "ll_alice", "ll_nobody", "ll_nobody"]
-    # Revoked in this process: forgotten at once.
+    # A revocation notice: forgotten at once.
     live["ll_alice"] = alice
     assert await cache.principal("ll_alice", lookup) == alice
-    cache.forget(alice.token_id)
+    cache.heard(str(alice.token_id))
     del live["ll_alice"]
     assert await cache.principal("ll_alice", lookup) is None
 
@@ -78,3 +78,22 @@ async def test_nothing_is_kept_while_revocations_cannot_be_heard() -> None:
     cache.hearing(False)
     await cache.principal("ll_bob", lookup)
     assert len(lookups) == 4
+
+
+async def test_a_lookup_that_a_revocation_overtakes_is_not_kept() -> None:
+    cache = TokenCache(seconds=5.0, clock=Clock())
+    cache.hearing(True)
+    carol = Principal(token_id=uuid4(), name="carol", role="admin", team_ids=frozenset())
+    lookups: list[str] = []
+
+    async def lookup(token: str) -> Principal | None:
+        # The database answered before the revocation committed; its notice arrives now.
+        lookups.append(token)
+        if len(lookups) == 1:
+            cache.heard(str(carol.token_id))
+        return carol
+
+    assert await cache.principal("ll_carol", lookup) == carol
+    # The stale answer was not kept: the next request asks the database again.
+    await cache.principal("ll_carol", lookup)
+    assert lookups == ["ll_carol", "ll_carol"]
