@@ -20,8 +20,8 @@ class Rows:
         self._rows: dict[Any, dict[str, Any]] = {}
         self._changed: set[Any] = set()
         self._loaded: set[Any] = set()
-        self._new: set[Any] = set()
-        self._stored: set[Any] = set()
+        self._absent: set[Any] = set()  # looked for by `load`, not in the table
+        self._new: set[Any] = set()  # added where `load` found nothing: for COPY
         cols = ", ".join(self.columns)
         marks = ", ".join(f"${i}" for i in range(1, len(self.columns) + 1))
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in self.columns if c != key)
@@ -37,21 +37,24 @@ class Rows:
             return
         for record in await conn.fetch(self._select, wanted):
             self._rows[record[self.key]] = dict(record)
-            self._stored.add(record[self.key])
         self._loaded.update(wanted)
+        self._absent.update(k for k in wanted if k not in self._rows)
 
     def get(self, key: Any) -> dict[str, Any] | None:
         return self._rows.get(key)
 
     def add(self, values: dict[str, Any]) -> dict[str, Any]:
-        """A new row; columns not given start as None (the table's defaults do not apply)."""
+        """A new row; columns not given start as None (the table's defaults do not apply).
+        It is copied in when `load` looked for its key and the table lacked it, else
+        upserted (the table may have it)."""
         row = dict.fromkeys(self.columns)
         row.update(values)
         key = row[self.key]
         self._rows[key] = row
         self._loaded.add(key)
         self._changed.add(key)
-        self._new.add(key)
+        if key in self._absent:
+            self._new.add(key)
         return row
 
     def change(self, key: Any, **values: Any) -> dict[str, Any] | None:
@@ -64,20 +67,19 @@ class Rows:
         return row
 
     async def flush(self, conn: Connection) -> None:
-        """Write the changed rows. A row added in this batch whose key `load` did not find
-        in the table is new: those go in with one COPY (catching up over a long history,
-        most rows are); the rest are upserted."""
+        """Write the changed rows: new ones with one COPY (catching up over a long history,
+        most rows are), the rest with one upsert each."""
         if not self._changed:
             return
-        fresh = [k for k in self._changed if k in self._new and k not in self._stored]
-        known = [k for k in self._changed if k not in self._new or k in self._stored]
+        fresh = [k for k in self._changed if k in self._new]
+        known = [k for k in self._changed if k not in self._new]
         if fresh:
             await conn.copy_records_to_table(
                 self.table, records=self._records(fresh), columns=list(self.columns)
             )
         if known:
             await conn.executemany(self._upsert, self._records(known))
-        self._stored.update(fresh)
+        self._absent.difference_update(fresh)
         self._new.clear()
         self._changed.clear()
 

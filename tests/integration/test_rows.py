@@ -39,6 +39,12 @@ async def test_new_rows_are_copied_and_known_ones_upserted(pool: asyncpg.Pool) -
             (4, "four", "changed in the same batch"),
         ]
 
+        # Added without being looked for: the table may have it, so it is upserted.
+        rows = Rows("rows_test", "id", COLUMNS)
+        rows.add({"id": 1, "name": "one again"})
+        await rows.flush(conn)
+        assert (await table(conn))[0] == (1, "one again", None)
+
         # The next batch meets a copied row as a known one.
         rows = Rows("rows_test", "id", COLUMNS)
         await rows.load(conn, [3])
