@@ -168,19 +168,8 @@ async def claim_due(conn: Connection, *, limit: int, delay: float = 0.0) -> list
     """
     if not conn.is_in_transaction():
         raise RuntimeError("claim_due must run inside the mapper's transaction")
-    rows = await conn.fetch(_CLAIM, delay, limit)
-    return [
-        Claimed(
-            id=row["id"],
-            source=row["source"],
-            event=row["event"],
-            repository=row["repository"],
-            integration_id=row["integration_id"],
-            body=row["body"],
-            attempts=row["attempts"],
-        )
-        for row in rows
-    ]
+    # The claim selects exactly Claimed's fields.
+    return [Claimed(**row) for row in await conn.fetch(_CLAIM, delay, limit)]
 
 
 async def settle(
