@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
+import pytest
 
 from domain import services
 from infra.eventstore import PostgresEventStore
@@ -15,19 +17,33 @@ from projections.catalog import all_projections
 from projections.runner import ProjectionRunner
 
 
-async def test_an_answer_is_reused_until_the_projection_moves_on(
-    database_url: str, event_store: PostgresEventStore, pool: asyncpg.Pool
-) -> None:
+@pytest.fixture
+async def runner(database_url: str, event_store: PostgresEventStore) -> ProjectionRunner:
+    """The projections, caught up with the (empty) store."""
     runner = ProjectionRunner(
         database_url, event_store.recorder, event_store.mapper, all_projections()
     )
     await runner.catch_up()
-    cache = ReadModelCache()
-    calls = []
+    return runner
+
+
+def counting() -> Callable[[object], Awaitable[int]]:
+    """A computation answering how many times it ran."""
+    calls = 0
 
     async def compute(conn: object) -> int:
-        calls.append(1)
-        return len(calls)
+        nonlocal calls
+        calls += 1
+        return calls
+
+    return compute
+
+
+async def test_an_answer_is_reused_until_the_projection_moves_on(
+    runner: ProjectionRunner, event_store: PostgresEventStore, pool: asyncpg.Pool
+) -> None:
+    cache = ReadModelCache()
+    compute = counting()
 
     # The same question twice: computed once.
     assert await cache.get(pool, ["feedback"], "q", compute) == 1
@@ -42,12 +58,11 @@ async def test_an_answer_is_reused_until_the_projection_moves_on(
 
 
 async def test_while_notices_are_heard_a_hit_needs_no_database_and_a_notice_ends_it(
-    database_url: str, event_store: PostgresEventStore, pool: asyncpg.Pool
+    runner: ProjectionRunner,
+    database_url: str,
+    event_store: PostgresEventStore,
+    pool: asyncpg.Pool,
 ) -> None:
-    runner = ProjectionRunner(
-        database_url, event_store.recorder, event_store.mapper, all_projections()
-    )
-    await runner.catch_up()
     cache = ReadModelCache()
     heard: asyncio.Queue[str] = asyncio.Queue()
     listener = await asyncpg.connect(database_url)
@@ -55,11 +70,7 @@ async def test_while_notices_are_heard_a_hit_needs_no_database_and_a_notice_ends
         cache.channel, lambda _c, _p, _ch, payload: heard.put_nowait(str(payload))
     )
     cache.hearing(True)
-    calls = []
-
-    async def compute(conn: object) -> int:
-        calls.append(1)
-        return len(calls)
+    compute = counting()
 
     try:
         assert await cache.get(pool, ["feedback"], "q", compute) == 1
