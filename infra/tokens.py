@@ -70,7 +70,7 @@ async def create_token(
 
 REVOKED_CHANNEL = "loopline_tokens"
 """NOTIFY channel: the id of a token that stopped being valid (revoked or replaced), so
-servers that keep live tokens in memory forget it at once."""
+servers that keep live tokens in memory drop them at once."""
 
 
 async def ensure_bootstrap(conn: Connection, token: str) -> None:
