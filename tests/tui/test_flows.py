@@ -201,8 +201,8 @@ async def test_detail_shows_text_customer_and_history(
     screen = session.app.screen
     assert isinstance(screen, DetailScreen)
     await session.wait(lambda: screen.loaded)
-    shown = session.app.export_screenshot()
-    assert "cust-3" in shown
-    assert "Received" in shown
+    # The loaded text is painted on the next refresh, not at once: wait for the screen.
+    await session.wait(lambda: "cust-3" in session.app.export_screenshot())
+    assert "Received" in session.app.export_screenshot()
     await session.press("escape")
     await session.back_in_inbox()
