@@ -7,7 +7,8 @@ from projections.base import Projection
 from projections.delivery import Delivery
 from projections.directory import Directory
 from projections.feedback import FeedbackItems
+from projections.nps import NpsResponses
 
 
 def all_projections() -> list[Projection]:
-    return [Directory(), FeedbackItems(), Backlog(), Delivery()]
+    return [Directory(), FeedbackItems(), Backlog(), Delivery(), NpsResponses()]

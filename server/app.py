@@ -30,6 +30,7 @@ from server.feedback import FeedbackController
 from server.health import HealthController
 from server.lifespan import database_lifespan, replace_read_only_connections
 from server.metrics import MetricsController
+from server.nps import NpsController
 from server.operations import OperationsController, prometheus_config
 from server.outcomes import OutcomeController
 from server.problems import problem_details_plugin
@@ -54,6 +55,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         IncrementController,
         IncidentController,
         MetricsController,
+        NpsController,
         *webhook_route_handlers(),
     ]
 

@@ -1,0 +1,87 @@
+"""NPS: figures with their margin, the why behind them, and the detractor follow-up loop
+(definitions: docs/metrics.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Response, get
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
+
+from projections import nps
+from projections.cache import this_minute
+from server.auth import ANYONE
+from server.dependencies import Reader, answers
+from server.metrics import From, Team, To, moment
+
+Text = Annotated[str | None, QueryParameter(description="Exact value (any case).")]
+GroupBy = Annotated[
+    str | None,
+    QueryParameter(
+        description=(
+            f"One of {', '.join(nps.DIMENSIONS)}, or two joined by a comma (team,week). "
+            "A period (week, month) answers a series with empty periods present."
+        )
+    ),
+]
+
+
+def _selection(
+    start: str | None,
+    end: str | None,
+    team: str | None,
+    touchpoint: str | None,
+    channel: str | None,
+    segment: str | None,
+    customer: str | None,
+    outcome: str | None,
+) -> nps.Selection:
+    return nps.Selection(
+        start=moment("from", start),
+        end=moment("to", end),
+        team=team,
+        touchpoint=touchpoint,
+        channel=channel,
+        segment=segment,
+        customer=customer,
+        outcome=outcome,
+    )
+
+
+class NpsController(Controller):
+    path = "/api/metrics/nps"
+    tags = ["metrics"]
+    guards = [ANYONE]
+
+    @get(
+        operation_id="getNps",
+        responses=answers(nps.Nps),
+        summary="NPS with its 95 % margin",
+        description=(
+            "Responses (one per feedback item carrying a score, duplicates included), "
+            "promoters (9-10), passives (7-8), detractors (0-6), NPS (-100..100) and its 95 % "
+            "margin of error in points, for the responses received in [`from`, `to`), in one "
+            "group `{}` or per `group_by`."
+        ),
+    )
+    async def figures(
+        self,
+        reader: NamedDependency[Reader],
+        start: From = None,
+        end: To = None,
+        team: Team = None,
+        touchpoint: Text = None,
+        channel: Text = None,
+        segment: Text = None,
+        customer: Annotated[str | None, QueryParameter(description="A customer reference.")] = None,
+        outcome: Annotated[str | None, QueryParameter(description="An outcome's id.")] = None,
+        group_by: GroupBy = None,
+    ) -> Response[bytes]:
+        selection = _selection(start, end, team, touchpoint, channel, segment, customer, outcome)
+        now = this_minute()
+        return await reader.json(
+            nps.READS,
+            ("nps", selection, group_by, now),
+            lambda conn: nps.nps(conn, selection, group_by=group_by, now=now),
+        )
