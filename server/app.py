@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from importlib.metadata import version
-
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.logging.config import LoggingConfig
-from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
 
 from infra.settings import Settings
@@ -31,6 +28,7 @@ from server.health import HealthController
 from server.lifespan import database_lifespan, replace_read_only_connections
 from server.metrics import MetricsController
 from server.nps import NpsController
+from server.openapi import document, openapi_config, to_the_docs
 from server.operations import OperationsController, prometheus_config
 from server.outcomes import OutcomeController
 from server.problems import problem_details_plugin
@@ -44,6 +42,7 @@ from server.webhooks.lifespan import webhooks_lifespan
 
 def route_handlers() -> list[ControllerRouterHandler]:
     return [
+        to_the_docs,
         HealthController,
         OperationsController,
         EventStreamController,
@@ -72,10 +71,6 @@ def dependencies() -> dict[str, Provide]:
     }
 
 
-def openapi_config() -> OpenAPIConfig:
-    return OpenAPIConfig(title="Loopline", version=version("loopline"), path="/schema")
-
-
 def logging_config() -> LoggingConfig:
     # The process owner (CLI, tests) configures the root logger; Litestar only its own.
     # Client errors (4xx) are answered as problem details, not logged with a stack trace.
@@ -92,7 +87,7 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
     Migrations are applied by the CLI before serving; the app only refuses a
     database whose schema is not current.
     """
-    return Litestar(
+    app = Litestar(
         route_handlers=route_handlers(),
         dependencies=dependencies(),
         plugins=[problem_details_plugin()],
@@ -111,3 +106,4 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
             }
         ),
     )
+    return document(app)

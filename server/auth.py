@@ -21,7 +21,7 @@ from litestar.middleware.base import DefineMiddleware
 from infra.noticed import NoticedCache
 from infra.tokens import REVOKED_CHANNEL, Principal, Role, authenticate
 
-OPEN_PATHS = ["^/healthz", "^/readyz", "^/metrics", "^/schema", "^/webhooks/"]
+OPEN_PATHS = ["^/$", "^/healthz", "^/readyz", "^/metrics", "^/schema", "^/webhooks/"]
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="loopline"'}
 
 TOKEN_CACHE_SECONDS = 5.0

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
+from typing import Any
+
 import asyncpg
+import msgspec
+from litestar.exceptions import HTTPException
 from litestar.plugins.problem_details import (
     ProblemDetailsConfig,
     ProblemDetailsException,
@@ -24,6 +29,63 @@ from server.webhooks.errors import InvalidConfiguration, WebhookError
 
 PROBLEMS = "https://loopline.dev/problems/"
 RETRY_AFTER = {"Retry-After": "5"}
+
+# One stable `type` per kind of HTTP-level problem; the title is the status's phrase and the
+# detail says what exactly was wrong.
+_HTTP_KINDS = {
+    400: "invalid-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "too-large",
+    415: "unsupported-media-type",
+    429: "too-many-requests",
+    500: "internal-error",
+    503: "unavailable",
+    504: "timeout",
+}
+
+
+class ProblemDetails(msgspec.Struct, kw_only=True):
+    """An RFC 9457 problem: `type` names the kind (stable), `title` is the kind's generic
+    summary, `detail` says what exactly went wrong with this request."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    field: str | None = None
+    """The field, parameter or header at fault, where one is."""
+    current_version: int | None = None
+    """For version conflicts: the aggregate's version now."""
+    current_state: str | None = None
+    """For impossible transitions: the state the item is in."""
+    action: str | None = None
+    """For impossible transitions: what was attempted."""
+    errors: list[dict[str, Any]] | None = None
+    """For invalid requests: each value at fault, with where it was found."""
+
+
+def _http_error(error: HTTPException) -> ProblemDetailsException:
+    status = error.status_code
+    kind = _HTTP_KINDS.get(status, f"http-{status}")
+    extra: dict[str, Any] | None
+    if isinstance(error.extra, dict):
+        extra = error.extra
+    elif error.extra:
+        extra = {"errors": error.extra}
+    else:
+        extra = None
+    return ProblemDetailsException(
+        status_code=status,
+        type_=PROBLEMS + kind,
+        title=HTTPStatus(status).phrase,
+        detail=error.detail,
+        extra=extra,
+        headers=error.headers,
+    )
 
 
 def _database_unavailable(error: Exception) -> ProblemDetailsException:
@@ -111,7 +173,7 @@ def _invalid_query(error: InvalidQuery) -> ProblemDetailsException:
     return ProblemDetailsException(
         status_code=400,
         type_=PROBLEMS + "invalid-field",
-        title="Invalid query parameter",
+        title="Invalid field",
         detail=str(error),
         extra={"field": error.field},
     )
@@ -143,7 +205,12 @@ def _missing_table(error: asyncpg.UndefinedTableError) -> ProblemDetailsExceptio
         return _database_unavailable(
             DatabaseUnavailable("the read models are still being built; try again shortly")
         )
-    return ProblemDetailsException(status_code=500, title="Internal Server Error")
+    return ProblemDetailsException(
+        status_code=500,
+        type_=PROBLEMS + "internal-error",
+        title="Internal Server Error",
+        detail="the server failed; the error is in its log",
+    )
 
 
 def _not_utf8(error: UnicodeDecodeError) -> ProblemDetailsException:
@@ -170,8 +237,8 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
     """Every HTTP error, and each mapped exception, answered as application/problem+json."""
     return ProblemDetailsPlugin(
         ProblemDetailsConfig(
-            enable_for_all_http_exceptions=True,
             exception_to_problem_detail_map={
+                HTTPException: _http_error,
                 DatabaseUnavailable: _database_unavailable,
                 DomainError: _domain_error,
                 InvalidQuery: _invalid_query,

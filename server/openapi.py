@@ -1,0 +1,180 @@
+"""The OpenAPI document and its docs page.
+
+The page is Swagger UI served from the files the `openapi-ui-bundles` wheel ships, so it works
+without internet. Security and problem responses are derived for every operation from what
+the app really does (the authentication middleware's open paths, the guards, the parameters,
+bodies and dependencies each handler uses), in one place instead of by hand on each route.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from importlib.metadata import version
+
+import openapi_ui_bundles.swagger_ui
+from litestar import Litestar, get
+from litestar.di import Provide
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.response import Redirect
+from litestar.router import Router
+from litestar.routes import HTTPRoute
+from litestar.static_files import create_static_files_router
+
+from server.auth import OPEN_PATHS
+from server.problems import ProblemDetails
+
+DOCS_PATH = "/schema"
+ASSETS = f"{DOCS_PATH}/assets"
+BEARER = "bearer"
+"""The name of the security scheme in the document's components."""
+
+_PROBLEM = "application/problem+json"
+_OPEN = re.compile("|".join(OPEN_PATHS))
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+# What each status means for any operation that can answer it (the body says the specifics).
+_WHY = {
+    400: "The request is malformed: an unknown or wrongly typed parameter, or an invalid body.",
+    401: "No API token was sent, or it is unknown or revoked.",
+    403: "The token's role or teams do not allow this.",
+    404: "Something the request names does not exist.",
+    409: "A concurrent write changed the item first, or the name or key is taken.",
+    412: "If-Match named a version that is no longer current.",
+    413: "The request body is too large.",
+    415: "The body is not declared as application/json.",
+    422: "The request is well formed but the item's state or a rule forbids it.",
+    503: "The database is unavailable or still starting; retry after Retry-After seconds.",
+    504: "The read models did not reach the requested position (`after`) in time.",
+}
+
+
+class SwaggerUI(SwaggerRenderPlugin):
+    """Swagger UI from local files: the page, its script, styles and icon need no CDN."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            js_url=f"{ASSETS}/swagger-ui-bundle.js",
+            css_url=f"{ASSETS}/swagger-ui.css",
+            standalone_preset_js_url=f"{ASSETS}/swagger-ui-standalone-preset.js",
+            favicon=f"<link rel='icon' type='image/png' href='{ASSETS}/favicon-32x32.png'>",
+            path=["/", "/swagger"],
+        )
+
+    def receive_router(self, router: Router) -> None:
+        super().receive_router(router)
+        router.register(
+            create_static_files_router(
+                path="/assets",
+                directories=[openapi_ui_bundles.swagger_ui.static_path],
+                include_in_schema=False,
+            )
+        )
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Loopline",
+        version=version("loopline"),
+        description=(
+            "Feedback joined to deliveries: receive and triage customer feedback, record "
+            "product decisions, report shipped increments and incidents, and query lead "
+            "times and DORA measures. Send `Authorization: Bearer <token>`; errors are "
+            "RFC 9457 `application/problem+json`."
+        ),
+        path=DOCS_PATH,
+        render_plugins=[SwaggerUI()],
+        components=Components(
+            security_schemes={
+                BEARER: SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    description=(
+                        "An API token: `loopline up` prints the admin's; admins create more "
+                        "(POST /api/tokens) for the roles admin, product and member."
+                    ),
+                )
+            }
+        ),
+    )
+
+
+@get("/", include_in_schema=False, sync_to_thread=False)
+def to_the_docs() -> Redirect:
+    """The root has no resource of its own: it points a browser at the docs page."""
+    return Redirect(DOCS_PATH)
+
+
+def _used_names(handler: HTTPRouteHandler) -> set[str]:
+    """The parameters a handler takes, directly or through the dependencies it asks for."""
+    providers: dict[str, Provide] = handler.resolve_dependencies()
+    names: set[str] = set()
+    pending = list(handler.parsed_fn_signature.parameters)
+    while pending:
+        name = pending.pop()
+        if name in names:
+            continue
+        names.add(name)
+        provider = providers.get(name)
+        if provider is not None:
+            pending.extend(provider.parsed_fn_signature.parameters)
+    return names
+
+
+def problems_of(route: HTTPRoute, handler: HTTPRouteHandler, method: str) -> set[int]:
+    """The problem statuses an operation can answer, from what it is and what it uses."""
+    used = _used_names(handler)
+    statuses = {400, 503}  # strict parameters, and a database that may be away
+    if not _OPEN.match(route.path):
+        statuses.add(401)
+    if handler.resolve_guards():
+        statuses.add(403)
+    if route.path_parameters or method in _WRITES:
+        statuses.add(404)
+    if "data" in used:
+        statuses |= {413, 415}
+    if method in _WRITES and "store" in used:
+        statuses |= {409, 422}
+    if "expected_version" in used:
+        statuses.add(412)
+    if used & {"caught_up", "reader"}:
+        statuses.add(504)
+    return statuses
+
+
+def _problem_response(status: int) -> ResponseSpec:
+    return ResponseSpec(
+        data_container=ProblemDetails,
+        description=_WHY[status],
+        media_type=_PROBLEM,
+        generate_examples=False,
+    )
+
+
+def _operations(app: Litestar) -> Iterable[tuple[HTTPRoute, HTTPRouteHandler, str]]:
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            if handler.resolve_include_in_schema():
+                for method in handler.http_methods:
+                    yield route, handler, method
+
+
+def document(app: Litestar) -> Litestar:
+    """Adds to each operation its bearer requirement and every problem it can answer.
+
+    The routes hold their own copies of the handlers, so this changes only this app; it
+    runs before the document is first built (Litestar builds it on first use).
+    """
+    for route, handler, method in _operations(app):
+        if not _OPEN.match(route.path):
+            handler.security = [{BEARER: []}]
+        declared: dict[int, ResponseSpec] = dict(handler.responses or {})
+        for status in problems_of(route, handler, method):
+            declared.setdefault(status, _problem_response(status))
+        handler.responses = dict(sorted(declared.items()))
+    return app
