@@ -16,11 +16,12 @@ from datetime import UTC, date, datetime, timedelta
 from eventsourcing.domain import Aggregate
 
 from domain.decision import Decision
-from domain.feedback import CHANNELS, Demand, Feedback
+from domain.feedback import Demand, Feedback
 from domain.incident import Incident
 from domain.increment import Commit, Increment
 from domain.ports import EventStore
 from domain.team import Team
+from domain.vocabulary import Channel
 
 TOUCHPOINTS = ("product", "onboarding", "billing", "support", "delivery", "mobile")
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -70,7 +71,7 @@ def organisation(seed: int, size: Size) -> Iterator[list[Aggregate]]:
         nps = rng.randint(0, 10) if rng.random() < 0.4 else None
         item = Feedback(
             key=f"FB-{n + 1}",
-            channel=CHANNELS[n % len(CHANNELS)],
+            channel=list(Channel)[n % len(Channel)],
             touchpoint=rng.choice(TOUCHPOINTS),
             text=f"Customer {n} says the {rng.choice(TOUCHPOINTS)} flow is slow and confusing",
             customer_ref=f"cust-{rng.randint(1, max(2, size.feedback // 3))}",

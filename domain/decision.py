@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -17,19 +19,14 @@ from domain.common import (
     check_when,
 )
 from domain.errors import InvalidTransition, NotFound, ValidationError
+from domain.vocabulary import IN_BACKLOG, OPEN_DECISIONS, DecisionStatus, statuses_after
 
-PROPOSED = "proposed"
-ACCEPTED = "accepted"
-IN_PROGRESS = "in_progress"
-SHIPPED = "shipped"
-DECLINED = "declined"
-SUPERSEDED = "superseded"
-STATUSES = (PROPOSED, ACCEPTED, IN_PROGRESS, SHIPPED, DECLINED, SUPERSEDED)
-
-#: Statuses in which a decision sits in its team's ranked backlog.
-IN_BACKLOG = (ACCEPTED, IN_PROGRESS)
-#: Statuses in which a decision can still change course.
-OPEN = (PROPOSED, ACCEPTED, IN_PROGRESS)
+PROPOSED = DecisionStatus.PROPOSED
+ACCEPTED = DecisionStatus.ACCEPTED
+IN_PROGRESS = DecisionStatus.IN_PROGRESS
+SHIPPED = DecisionStatus.SHIPPED
+DECLINED = DecisionStatus.DECLINED
+SUPERSEDED = DecisionStatus.SUPERSEDED
 
 
 class DecisionNotFound(NotFound):
@@ -45,7 +42,54 @@ def check_options(options: tuple[str, ...]) -> None:
 
 
 class Decision(Aggregate):
-    """What a team decided to do (or not), why, and which feedback it answers."""
+    """What a team decided to do (or not), why, and which feedback it answers.
+
+    As with `Feedback`, command methods check input and `@event` bodies hold only state
+    rules; the status each event leads to is `STATUS_AFTER`.
+    """
+
+    status: DecisionStatus
+
+    class Event(Aggregate.Event):
+        def apply(self, aggregate: Any) -> None:
+            # Runs after the event's own body: the status comes from the one map.
+            status = STATUS_AFTER.get(type(self))
+            if status is not None:
+                aggregate.status = status
+
+    @classmethod
+    def propose(
+        cls,
+        *,
+        key: str,
+        team_id: UUID,
+        title: str,
+        rationale: str,
+        options: tuple[str, ...],
+        outcome_id: UUID | None,
+        feedback_ids: tuple[UUID, ...],
+        proposed_by: str | None,
+        proposed_at: datetime,
+    ) -> Decision:
+        """A newly proposed decision, its input checked."""
+        check_text("title", title, max_length=MAX_TITLE)
+        check_text("rationale", rationale, max_length=MAX_TEXT)
+        check_options(options)
+        check_optional_text("proposed_by", proposed_by, max_length=MAX_NAME)
+        check_when("proposed_at", proposed_at)
+        if len(set(feedback_ids)) != len(feedback_ids):
+            raise ValidationError("feedback_ids", "must not repeat an item")
+        return cls(
+            key=key,
+            team_id=team_id,
+            title=title,
+            rationale=rationale,
+            options=options,
+            outcome_id=outcome_id,
+            feedback_ids=feedback_ids,
+            proposed_by=proposed_by,
+            proposed_at=proposed_at,
+        )
 
     @event("Proposed")
     def __init__(
@@ -60,13 +104,6 @@ class Decision(Aggregate):
         proposed_by: str | None,
         proposed_at: datetime,
     ) -> None:
-        check_text("title", title, max_length=MAX_TITLE)
-        check_text("rationale", rationale, max_length=MAX_TEXT)
-        check_options(options)
-        check_optional_text("proposed_by", proposed_by, max_length=MAX_NAME)
-        check_when("proposed_at", proposed_at)
-        if len(set(feedback_ids)) != len(feedback_ids):
-            raise ValidationError("feedback_ids", "must not repeat an item")
         self.key = key
         self.team_id = team_id
         self.title = title
@@ -76,7 +113,6 @@ class Decision(Aggregate):
         self.feedback_ids = feedback_ids
         self.proposed_by = proposed_by
         self.proposed_at = proposed_at
-        self.status = PROPOSED
         self.decided_by: str | None = None
         self.decided_at: datetime | None = None
         self.rank: int | None = None
@@ -84,74 +120,105 @@ class Decision(Aggregate):
         self.shipped_by: tuple[UUID, ...] = ()
         self.shipped_at: datetime | None = None
 
-    def check_status(self, action: str, *allowed: str) -> None:
+    def check_status(self, action: str, *allowed: DecisionStatus) -> None:
         """Raise `InvalidTransition` unless the decision is in one of the `allowed` statuses."""
         if self.status not in allowed:
             raise InvalidTransition(f"decision {self.key}", self.status, action)
 
-    @event("Accepted")
     def accept(self, decided_by: str | None, decided_at: datetime) -> None:
-        self.check_status("accept", PROPOSED)
         check_optional_text("decided_by", decided_by, max_length=MAX_NAME)
         check_when("decided_at", decided_at)
-        self.status = ACCEPTED
+        self._accept(decided_by=decided_by, decided_at=decided_at)
+
+    @event("Accepted")
+    def _accept(self, decided_by: str | None, decided_at: datetime) -> None:
+        self.check_status("accept", PROPOSED)
         self.decided_by = decided_by
         self.decided_at = decided_at
 
-    @event("Declined")
     def decline(self, rationale: str, decided_by: str | None, decided_at: datetime) -> None:
-        self.check_status("decline", *OPEN)
         check_text("rationale", rationale, max_length=MAX_TEXT)
         check_optional_text("decided_by", decided_by, max_length=MAX_NAME)
         check_when("decided_at", decided_at)
-        self.status = DECLINED
+        self._decline(rationale=rationale, decided_by=decided_by, decided_at=decided_at)
+
+    @event("Declined")
+    def _decline(self, rationale: str, decided_by: str | None, decided_at: datetime) -> None:
+        self.check_status("decline", *OPEN_DECISIONS)
         self.rationale = rationale
         self.decided_by = decided_by
         self.decided_at = decided_at
         self.rank = None
 
-    @event("Superseded")
     def supersede(self, by_decision_id: UUID, superseded_at: datetime) -> None:
-        self.check_status("supersede", *OPEN)
         if by_decision_id == self.id:
             raise ValidationError("by_decision_id", "a decision cannot supersede itself")
         check_when("superseded_at", superseded_at)
-        self.status = SUPERSEDED
+        self._supersede(by_decision_id=by_decision_id, superseded_at=superseded_at)
+
+    @event("Superseded")
+    def _supersede(self, by_decision_id: UUID, superseded_at: datetime) -> None:
+        self.check_status("supersede", *OPEN_DECISIONS)
         self.superseded_by = by_decision_id
         self.rank = None
 
-    @event("Started")
     def start(self, started_at: datetime) -> None:
-        self.check_status("start", ACCEPTED)
         check_when("started_at", started_at)
-        self.status = IN_PROGRESS
+        self._start(started_at=started_at)
+
+    @event("Started")
+    def _start(self, started_at: datetime) -> None:
+        self.check_status("start", ACCEPTED)
+
+    def mark_shipped(self, increment_id: UUID, shipped_at: datetime) -> None:
+        check_when("shipped_at", shipped_at)
+        self._mark_shipped(increment_id=increment_id, shipped_at=shipped_at)
 
     @event("MarkedShipped")
-    def mark_shipped(self, increment_id: UUID, shipped_at: datetime) -> None:
-        self.check_status("mark shipped", ACCEPTED, IN_PROGRESS)
-        check_when("shipped_at", shipped_at)
-        self.status = SHIPPED
+    def _mark_shipped(self, increment_id: UUID, shipped_at: datetime) -> None:
+        self.check_status("mark shipped", *IN_BACKLOG)
         self.shipped_by = (*self.shipped_by, increment_id)
         self.shipped_at = shipped_at
         self.rank = None
 
-    @event("Ranked")
     def rank_in_backlog(self, rank: int, ranked_at: datetime) -> None:
-        self.check_status("rank", *IN_BACKLOG)
         if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
             raise ValidationError("rank", "must be a positive integer")
         check_when("ranked_at", ranked_at)
+        self._rank_in_backlog(rank=rank, ranked_at=ranked_at)
+
+    @event("Ranked")
+    def _rank_in_backlog(self, rank: int, ranked_at: datetime) -> None:
+        self.check_status("rank", *IN_BACKLOG)
         self.rank = rank
 
-    @event("FeedbackLinked")
     def link_feedback(self, feedback_ids: tuple[UUID, ...], linked_at: datetime) -> None:
-        self.check_status("link feedback to", *OPEN)
         check_when("linked_at", linked_at)
+        self._link_feedback(feedback_ids=feedback_ids, linked_at=linked_at)
+
+    @event("FeedbackLinked")
+    def _link_feedback(self, feedback_ids: tuple[UUID, ...], linked_at: datetime) -> None:
+        self.check_status("link feedback to", *OPEN_DECISIONS)
         new = tuple(f for f in dict.fromkeys(feedback_ids) if f not in self.feedback_ids)
         self.feedback_ids = (*self.feedback_ids, *new)
 
-    @event("FeedbackUnlinked")
     def unlink_feedback(self, feedback_ids: tuple[UUID, ...], unlinked_at: datetime) -> None:
-        self.check_status("unlink feedback from", *OPEN)
         check_when("unlinked_at", unlinked_at)
+        self._unlink_feedback(feedback_ids=feedback_ids, unlinked_at=unlinked_at)
+
+    @event("FeedbackUnlinked")
+    def _unlink_feedback(self, feedback_ids: tuple[UUID, ...], unlinked_at: datetime) -> None:
+        self.check_status("unlink feedback from", *OPEN_DECISIONS)
         self.feedback_ids = tuple(f for f in self.feedback_ids if f not in feedback_ids)
+
+
+#: The status each decision event leads to; events missing here leave the status as it was.
+STATUS_AFTER: Mapping[type[Any], DecisionStatus] = statuses_after(
+    Decision,
+    Proposed=PROPOSED,
+    Accepted=ACCEPTED,
+    Declined=DECLINED,
+    Superseded=SUPERSEDED,
+    Started=IN_PROGRESS,
+    MarkedShipped=SHIPPED,
+)

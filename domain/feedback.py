@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 import msgspec
@@ -19,29 +21,24 @@ from domain.common import (
     check_when,
 )
 from domain.errors import DomainError, InvalidTransition, NotFound, ValidationError
+from domain.vocabulary import (
+    SHIPPABLE,
+    TRIAGEABLE,
+    Channel,
+    FeedbackStatus,
+    Impact,
+    parse,
+    statuses_after,
+)
 
-#: Where feedback reaches us. A fixed set, so reports group reliably:
-#: web (in-product widget or site form), chat (live chat, messaging), email, phone (calls,
-#: voicemail), social (public posts, reviews), survey (NPS/CSAT answers), support (support
-#: tickets), sales (what prospects and account managers hear), internal (our own people).
-CHANNELS = ("web", "chat", "email", "phone", "social", "survey", "support", "sales", "internal")
-
-#: How much the reported problem or wish matters, set at triage.
-IMPACTS = ("low", "medium", "high", "critical")
-
-# Statuses, exposed by the API exactly as spelled here.
-NEW = "new"
-TRIAGED = "triaged"
-PLANNED = "planned"
-SHIPPED = "shipped"
-CLOSED = "closed"
-DECLINED = "declined"
-DUPLICATE = "duplicate"
-DEFERRED = "deferred"
-STATUSES = (NEW, TRIAGED, PLANNED, SHIPPED, CLOSED, DECLINED, DUPLICATE, DEFERRED)
-
-#: Statuses from which an increment may mark the item shipped.
-SHIPPABLE = (NEW, TRIAGED, PLANNED, DEFERRED)
+NEW = FeedbackStatus.NEW
+TRIAGED = FeedbackStatus.TRIAGED
+PLANNED = FeedbackStatus.PLANNED
+SHIPPED = FeedbackStatus.SHIPPED
+CLOSED = FeedbackStatus.CLOSED
+DECLINED = FeedbackStatus.DECLINED
+DUPLICATE = FeedbackStatus.DUPLICATE
+DEFERRED = FeedbackStatus.DEFERRED
 
 
 class FeedbackNotFound(NotFound):
@@ -60,10 +57,9 @@ class Demand(msgspec.Struct, frozen=True):
     received_at: datetime
 
 
-def check_channel(channel: str) -> None:
-    """Raise `ValidationError` unless `channel` is one of `CHANNELS`."""
-    if channel not in CHANNELS:
-        raise ValidationError("channel", f"unknown channel {channel!r}; one of {CHANNELS}")
+def check_channel(channel: str) -> Channel:
+    """`channel` as a `Channel`; raises `ValidationError` for any other word."""
+    return parse(Channel, "channel", channel)
 
 
 def check_nps(nps: int | None, nps_reason: str | None) -> None:
@@ -77,14 +73,65 @@ def check_nps(nps: int | None, nps_reason: str | None) -> None:
     check_optional_text("nps_reason", nps_reason, max_length=MAX_TEXT)
 
 
-def check_impact(impact: str | None) -> None:
-    """Raise `ValidationError` unless `impact` is None or one of `IMPACTS`."""
-    if impact is not None and impact not in IMPACTS:
-        raise ValidationError("impact", f"unknown impact {impact!r}; one of {IMPACTS}")
+def check_impact(impact: str | None) -> Impact | None:
+    """`impact` as an `Impact` (or None); raises `ValidationError` for any other word."""
+    return None if impact is None else parse(Impact, "impact", impact)
 
 
 class Feedback(Aggregate):
-    """One thing a customer told us (see `STATUSES` for its life cycle)."""
+    """One thing a customer told us (see `FeedbackStatus` for its life cycle).
+
+    Public command methods check their input and then record an event; the `@event` bodies
+    hold only the state rules, because they run again whenever the item is loaded (a limit
+    tightened later must never make an old item unloadable). The status each event leads
+    to is `STATUS_AFTER`, applied by `Feedback.Event.apply`.
+    """
+
+    status: FeedbackStatus
+
+    class Event(Aggregate.Event):
+        def apply(self, aggregate: Any) -> None:
+            # Runs after the event's own body: the status comes from the one map.
+            status = STATUS_AFTER.get(type(self))
+            if status is not None:
+                aggregate.status = status
+
+    @classmethod
+    def receive(
+        cls,
+        *,
+        key: str,
+        channel: str,
+        touchpoint: str,
+        text: str,
+        customer_ref: str | None,
+        segment: str | None,
+        nps: int | None,
+        nps_reason: str | None,
+        external_ref: str | None,
+        received_at: datetime,
+    ) -> Feedback:
+        """A newly received item, its input checked."""
+        channel = check_channel(channel)
+        check_text("touchpoint", touchpoint, max_length=MAX_TAG)
+        check_text("text", text, max_length=MAX_TEXT)
+        check_optional_text("customer_ref", customer_ref, max_length=MAX_NAME * 2)
+        check_optional_text("segment", segment, max_length=MAX_NAME)
+        check_nps(nps, nps_reason)
+        check_optional_text("external_ref", external_ref, max_length=MAX_NAME * 2)
+        check_when("received_at", received_at)
+        return cls(
+            key=key,
+            channel=channel,
+            touchpoint=touchpoint,
+            text=text,
+            customer_ref=customer_ref,
+            segment=segment,
+            nps=nps,
+            nps_reason=nps_reason,
+            external_ref=external_ref,
+            received_at=received_at,
+        )
 
     @event("Received")
     def __init__(
@@ -100,14 +147,6 @@ class Feedback(Aggregate):
         external_ref: str | None,
         received_at: datetime,
     ) -> None:
-        check_channel(channel)
-        check_text("touchpoint", touchpoint, max_length=MAX_TAG)
-        check_text("text", text, max_length=MAX_TEXT)
-        check_optional_text("customer_ref", customer_ref, max_length=MAX_NAME * 2)
-        check_optional_text("segment", segment, max_length=MAX_NAME)
-        check_nps(nps, nps_reason)
-        check_optional_text("external_ref", external_ref, max_length=MAX_NAME * 2)
-        check_when("received_at", received_at)
         self.key = key
         self.channel = channel
         self.touchpoint = touchpoint
@@ -118,7 +157,6 @@ class Feedback(Aggregate):
         self.nps_reason = nps_reason
         self.external_ref = external_ref
         self.received_at = received_at
-        self.status = NEW
         self.team_id: UUID | None = None
         self.tags: tuple[str, ...] = ()
         self.impact: str | None = None
@@ -133,7 +171,7 @@ class Feedback(Aggregate):
         self.shipped_at: datetime | None = None
         self.loop_closed_how: str | None = None
 
-    def check_status(self, action: str, *allowed: str) -> None:
+    def check_status(self, action: str, *allowed: FeedbackStatus) -> None:
         """Raise `InvalidTransition` unless the item is in one of the `allowed` statuses."""
         if self.status not in allowed:
             raise InvalidTransition(f"feedback {self.key}", self.status, action)
@@ -143,7 +181,19 @@ class Feedback(Aggregate):
         """When the first customer asked (across merged duplicates)."""
         return min((d.received_at for d in self.demand), default=self.received_at)
 
-    @event("Triaged")
+    def check_milestone(self, field: str, when: datetime) -> None:
+        """Raise unless `when` is a sane time no earlier than the first ask.
+
+        Only for times a caller states: a milestone before anyone asked would make a
+        negative lead time.
+        """
+        check_when(field, when)
+        first = self.earliest_received_at
+        if when < first:
+            raise ValidationError(
+                field, f"must not come before the item was received ({first.isoformat()})"
+            )
+
     def triage(
         self,
         team_id: UUID,
@@ -152,126 +202,191 @@ class Feedback(Aggregate):
         outcome_id: UUID | None,
         triaged_at: datetime,
     ) -> None:
-        self.check_status("triage", NEW, TRIAGED, DEFERRED)
         check_tags("tags", tags)
-        check_impact(impact)
-        check_when("triaged_at", triaged_at)
-        self.status = TRIAGED
+        level = check_impact(impact)
+        self.check_milestone("triaged_at", triaged_at)
+        self._triage(
+            team_id=team_id, tags=tags, impact=level, outcome_id=outcome_id, triaged_at=triaged_at
+        )
+
+    @event("Triaged")
+    def _triage(
+        self,
+        team_id: UUID,
+        tags: tuple[str, ...],
+        impact: str | None,
+        outcome_id: UUID | None,
+        triaged_at: datetime,
+    ) -> None:
+        self.check_status("triage", *TRIAGEABLE)
         self.team_id = team_id
         self.tags = tags
         self.impact = impact
         self.outcome_id = outcome_id
         self.deferred_until = None
 
-    @event("Planned")
     def plan(self, decision_id: UUID, planned_at: datetime) -> None:
+        self.check_milestone("planned_at", planned_at)
+        self._plan(decision_id=decision_id, planned_at=planned_at)
+
+    @event("Planned")
+    def _plan(self, decision_id: UUID, planned_at: datetime) -> None:
         self.check_status("plan", TRIAGED, PLANNED)
-        check_when("planned_at", planned_at)
-        self.status = PLANNED
         self.decision_id = decision_id
 
-    @event("Unplanned")
     def unplan(self, reason: str, unplanned_at: datetime) -> None:
-        self.check_status("unplan", PLANNED)
         check_text("reason", reason, max_length=MAX_REASON)
         check_when("unplanned_at", unplanned_at)
-        self.status = TRIAGED
+        self._unplan(reason=reason, unplanned_at=unplanned_at)
+
+    @event("Unplanned")
+    def _unplan(self, reason: str, unplanned_at: datetime) -> None:
+        self.check_status("unplan", PLANNED)
         self.decision_id = None
 
-    @event("Declined")
     def decline(self, reason: str, decision_id: UUID | None, declined_at: datetime) -> None:
-        self.check_status("decline", NEW, TRIAGED, PLANNED, DEFERRED)
         check_text("reason", reason, max_length=MAX_TEXT)
-        check_when("declined_at", declined_at)
-        self.status = DECLINED
+        self.check_milestone("declined_at", declined_at)
+        self._decline(reason=reason, decision_id=decision_id, declined_at=declined_at)
+
+    @event("Declined")
+    def _decline(self, reason: str, decision_id: UUID | None, declined_at: datetime) -> None:
+        self.check_status("decline", NEW, TRIAGED, PLANNED, DEFERRED)
         self.reason = reason
         self.decision_id = decision_id
 
-    @event("Deferred")
     def defer(self, until: date, reason: str | None, deferred_at: datetime) -> None:
-        self.check_status("defer", NEW, TRIAGED)
         check_optional_text("reason", reason, max_length=MAX_REASON)
-        check_when("deferred_at", deferred_at)
+        self.check_milestone("deferred_at", deferred_at)
         if isinstance(until, datetime) or not isinstance(until, date):
             raise ValidationError("until", "must be a date")
         if until <= deferred_at.date():
             raise ValidationError("until", "must lie after the day it is deferred on")
-        self.status = DEFERRED
+        self._defer(until=until, reason=reason, deferred_at=deferred_at)
+
+    @event("Deferred")
+    def _defer(self, until: date, reason: str | None, deferred_at: datetime) -> None:
+        self.check_status("defer", NEW, TRIAGED)
         self.deferred_until = until
         self.reason = reason
 
-    @event("Reopened")
     def reopen(self, reason: str, reopened_at: datetime) -> None:
-        self.check_status("reopen", SHIPPED, CLOSED, DECLINED)
         check_text("reason", reason, max_length=MAX_TEXT)
-        check_when("reopened_at", reopened_at)
+        self.check_milestone("reopened_at", reopened_at)
+        self._reopen(reason=reason, reopened_at=reopened_at)
+
+    @event("Reopened")
+    def _reopen(self, reason: str, reopened_at: datetime) -> None:
+        self.check_status("reopen", SHIPPED, CLOSED, DECLINED)
         # Back to the triage inbox; team and tags stay as a starting point.
-        self.status = NEW
         self.reason = reason
         self.decision_id = None
         self.shipped_at = None
         self.loop_closed_how = None
 
-    @event("MarkedShipped")
     def mark_shipped(
         self, increment_id: UUID, decision_id: UUID | None, shipped_at: datetime
     ) -> None:
-        self.check_status("mark shipped", *SHIPPABLE)
+        # The ship time comes from the delivery tooling (the outside world): it is not
+        # refused when it precedes the first ask; lead-time metrics count such a span as
+        # zero and say how many they clamped.
         check_when("shipped_at", shipped_at)
         if decision_id is not None and decision_id != self.decision_id:
             raise ValidationError("decision_id", f"feedback {self.key} is not planned under it")
-        self.status = SHIPPED
+        self._mark_shipped(
+            increment_id=increment_id, decision_id=decision_id, shipped_at=shipped_at
+        )
+
+    @event("MarkedShipped")
+    def _mark_shipped(
+        self, increment_id: UUID, decision_id: UUID | None, shipped_at: datetime
+    ) -> None:
+        self.check_status("mark shipped", *SHIPPABLE)
         self.shipped_by = (*self.shipped_by, increment_id)
         self.shipped_at = shipped_at
 
-    @event("LoopClosed")
     def close_loop(self, how: str, note: str | None, closed_at: datetime) -> None:
-        self.check_status("close the loop on", SHIPPED, DECLINED)
         check_text("how", how, max_length=MAX_TAG)
         check_optional_text("note", note, max_length=MAX_TEXT)
-        check_when("closed_at", closed_at)
-        self.status = CLOSED
+        self.check_milestone("closed_at", closed_at)
+        self._close_loop(how=how, note=note, closed_at=closed_at)
+
+    @event("LoopClosed")
+    def _close_loop(self, how: str, note: str | None, closed_at: datetime) -> None:
+        self.check_status("close the loop on", SHIPPED, DECLINED)
         self.loop_closed_how = how
 
-    @event("MarkedDuplicate")
     def mark_duplicate(self, original_id: UUID, marked_at: datetime) -> None:
-        self.check_status("mark duplicate", NEW, TRIAGED, DEFERRED)
         if original_id == self.id:
             raise DuplicateCycle(f"feedback {self.key} cannot duplicate itself")
         check_when("marked_at", marked_at)
-        self.status = DUPLICATE
+        self._mark_duplicate(original_id=original_id, marked_at=marked_at)
+
+    @event("MarkedDuplicate")
+    def _mark_duplicate(self, original_id: UUID, marked_at: datetime) -> None:
+        self.check_status("mark duplicate", *TRIAGEABLE)
         self.duplicate_of = original_id
         self.demand = ()
         self.duplicate_ids = ()
 
-    @event("DuplicateRepointed")
     def repoint_duplicate(self, original_id: UUID, repointed_at: datetime) -> None:
-        self.check_status("repoint", DUPLICATE)
         if original_id == self.id:
             raise DuplicateCycle(f"feedback {self.key} cannot duplicate itself")
         check_when("repointed_at", repointed_at)
+        self._repoint_duplicate(original_id=original_id, repointed_at=repointed_at)
+
+    @event("DuplicateRepointed")
+    def _repoint_duplicate(self, original_id: UUID, repointed_at: datetime) -> None:
+        self.check_status("repoint", DUPLICATE)
         self.duplicate_of = original_id
 
-    @event("DemandMerged")
     def merge_demand(
+        self, duplicate_ids: tuple[UUID, ...], demand: tuple[Demand, ...], merged_at: datetime
+    ) -> None:
+        if self.id in duplicate_ids:
+            raise DuplicateCycle(f"feedback {self.key} cannot absorb its own demand")
+        check_when("merged_at", merged_at)
+        self._merge_demand(duplicate_ids=duplicate_ids, demand=demand, merged_at=merged_at)
+
+    @event("DemandMerged")
+    def _merge_demand(
         self, duplicate_ids: tuple[UUID, ...], demand: tuple[Demand, ...], merged_at: datetime
     ) -> None:
         if self.status == DUPLICATE:
             raise InvalidTransition(f"feedback {self.key}", self.status, "merge demand into")
-        if self.id in duplicate_ids:
-            raise DuplicateCycle(f"feedback {self.key} cannot absorb its own demand")
-        check_when("merged_at", merged_at)
         self.duplicate_ids = (*self.duplicate_ids, *duplicate_ids)
         self.demand = (*self.demand, *demand)
 
-    @event("TextEdited")
     def edit_text(self, text: str, edited_at: datetime) -> None:
         check_text("text", text, max_length=MAX_TEXT)
         check_when("edited_at", edited_at)
+        self._edit_text(text=text, edited_at=edited_at)
+
+    @event("TextEdited")
+    def _edit_text(self, text: str, edited_at: datetime) -> None:
         self.text = text
 
-    @event("Retagged")
     def retag(self, tags: tuple[str, ...], retagged_at: datetime) -> None:
         check_tags("tags", tags)
         check_when("retagged_at", retagged_at)
+        self._retag(tags=tags, retagged_at=retagged_at)
+
+    @event("Retagged")
+    def _retag(self, tags: tuple[str, ...], retagged_at: datetime) -> None:
         self.tags = tags
+
+
+#: The status each feedback event leads to; events missing here leave the status as it was.
+STATUS_AFTER: Mapping[type[Any], FeedbackStatus] = statuses_after(
+    Feedback,
+    Received=NEW,
+    Triaged=TRIAGED,
+    Planned=PLANNED,
+    Unplanned=TRIAGED,
+    Declined=DECLINED,
+    Deferred=DEFERRED,
+    Reopened=NEW,
+    MarkedShipped=SHIPPED,
+    LoopClosed=CLOSED,
+    MarkedDuplicate=DUPLICATE,
+)

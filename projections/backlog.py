@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from domain.decision import Decision
+from domain.lifecycle import status_after
 from infra.database import Connection
 from projections.base import Positioned, Projection, events_of
 from projections.rows import Rows
@@ -107,7 +108,7 @@ class Backlog(Projection):
                         "rationale": e.rationale,
                         "options": list(e.options),
                         "outcome_id": e.outcome_id,
-                        "status": "proposed",
+                        "status": status_after(e),
                         "proposed_by": e.proposed_by,
                         "proposed_at": e.proposed_at,
                     }
@@ -117,23 +118,23 @@ class Backlog(Projection):
                 raise LookupError(f"{kind} for decision {did} that was never proposed")
             elif kind == "Accepted":
                 rows.change(
-                    did, status="accepted", decided_by=e.decided_by, decided_at=e.decided_at
+                    did, status=status_after(e), decided_by=e.decided_by, decided_at=e.decided_at
                 )
             elif kind == "Declined":
                 rows.change(
                     did,
-                    status="declined",
+                    status=status_after(e),
                     rationale=e.rationale,
                     decided_by=e.decided_by,
                     decided_at=e.decided_at,
                     rank=None,
                 )
             elif kind == "Superseded":
-                rows.change(did, status="superseded", superseded_by=e.by_decision_id, rank=None)
+                rows.change(did, status=status_after(e), superseded_by=e.by_decision_id, rank=None)
             elif kind == "Started":
-                rows.change(did, status="in_progress", started_at=e.started_at)
+                rows.change(did, status=status_after(e), started_at=e.started_at)
             elif kind == "MarkedShipped":
-                rows.change(did, status="shipped", shipped_at=e.shipped_at, rank=None)
+                rows.change(did, status=status_after(e), shipped_at=e.shipped_at, rank=None)
             elif kind == "Ranked":
                 rows.change(did, rank=e.rank)
             elif kind == "FeedbackLinked":

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from domain.feedback import Feedback
+from domain.lifecycle import status_after
+from domain.vocabulary import OPEN_FEEDBACK, FeedbackStatus, sql_list
 from infra.database import Connection
 from projections.base import Positioned, Projection, events_of
 from projections.rows import Rows
@@ -90,7 +92,7 @@ CREATE TABLE feedback_items (
 """
 
 
-INDEXES = """
+INDEXES_SQL = """
 CREATE UNIQUE INDEX ON feedback_items (key);
 CREATE INDEX ON feedback_items (status, received_at DESC);
 CREATE INDEX ON feedback_items (team_id, status);
@@ -102,20 +104,23 @@ CREATE INDEX ON feedback_items USING gin (search);
 -- metric queries filter and group by, so they read the index and not the wide rows.
 CREATE INDEX ON feedback_items (triaged_at)
     INCLUDE (earliest_received_at, team_id, channel, touchpoint, outcome_id)
-    WHERE status <> 'duplicate' AND triaged_at IS NOT NULL;
+    WHERE status <> '{duplicate}' AND triaged_at IS NOT NULL;
 CREATE INDEX ON feedback_items (decided_at)
     INCLUDE (earliest_received_at, team_id, channel, touchpoint, outcome_id)
-    WHERE status <> 'duplicate' AND decided_at IS NOT NULL;
+    WHERE status <> '{duplicate}' AND decided_at IS NOT NULL;
 CREATE INDEX ON feedback_items (shipped_at)
     INCLUDE (earliest_received_at, team_id, channel, touchpoint, outcome_id)
-    WHERE status <> 'duplicate' AND shipped_at IS NOT NULL;
+    WHERE status <> '{duplicate}' AND shipped_at IS NOT NULL;
 CREATE INDEX ON feedback_items (closed_at)
     INCLUDE (earliest_received_at, team_id, channel, touchpoint, outcome_id)
-    WHERE status <> 'duplicate' AND closed_at IS NOT NULL;
+    WHERE status <> '{duplicate}' AND closed_at IS NOT NULL;
 CREATE INDEX ON feedback_items (status)
     INCLUDE (earliest_received_at, team_id, channel, touchpoint, outcome_id)
-    WHERE status IN ('new', 'triaged', 'planned', 'deferred');
+    WHERE status IN {open};
 """
+
+
+INDEXES = INDEXES_SQL.format(duplicate=FeedbackStatus.DUPLICATE, open=sql_list(OPEN_FEEDBACK))
 
 
 def _number(key: str) -> int:
@@ -194,7 +199,7 @@ class FeedbackItems(Projection):
                 "external_ref": e.external_ref,
                 "received_at": e.received_at,
                 "earliest_received_at": e.received_at,
-                "status": "new",
+                "status": status_after(e),
                 "tags": [],
                 "duplicates": 0,
                 "demand": 1,
@@ -212,7 +217,7 @@ class FeedbackItems(Projection):
         if kind == "Triaged":
             change(
                 fid,
-                status="triaged",
+                status=status_after(e),
                 team_id=e.team_id,
                 tags=list(e.tags),
                 impact=e.impact,
@@ -223,30 +228,30 @@ class FeedbackItems(Projection):
         elif kind == "Planned":
             change(
                 fid,
-                status="planned",
+                status=status_after(e),
                 decision_id=e.decision_id,
                 decided_at=_first(row["decided_at"], e.planned_at),
             )
         elif kind == "Unplanned":
-            change(fid, status="triaged", decision_id=None)
+            change(fid, status=status_after(e), decision_id=None)
         elif kind == "Declined":
             change(
                 fid,
-                status="declined",
+                status=status_after(e),
                 reason=e.reason,
                 decision_id=e.decision_id,
                 decided_at=_first(row["decided_at"], e.declined_at),
             )
         elif kind == "Deferred":
-            change(fid, status="deferred", deferred_until=e.until, reason=e.reason)
+            change(fid, status=status_after(e), deferred_until=e.until, reason=e.reason)
         elif kind == "Reopened":
-            change(fid, status="new", reason=e.reason, decision_id=None)
+            change(fid, status=status_after(e), reason=e.reason, decision_id=None)
         elif kind == "MarkedShipped":
-            change(fid, status="shipped", shipped_at=_first(row["shipped_at"], e.shipped_at))
+            change(fid, status=status_after(e), shipped_at=_first(row["shipped_at"], e.shipped_at))
         elif kind == "LoopClosed":
-            change(fid, status="closed", closed_at=_first(row["closed_at"], e.closed_at))
+            change(fid, status=status_after(e), closed_at=_first(row["closed_at"], e.closed_at))
         elif kind == "MarkedDuplicate":
-            change(fid, status="duplicate", duplicate_of=e.original_id, demand=0, customers=[])
+            change(fid, status=status_after(e), duplicate_of=e.original_id, demand=0, customers=[])
         elif kind == "DuplicateRepointed":
             change(fid, duplicate_of=e.original_id)
         elif kind == "DemandMerged":

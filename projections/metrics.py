@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
+from domain.vocabulary import FeedbackStatus
 from infra.database import Connection
 from projections.queries import (
     OPEN_FEEDBACK,
@@ -96,7 +97,7 @@ def _lead_time_sql(measure: str) -> str:
     else:
         column = _ENDS[measure]
         ended = f"f.{column}"
-        scope = f"f.status <> 'duplicate' AND f.{column} IS NOT NULL"
+        scope = f"f.status <> '{FeedbackStatus.DUPLICATE}' AND f.{column} IS NOT NULL"
         window = (
             "(p.window_start IS NULL OR i.ended_at >= p.window_start) "
             "AND (p.window_end IS NULL OR i.ended_at < p.window_end)"

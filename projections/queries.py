@@ -12,14 +12,16 @@ from uuid import UUID
 
 import msgspec
 
+from domain import vocabulary
+from domain.vocabulary import Channel, DecisionStatus, FeedbackStatus, Impact, in_order
 from infra.database import Connection
 
 T = TypeVar("T")
 
 #: Decisions the backlog shows unless told otherwise: those that can still change course.
-OPEN_DECISIONS = ("proposed", "accepted", "in_progress")
+OPEN_DECISIONS = in_order(vocabulary.OPEN_DECISIONS)
 #: Feedback statuses that count as not yet resolved (the open age of these is aging WIP).
-OPEN_FEEDBACK = ("new", "triaged", "planned", "deferred")
+OPEN_FEEDBACK = in_order(vocabulary.OPEN_FEEDBACK)
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
@@ -111,8 +113,8 @@ class FeedbackItem(Row, frozen=True, kw_only=True):
     id: UUID
     key: str
     number: int
-    status: str
-    channel: str
+    status: FeedbackStatus
+    channel: Channel
     touchpoint: str
     text: str
     customer_ref: str | None
@@ -125,7 +127,7 @@ class FeedbackItem(Row, frozen=True, kw_only=True):
     team_id: UUID | None
     team: str | None
     tags: list[str]
-    impact: str | None
+    impact: Impact | None
     outcome_id: UUID | None
     decision_id: UUID | None
     decision: str | None
@@ -269,7 +271,7 @@ class BacklogDecision(Row, frozen=True, kw_only=True):
     rationale: str
     options: list[str]
     outcome_id: UUID | None
-    status: str
+    status: DecisionStatus
     rank: int | None
     proposed_by: str | None
     proposed_at: datetime

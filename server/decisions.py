@@ -13,9 +13,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
 from domain import services
-from domain.decision import STATUSES
 from domain.services.base import Written
 from domain.services.views import DecisionView
+from domain.vocabulary import DecisionStatus
 from infra.eventstore import PostgresEventStore
 from infra.tokens import Principal
 from projections import queries
@@ -98,7 +98,7 @@ class DecisionController(Controller):
         description=(
             "Decisions ranked (rank ascending, unranked last, then by number), each with its "
             "demand: linked feedback, distinct customers, NPS detractors. By default the open "
-            f"ones (proposed, accepted, in progress); statuses: {', '.join(STATUSES)}."
+            "ones (proposed, accepted, in progress)."
         ),
         guards=[ANYONE],
     )
@@ -110,7 +110,8 @@ class DecisionController(Controller):
             str | None, QueryParameter(description="Only this team's (slug or id).")
         ] = None,
         status: Annotated[
-            list[str] | None, QueryParameter(description="Only these statuses (repeatable).")
+            list[DecisionStatus] | None,
+            QueryParameter(description="Only these statuses (repeatable)."),
         ] = None,
     ) -> list[queries.BacklogDecision]:
         async with pool.acquire() as conn:

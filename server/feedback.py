@@ -12,9 +12,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
 from domain import services
-from domain.feedback import CHANNELS, STATUSES
 from domain.services.base import Written
 from domain.services.views import FeedbackView
+from domain.vocabulary import Channel, FeedbackStatus, Impact
 from infra.eventstore import PostgresEventStore
 from infra.tokens import Principal
 from projections import queries
@@ -31,7 +31,7 @@ Key = Annotated[str, PathParameter(description="The item's key (FB-12) or id.")]
 
 class FeedbackCreate(Schema):
     text: str
-    channel: str
+    channel: Channel
     touchpoint: str = "product"
     customer: str | None = None
     segment: str | None = None
@@ -44,7 +44,7 @@ class FeedbackCreate(Schema):
 class Triage(Schema):
     team: str
     tags: list[str] = msgspec.field(default_factory=list)
-    impact: str | None = None
+    impact: Impact | None = None
     outcome: UUID | None = None
 
 
@@ -103,7 +103,7 @@ class FeedbackController(Controller):
         summary="Receive feedback",
         description=(
             "Records what a customer told us. Idempotent on (channel, external_ref): the same "
-            f"pair again answers the existing item with 200. Channels: {', '.join(CHANNELS)}."
+            "pair again answers the existing item with 200."
         ),
         status_code=201,
     )
@@ -131,14 +131,14 @@ class FeedbackController(Controller):
         operation_id="listFeedback",
         responses=answers(queries.Page[queries.FeedbackItem]),
         summary="List and search feedback",
-        description=f"Newest first, cursor-paginated. Statuses: {', '.join(STATUSES)}.",
+        description="Newest first, cursor-paginated.",
     )
     async def list_feedback(
         self,
         reader: NamedDependency[Reader],
         team: FromQuery[str | None] = None,
-        status: FromQuery[str | None] = None,
-        channel: FromQuery[str | None] = None,
+        status: FromQuery[FeedbackStatus | None] = None,
+        channel: FromQuery[Channel | None] = None,
         touchpoint: FromQuery[str | None] = None,
         outcome: FromQuery[UUID | None] = None,
         q: Annotated[str | None, QueryParameter(description="Full-text search.")] = None,

@@ -18,6 +18,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, HeaderParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
+from domain.lifecycle import status_after
 from domain.team import TeamNotFound
 from infra.database import DATABASE_ERRORS
 from infra.eventstore import create_mapper
@@ -40,6 +41,8 @@ class Change(msgspec.Struct, kw_only=True):
     version: int
     key: str | None = None
     team_id: UUID | None = None
+    # The status the event leads to: a feedback or a decision status (one field for both,
+    # as msgspec cannot tell two string enums apart in a union).
     status: str | None = None
 
 
@@ -101,7 +104,6 @@ class Broadcaster:
 def describe(mapper: Mapper[Any], notification: Notification) -> Change:
     event: Any = mapper.to_domain_event(notification)
     aggregate, _, name = type(event).__qualname__.partition(".")
-    status = _STATUS.get(f"{aggregate}.{name}")
     return Change(
         position=notification.id,
         aggregate=aggregate,
@@ -110,22 +112,8 @@ def describe(mapper: Mapper[Any], notification: Notification) -> Change:
         version=notification.originator_version,
         key=getattr(event, "key", None),
         team_id=getattr(event, "team_id", None),
-        status=status,
+        status=status_after(event),
     )
-
-
-_STATUS = {
-    "Feedback.Received": "new",
-    "Feedback.Triaged": "triaged",
-    "Feedback.Planned": "planned",
-    "Feedback.Unplanned": "triaged",
-    "Feedback.Declined": "declined",
-    "Feedback.Deferred": "deferred",
-    "Feedback.Reopened": "new",
-    "Feedback.MarkedShipped": "shipped",
-    "Feedback.LoopClosed": "closed",
-    "Feedback.MarkedDuplicate": "duplicate",
-}
 
 
 class TeamOf:

@@ -7,7 +7,7 @@ from datetime import datetime
 from uuid import UUID
 
 from domain.common import as_utc
-from domain.decision import IN_BACKLOG, Decision
+from domain.decision import Decision
 from domain.feedback import PLANNED, TRIAGED
 from domain.increment import Increment, IncrementNotFound
 from domain.index import HUMAN_KEY, Index
@@ -22,6 +22,7 @@ from domain.services.loaders import (
 )
 from domain.services.shipping import ship_decision
 from domain.services.teams import load_outcome, load_team
+from domain.vocabulary import IN_BACKLOG
 
 
 async def _roots(store: EventStore, refs: Sequence[str | UUID]) -> tuple[UUID, ...]:
@@ -70,7 +71,7 @@ async def propose_decision(
     feedback_ids = await _roots(store, feedback)
     when = as_utc(proposed_at)
     key = format_key(DECISION_PREFIX, await store.next_number(DECISION_PREFIX))
-    decision = Decision(
+    decision = Decision.propose(
         key=key,
         team_id=owner.id,
         title=title,

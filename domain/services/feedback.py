@@ -7,7 +7,6 @@ from datetime import date, datetime
 from uuid import UUID
 
 from domain.common import as_utc, normalize_tags
-from domain.decision import IN_BACKLOG
 from domain.errors import ConcurrencyConflict, InvalidTransition
 from domain.feedback import (
     DuplicateCycle,
@@ -29,6 +28,7 @@ from domain.services.base import (
 )
 from domain.services.loaders import load_decision, load_feedback, load_root
 from domain.services.teams import load_outcome, load_team
+from domain.vocabulary import IN_BACKLOG
 
 #: How many times `receive_feedback` re-reads after losing a race for the same reference.
 _RECEIVE_RETRIES = 3
@@ -74,7 +74,7 @@ async def receive_feedback(
             if earlier is not None:
                 return earlier
         key = format_key(FEEDBACK_PREFIX, await store.next_number(FEEDBACK_PREFIX))
-        item = Feedback(
+        item = Feedback.receive(
             key=key,
             channel=channel,
             touchpoint=touchpoint.strip().lower(),

@@ -6,11 +6,12 @@ from uuid import UUID
 
 import msgspec
 
-from domain.decision import IN_BACKLOG, Decision, DecisionNotFound
-from domain.feedback import PLANNED, SHIPPABLE, Feedback, FeedbackNotFound
+from domain.decision import Decision, DecisionNotFound
+from domain.feedback import PLANNED, Feedback, FeedbackNotFound
 from domain.increment import PRODUCTION_ENVIRONMENTS, SUCCEEDED, Increment
 from domain.ports import EventStore
 from domain.services.loaders import MAX_DUPLICATE_HOPS, Loaded, resolve_decision, resolve_feedback
+from domain.vocabulary import IN_BACKLOG, SHIPPABLE
 
 
 class Shipped(msgspec.Struct, frozen=True):

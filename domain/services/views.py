@@ -17,6 +17,7 @@ from domain.services.delivery import load_incident, load_increment
 from domain.services.loaders import load_decision, load_feedback
 from domain.services.teams import load_outcome, load_team
 from domain.team import Team
+from domain.vocabulary import Channel, DecisionStatus, FeedbackStatus, Impact
 
 
 class Member(msgspec.Struct, frozen=True):
@@ -76,8 +77,8 @@ class FeedbackView(msgspec.Struct, frozen=True):
     id: UUID
     version: int
     key: str
-    status: str
-    channel: str
+    status: FeedbackStatus
+    channel: Channel
     touchpoint: str
     text: str
     customer_ref: str | None
@@ -89,7 +90,7 @@ class FeedbackView(msgspec.Struct, frozen=True):
     earliest_received_at: datetime
     team_id: UUID | None
     tags: tuple[str, ...]
-    impact: str | None
+    impact: Impact | None
     outcome_id: UUID | None
     decision_id: UUID | None
     deferred_until: date | None
@@ -109,7 +110,7 @@ class FeedbackView(msgspec.Struct, frozen=True):
             version=item.version,
             key=item.key,
             status=item.status,
-            channel=item.channel,
+            channel=Channel(item.channel),
             touchpoint=item.touchpoint,
             text=item.text,
             customer_ref=item.customer_ref,
@@ -121,7 +122,7 @@ class FeedbackView(msgspec.Struct, frozen=True):
             earliest_received_at=item.earliest_received_at,
             team_id=item.team_id,
             tags=item.tags,
-            impact=item.impact,
+            impact=None if item.impact is None else Impact(item.impact),
             outcome_id=item.outcome_id,
             decision_id=item.decision_id,
             deferred_until=item.deferred_until,
@@ -140,7 +141,7 @@ class DecisionView(msgspec.Struct, frozen=True):
     id: UUID
     version: int
     key: str
-    status: str
+    status: DecisionStatus
     team_id: UUID
     title: str
     rationale: str

@@ -24,11 +24,10 @@ from datetime import UTC, datetime, time, timedelta
 from functools import partial
 from uuid import UUID
 
-from domain.decision import ACCEPTED, IN_BACKLOG, OPEN, PROPOSED
+from domain.decision import ACCEPTED, PROPOSED
 from domain.decision import DECLINED as DECISION_DECLINED
 from domain.decision import SHIPPED as DECISION_SHIPPED
 from domain.feedback import (
-    CHANNELS,
     CLOSED,
     DECLINED,
     DEFERRED,
@@ -65,6 +64,7 @@ from domain.services import (
     supersede_decision,
     triage_feedback,
 )
+from domain.vocabulary import IN_BACKLOG, OPEN_DECISIONS, Channel
 from loopline.demo import catalog
 
 Action = Callable[[], Awaitable[None]]
@@ -87,8 +87,8 @@ class DemoSize:
     def __post_init__(self) -> None:
         if not 1 <= self.teams <= len(catalog.TEAMS):
             raise ValueError(f"teams: from 1 to {len(catalog.TEAMS)}")
-        if self.feedback < len(CHANNELS):
-            raise ValueError(f"feedback: at least {len(CHANNELS)} (one per channel)")
+        if self.feedback < len(Channel):
+            raise ValueError(f"feedback: at least {len(Channel)} (one per channel)")
         if self.increments < self.teams:
             raise ValueError("increments: at least one per team")
         if not 14 <= self.days <= 3650:
@@ -334,7 +334,7 @@ class World:
             theme = self.rng.choice(team.themes)
             kind, ask, touchpoint = "theme", self.rng.choice(theme.spec.asks), theme.spec.touchpoint
         # The first items come through every channel once; then as channels usually weigh.
-        channel = CHANNELS[n] if n < len(CHANNELS) else self.weighted(catalog.CHANNEL_WEIGHTS)
+        channel = list(Channel)[n] if n < len(Channel) else self.weighted(catalog.CHANNEL_WEIGHTS)
         who = self.rng.choice(self.customers)
         nps: int | None = None
         why: str | None = None
@@ -486,7 +486,7 @@ class World:
                 theme.proposing = True
                 at = when + self.around(item.team.spec.habits.decide)
                 self.at(at, partial(self.propose, theme, at))
-        elif decision.status in OPEN:
+        elif decision.status in OPEN_DECISIONS:
             await link_feedback(self.store, decision.key, feedback=[item.key], linked_at=when)
             self.count()
             decision.items.append(item)
@@ -578,7 +578,7 @@ class World:
             team.work.append(Work(self.sha(), message, authored, ready))
 
     async def decline_decision(self, decision: DecisionState, when: datetime) -> None:
-        if decision.status not in OPEN:
+        if decision.status not in OPEN_DECISIONS:
             return
         team = decision.theme.team
         fallback = decision.theme.spec.options[-1]
@@ -598,7 +598,7 @@ class World:
                 await self.decline(item, f"{decision.key} was declined: {rationale}", when)
 
     async def supersede(self, old: DecisionState, when: datetime) -> None:
-        if old.status not in OPEN:
+        if old.status not in OPEN_DECISIONS:
             return
         theme = old.theme
         title = f"{self.title(theme)}, smaller first step"

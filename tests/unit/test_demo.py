@@ -8,10 +8,11 @@ from typing import Any
 from uuid import UUID
 
 from domain.decision import Decision
-from domain.feedback import CHANNELS, Feedback
+from domain.feedback import Feedback
 from domain.incident import Incident
 from domain.increment import Increment
 from domain.memory import InMemoryEventStore
+from domain.vocabulary import Channel, DecisionStatus, FeedbackStatus
 from loopline.demo import DemoReport, DemoSize, load_demo
 
 ANCHOR = datetime(2026, 3, 2, 12, tzinfo=UTC)
@@ -61,22 +62,22 @@ async def test_the_demo_holds_every_part_of_the_story() -> None:
     statuses = Counter(f.status for f in feedback)
 
     # Feedback arrived through every channel, surveys with a score and its why.
-    assert {f.channel for f in feedback} == set(CHANNELS)
+    assert {f.channel for f in feedback} == set(Channel)
     surveys = [f for f in feedback if f.channel == "survey"]
     assert surveys
     assert all(f.nps is not None and 0 <= f.nps <= 10 and f.nps_reason for f in surveys)
     assert len({f.nps for f in surveys}) > 5  # detractors, passives and promoters
 
     # Every way out of the inbox is taken, and some items are still waiting.
-    for status in ("new", "triaged", "shipped", "closed", "declined", "deferred", "duplicate"):
+    for status in set(FeedbackStatus) - {FeedbackStatus.PLANNED}:
         assert statuses[status] > 0, status
     assert report.counts["reopened"] > 0
     assert len(feedback) == SMALL.feedback == report.counts["feedback"]
 
     # Decisions were accepted, declined, superseded and shipped.
     decisions = Counter(d.status for d in aggregates if isinstance(d, Decision))
-    for status in ("shipped", "declined", "superseded"):
-        assert decisions[status] > 0, status
+    for outcome in (DecisionStatus.SHIPPED, DecisionStatus.DECLINED, DecisionStatus.SUPERSEDED):
+        assert decisions[outcome] > 0, outcome
 
     # Production deployments failed or were rolled back; incidents opened, tied or not.
     increments = [i for i in aggregates if isinstance(i, Increment)]

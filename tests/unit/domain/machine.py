@@ -23,6 +23,7 @@ from domain.errors import ConcurrencyConflict, DomainError
 from domain.increment import Increment, IncrementNotFound
 from domain.ports import EventStore, Recording
 from domain.services.base import load
+from domain.vocabulary import IN_BACKLOG, Channel, Impact
 
 T = TypeVar("T")
 
@@ -94,7 +95,7 @@ def make_machine(store_factory: StoreFactory) -> type[RuleBasedStateMachine]:
         # --- commands --------------------------------------------------------------------
 
         @rule(
-            channel=st.sampled_from(fb.CHANNELS),
+            channel=st.sampled_from(list(Channel)),
             customer=st.sampled_from(["c1", "c2", "c3", None]),
             source=st.sampled_from([None, None, "a", "b"]),
         )
@@ -116,7 +117,7 @@ def make_machine(store_factory: StoreFactory) -> type[RuleBasedStateMachine]:
                 assert done.position is None
 
         @precondition(lambda self: self.feedback)
-        @rule(i=st.integers(0, 1000), impact=st.sampled_from([None, *fb.IMPACTS]))
+        @rule(i=st.integers(0, 1000), impact=st.sampled_from([None, *Impact]))
         def triage(self, i: int, impact: str | None) -> None:
             item = self._item(i)
             self.attempt(s.triage_feedback(self.store, item, team=self.team, impact=impact))
@@ -265,7 +266,7 @@ def make_machine(store_factory: StoreFactory) -> type[RuleBasedStateMachine]:
             for item in self._all_feedback().values():
                 if item.status == fb.PLANNED:
                     assert item.decision_id is not None
-                    assert decisions[item.decision_id].status in dec.IN_BACKLOG
+                    assert decisions[item.decision_id].status in IN_BACKLOG
 
         @invariant()
         def rebuilt_aggregates_equal_the_saved_ones(self) -> None:
