@@ -440,3 +440,151 @@ async def nps(
                 _nps_group(group, c["responses"], c["promoters"], c["passives"], c["detractors"])
             )
     return Nps(group_by=list(dims), groups=groups)
+
+
+# --- the why: tags and distinguishing terms ----------------------------------------------
+
+#: Example item keys given with each tag and term.
+EXAMPLES = 3
+MAX_TERMS = 50
+
+
+class WhyTag(Row, frozen=True, kw_only=True):
+    """A tag given at triage, with how many responses of each kind carry it; `examples`
+    are the keys of the newest detractors carrying it (promoters when it has none)."""
+
+    tag: str
+    detractors: int
+    passives: int
+    promoters: int
+    examples: list[str]
+
+
+class WhyTerm(Row, frozen=True, kw_only=True):
+    """A word (English lexeme, as PostgreSQL stems it) of the whys, with how many
+    detractors' and promoters' whys use it; `log_odds` is the log-odds ratio of its use by
+    detractors over promoters with an informative Dirichlet prior, `z` that ratio over its
+    standard deviation (Monroe, Colaresi & Quinn 2008); `examples` the keys of the newest
+    responses of the side it marks."""
+
+    term: str
+    detractors: int
+    promoters: int
+    log_odds: float
+    z: float
+    examples: list[str]
+
+
+class NpsWhy(Row, frozen=True, kw_only=True):
+    responses: int
+    detractors: int
+    passives: int
+    promoters: int
+    tags: list[WhyTag]
+    detractor_terms: list[WhyTerm]
+    promoter_terms: list[WhyTerm]
+
+
+_WHY_COUNTS = f"""
+WITH {_SELECTED}
+SELECT count(*)::int AS responses,
+       count(*) FILTER (WHERE class = 'detractor')::int AS detractors,
+       count(*) FILTER (WHERE class = 'passive')::int AS passives,
+       count(*) FILTER (WHERE class = 'promoter')::int AS promoters
+FROM chosen
+"""
+
+_WHY_TAGS = f"""
+WITH {_SELECTED},
+tagged AS (SELECT c.key, c.class, c.received_at, tag FROM chosen c, unnest(c.tags) AS tag)
+SELECT tag,
+       count(*) FILTER (WHERE class = 'detractor')::int AS detractors,
+       count(*) FILTER (WHERE class = 'passive')::int AS passives,
+       count(*) FILTER (WHERE class = 'promoter')::int AS promoters,
+       (coalesce(array_agg(key ORDER BY received_at DESC, key)
+                     FILTER (WHERE class = 'detractor'), '{{}}')
+        || coalesce(array_agg(key ORDER BY received_at DESC, key)
+                        FILTER (WHERE class <> 'detractor'), '{{}}'))[1:{EXAMPLES}] AS examples
+FROM tagged
+GROUP BY tag
+ORDER BY detractors DESC, promoters, tag
+"""
+
+# Monroe, Colaresi & Quinn (2008), "Fightin' words", section 3.5: for word w with counts
+# y_d, y_p in the detractors' and promoters' whys (each why counts a word once) and totals
+# n_d, n_p, and a Dirichlet prior a_w = a0 * (share of w in every why ever received), with
+# a0 = n_d + n_p (the prior weighs as much as the selection):
+#   delta_w = ln((y_d + a_w) / (n_d + a0 - y_d - a_w)) - ln((y_p + a_w) / (n_p + a0 - y_p - a_w))
+#   var_w ~= 1 / (y_d + a_w) + 1 / (y_p + a_w),   z_w = delta_w / sqrt(var_w).
+_WHY_TERMS = f"""
+WITH {_SELECTED},
+words AS (
+    SELECT c.key, c.class, c.received_at, w
+    FROM chosen c, unnest(c.lexemes) AS w
+    WHERE c.class <> 'passive'
+),
+counts AS (
+    SELECT w,
+           count(*) FILTER (WHERE class = 'detractor')::float8 AS yd,
+           count(*) FILTER (WHERE class = 'promoter')::float8 AS yp,
+           (array_agg(key ORDER BY received_at DESC, key)
+                FILTER (WHERE class = 'detractor'))[1:{EXAMPLES}] AS by_detractors,
+           (array_agg(key ORDER BY received_at DESC, key)
+                FILTER (WHERE class = 'promoter'))[1:{EXAMPLES}] AS by_promoters
+    FROM words GROUP BY w
+),
+totals AS (
+    SELECT sum(yd) AS nd, sum(yp) AS np, sum(yd) + sum(yp) AS a0,
+           (SELECT sum(responses)::float8 FROM read.nps_lexemes) AS background
+    FROM counts
+),
+priors AS (
+    SELECT c.*, t.nd, t.np, t.a0,
+           -- A word the background has not counted yet (it lags) weighs as in the selection.
+           greatest(t.a0 * coalesce(l.responses, c.yd + c.yp)
+                    / greatest(t.background, t.a0), 1e-6) AS a
+    FROM counts c CROSS JOIN totals t
+    LEFT JOIN read.nps_lexemes l ON l.lexeme = c.w
+),
+scored AS (
+    SELECT w, yd, yp, by_detractors, by_promoters,
+           ln((yd + a) / greatest(nd + a0 - yd - a, 1e-9))
+           - ln((yp + a) / greatest(np + a0 - yp - a, 1e-9)) AS delta,
+           1 / (yd + a) + 1 / (yp + a) AS variance
+    FROM priors
+)
+(SELECT 'detractor' AS side, w AS term, yd::int AS detractors, yp::int AS promoters,
+        delta AS log_odds, delta / sqrt(variance) AS z,
+        coalesce(by_detractors, '{{}}') AS examples
+ FROM scored WHERE delta > 0 AND yd > 0 ORDER BY z DESC, w LIMIT $9)
+UNION ALL
+(SELECT 'promoter' AS side, w AS term, yd::int AS detractors, yp::int AS promoters,
+        delta AS log_odds, delta / sqrt(variance) AS z,
+        coalesce(by_promoters, '{{}}') AS examples
+ FROM scored WHERE delta < 0 AND yp > 0 ORDER BY z, w LIMIT $9)
+"""
+
+
+async def why(conn: Connection, selection: Selection, *, limit: int = 10) -> NpsWhy:
+    """The themes behind the score of the selection's responses: the triage tags with
+    their counts per kind of response, and up to `limit` terms that most mark the
+    detractors' whys against the promoters' (and the promoters' against the detractors')."""
+    if not 1 <= limit <= MAX_TERMS:
+        raise InvalidQuery("limit", f"must be from 1 to {MAX_TERMS}")
+    args = selection.args()
+    totals = await conn.fetchrow(_WHY_COUNTS, *args)
+    assert totals is not None  # an aggregate without GROUP BY answers one row
+    tags = [WhyTag(**dict(r)) for r in await conn.fetch(_WHY_TAGS, *args)]
+    terms: dict[str, list[WhyTerm]] = {"detractor": [], "promoter": []}
+    for r in await conn.fetch(_WHY_TERMS, *args, limit):
+        fields = dict(r)
+        terms[fields.pop("side")].append(WhyTerm(**fields))
+    return NpsWhy(
+        responses=totals["responses"],
+        detractors=totals["detractors"],
+        passives=totals["passives"],
+        promoters=totals["promoters"],
+        tags=tags,
+        detractor_terms=terms["detractor"],
+        promoter_terms=terms["promoter"],
+    )

@@ -85,3 +85,37 @@ class NpsController(Controller):
             ("nps", selection, group_by, now),
             lambda conn: nps.nps(conn, selection, group_by=group_by, now=now),
         )
+
+    @get(
+        "/why",
+        operation_id="getNpsWhy",
+        responses=answers(nps.NpsWhy),
+        summary="Why: the themes behind the score",
+        description=(
+            "For the same selection as the NPS: the tags given at triage with their counts "
+            "among detractors, passives and promoters, and the words that most mark "
+            "detractors' whys against promoters' (and the reverse), ranked by a log-odds "
+            "ratio with an informative Dirichlet prior (z-score), each with example item keys."
+        ),
+    )
+    async def why(
+        self,
+        reader: NamedDependency[Reader],
+        start: From = None,
+        end: To = None,
+        team: Team = None,
+        touchpoint: Text = None,
+        channel: Text = None,
+        segment: Text = None,
+        customer: Annotated[str | None, QueryParameter(description="A customer reference.")] = None,
+        outcome: Annotated[str | None, QueryParameter(description="An outcome's id.")] = None,
+        limit: Annotated[
+            int, QueryParameter(ge=1, le=nps.MAX_TERMS, description="Terms per side.")
+        ] = 10,
+    ) -> Response[bytes]:
+        selection = _selection(start, end, team, touchpoint, channel, segment, customer, outcome)
+        return await reader.json(
+            nps.READS,
+            ("nps-why", selection, limit),
+            lambda conn: nps.why(conn, selection, limit=limit),
+        )

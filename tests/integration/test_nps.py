@@ -17,7 +17,7 @@ from domain.services import (
 )
 from infra.eventstore import PostgresEventStore
 from projections.catalog import all_projections
-from projections.nps import Selection, nps
+from projections.nps import Selection, nps, why
 from projections.queries import InvalidQuery
 from projections.runner import ProjectionRunner
 
@@ -209,3 +209,64 @@ async def test_nps_over_http(api: httpx.AsyncClient, event_store: PostgresEventS
     bad = await api.get("/api/metrics/nps", params={"group_by": "week,month"})
     assert bad.status_code == 400
     assert "group_by" in bad.text
+    # The why of the same selection.
+    themes = await api.get("/api/metrics/nps/why", params={"segment": "SMB", "limit": "2"})
+    assert themes.status_code == 200, themes.text
+    assert (themes.json()["responses"], themes.json()["detractors"]) == (1, 1)
+    assert (await api.get("/api/metrics/nps/why", params={"limit": "0"})).status_code == 400
+
+
+async def test_the_word_that_marks_detractors_leads_the_why(
+    database_url: str, event_store: PostgresEventStore, pool: asyncpg.Pool
+) -> None:
+    await form_team(event_store, slug="billing", name="Billing", formed_at=JAN - timedelta(30))
+    # Five detractors, four of whom complain about the invoice; four promoters praise how
+    # fast it is; both sides mention the app.
+    detractors = [
+        "The invoice is wrong again and the app does not explain it",
+        "Every invoice arrives late",
+        "Invoices never match what I ordered",
+        "I cannot download my invoice from the app",
+        "Too expensive for what it does",
+    ]
+    promoters = [
+        "Fast and simple app",
+        "Really fast delivery",
+        "The app is fast",
+        "Fast support, friendly people",
+    ]
+    keys = {}
+    for n, text in enumerate(detractors):
+        keys[text] = await answer(event_store, n % 4, "billing", JAN + timedelta(hours=n), text)
+    for n, text in enumerate(promoters):
+        keys[text] = await answer(event_store, 10, "product", JAN + timedelta(hours=9 + n), text)
+    # A passive is neither side.
+    await answer(event_store, 8, "product", JAN + timedelta(hours=20), "Invoice fine, app fast")
+    # Triage: the invoice complaints are tagged billing, two promoters praise.
+    for text in detractors[:4]:
+        await triage_feedback(event_store, keys[text], team="billing", tags=["billing"])
+    for text in promoters[:2]:
+        await triage_feedback(event_store, keys[text], team="billing", tags=["praise"])
+    await project(database_url, event_store)
+
+    async with pool.acquire() as conn:
+        found = await why(conn, Q1, limit=3)
+
+    assert (found.responses, found.detractors, found.passives, found.promoters) == (10, 5, 1, 4)
+    # Tags: billing on 4 detractors (newest first as examples), praise on 2 promoters.
+    assert [(t.tag, t.detractors, t.passives, t.promoters) for t in found.tags] == [
+        ("billing", 4, 0, 0),
+        ("praise", 0, 0, 2),
+    ]
+    assert found.tags[0].examples == [keys[w] for w in reversed(detractors[1:4])]
+    # "invoic" (invoice, invoices) is in 4 of 5 detractors' whys and no promoter's: it
+    # leads; "fast" leads the promoters' side; "app", used by both, leads neither.
+    top = found.detractor_terms[0]
+    assert (top.term, top.detractors, top.promoters) == ("invoic", 4, 0)
+    assert top.z > 0
+    assert top.log_odds > 0
+    assert top.examples == [keys[w] for w in reversed(detractors[:4])][:3]
+    assert found.promoter_terms[0].term == "fast"
+    assert found.promoter_terms[0].z < 0
+    assert "app" not in {found.detractor_terms[0].term, found.promoter_terms[0].term}
+    assert len(found.detractor_terms) <= 3
