@@ -54,7 +54,13 @@ def digest(token: str) -> bytes:
 async def create_token(
     conn: Connection, *, name: str, role: Role, team_ids: tuple[UUID, ...] = ()
 ) -> tuple[UUID, str]:
-    """A new token: (its id, the token itself — shown this once, never stored)."""
+    """A new token: (its id, the token itself — shown this once, never stored).
+
+    The bootstrap admin's name is reserved: `ensure_bootstrap` owns that row, and a unique
+    index keeps it single.
+    """
+    if name.strip().lower() == BOOTSTRAP:
+        raise ValidationError("name", f"{BOOTSTRAP!r} is reserved for the bootstrap admin token")
     token = new_token()
     token_id = uuid4()
     await conn.execute(

@@ -7,6 +7,8 @@ from typing import Any
 
 import asyncpg
 import msgspec
+from litestar import Request, Response
+from litestar.config.app import AppConfig
 from litestar.exceptions import HTTPException
 from litestar.plugins.problem_details import (
     ProblemDetailsConfig,
@@ -233,9 +235,25 @@ def _webhook_error(error: WebhookError) -> ProblemDetailsException:
     )
 
 
+def _conflict(request: Request[Any, Any, Any], error: ConcurrencyConflict) -> Response[Any]:
+    # A write that sent If-Match and lost a race after its version check has the same answer
+    # as one whose check failed: its precondition no longer holds (412, whatever the timing).
+    if not isinstance(error, StaleVersion) and "if-match" in request.headers:
+        error = StaleVersion(str(error), current_version=error.current_version)
+    return _domain_error(error).to_response(request)
+
+
+class _ProblemDetailsPlugin(ProblemDetailsPlugin):
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config = super().on_app_init(app_config)
+        # Needs the request (was If-Match sent?), which the exception map does not pass.
+        app_config.exception_handlers[ConcurrencyConflict] = _conflict
+        return app_config
+
+
 def problem_details_plugin() -> ProblemDetailsPlugin:
     """Every HTTP error, and each mapped exception, answered as application/problem+json."""
-    return ProblemDetailsPlugin(
+    return _ProblemDetailsPlugin(
         ProblemDetailsConfig(
             exception_to_problem_detail_map={
                 HTTPException: _http_error,

@@ -28,6 +28,9 @@ from server.auth import ANYONE
 logger = logging.getLogger(__name__)
 
 HEARTBEAT = 15.0
+MAX_POSITION = 2**63 - 1
+"""Positions are PostgreSQL bigints: a larger Last-Event-ID is a 400, not a query that fails
+after the stream has begun."""
 QUEUE_SIZE = 10_000
 
 
@@ -161,7 +164,8 @@ class EventStreamController(Controller):
         pool: NamedDependency[asyncpg.Pool],
         team: FromQuery[str | None] = None,
         last_event_id: Annotated[
-            int | None, HeaderParameter(name="Last-Event-ID", required=False, ge=0)
+            int | None,
+            HeaderParameter(name="Last-Event-ID", required=False, ge=0, le=MAX_POSITION),
         ] = None,
     ) -> ServerSentEvent:
         broadcaster: Broadcaster = request.app.state.broadcaster

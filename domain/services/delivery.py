@@ -185,9 +185,9 @@ async def open_incident(
         await load_increment(store, caused_by_increment)
     natural_key = f"{service}:{external_ref}" if external_ref is not None else None
     if natural_key is not None:
-        earlier = await find_index(store, INCIDENT, natural_key)
-        if earlier is not None and earlier.target_id is not None:
-            return written(await load_incident(store, earlier.target_id), None, created=False)
+        earlier = await _already_opened(store, natural_key)
+        if earlier is not None:
+            return earlier
     when = as_utc(opened_at)
     incident = Incident(
         service=service,
@@ -202,7 +202,22 @@ async def open_incident(
         indexes.append(
             Index(kind=INCIDENT, key=natural_key, target_id=incident.id, registered_at=when)
         )
-    return written(incident, await save(store, incident, *indexes), created=True)
+    try:
+        position = await save(store, incident, *indexes)
+    except ConcurrencyConflict:
+        # The same reference opened concurrently: answer the incident that won.
+        earlier = await _already_opened(store, natural_key) if natural_key else None
+        if earlier is None:
+            raise
+        return earlier
+    return written(incident, position, created=True)
+
+
+async def _already_opened(store: EventStore, natural_key: str) -> Written | None:
+    index = await find_index(store, INCIDENT, natural_key)
+    if index is None or index.target_id is None:
+        return None
+    return written(await load_incident(store, index.target_id), None, created=False)
 
 
 async def attribute_incident_cause(

@@ -31,7 +31,7 @@ from server.webhooks.actions import (
     sha,
     text,
 )
-from server.webhooks.integrations import Integration
+from server.webhooks.integrations import Integration, normalize
 
 HEADERS = ("webhook-id", "webhook-timestamp", "user-agent", "content-type")
 _MAX_REF = 200
@@ -81,7 +81,9 @@ def event_of(payload: Any) -> str:
 
 
 def _ref(repository: str, sender_id: str) -> str:
-    ref = f"generic:{repository}:{sender_id}"
+    """The natural key of a sender's `id`: the repository compares as teams own it
+    (`ACME/svc-a ` is `acme/svc-a`), the id whole (hashed whole when long)."""
+    ref = f"generic:{normalize(repository)}:{sender_id}"
     if len(ref) <= _MAX_REF:
         return ref
     return "generic:" + hashlib.sha256(ref.encode()).hexdigest()

@@ -25,6 +25,9 @@ from server.webhooks.verify import (
 )
 
 MAX_BODY = 1024 * 1024
+MAX_DELIVERY_ID = 1000
+"""Longest delivery id (X-GitHub-Delivery, Idempotency-Key, X-Gitlab-Event-UUID, webhook-id)
+kept; a longer one is a 400. Ids are stored whole: two deliveries differ whenever their ids do."""
 _NOT_VERIFIED = (
     "the signature does not verify with the secret of an integration for this repository"
 )
@@ -67,6 +70,10 @@ async def _accept(
     verifies: Callable[[Integration], bool],
     status_code: int = 202,
 ) -> Response[Accepted]:
+    if len(delivery_id) > MAX_DELIVERY_ID:
+        raise WebhookError(
+            f"the delivery id is {len(delivery_id)} characters long; at most {MAX_DELIVERY_ID}"
+        )
     integrations: IntegrationCache = request.app.state.integration_cache
     found = [i for i in await integrations.candidates(pool, source, repository) if verifies(i)]
     if not found:
@@ -75,7 +82,7 @@ async def _accept(
         stored = await store_delivery(
             conn,
             source=source,
-            delivery_id=delivery_id[:200],
+            delivery_id=delivery_id,
             event=event[:100],
             repository=normalize(repository) if repository else None,
             integration_id=found[0].id,
@@ -104,7 +111,8 @@ class WebhookReceivers(Controller):
         description=(
             "Verified by X-Hub-Signature-256 (HMAC-SHA256 of the raw body with the secret of "
             "the integration listing the repository); stored, then mapped. 202 (200 for ping); "
-            "401 when not verified; 413 over 1 MiB."
+            "400 for an X-GitHub-Delivery over 1,000 characters; 401 when not verified; "
+            "413 over 1 MiB."
         ),
         request_max_body_size=MAX_BODY,
         status_code=202,
@@ -139,7 +147,8 @@ class WebhookReceivers(Controller):
         summary="Receive a GitLab delivery",
         description=(
             "Verified by X-Gitlab-Token (the integration's secret, compared in constant time); "
-            "Idempotency-Key or X-Gitlab-Event-UUID identify it. 202; 401; 413 over 1 MiB."
+            "Idempotency-Key or X-Gitlab-Event-UUID identify it (at most 1,000 characters, "
+            "else 400). 202; 401; 413 over 1 MiB."
         ),
         request_max_body_size=MAX_BODY,
         status_code=202,
@@ -177,7 +186,8 @@ class WebhookReceivers(Controller):
         description=(
             "Signed the Standard Webhooks way: webhook-id, webhook-timestamp (within 5 minutes) "
             "and webhook-signature `v1,<base64 HMAC-SHA256 of id.timestamp.body>`. The body is "
-            "a deployment or an incident (docs/webhooks.md). 202; 401; 413 over 1 MiB."
+            "a deployment or an incident (docs/webhooks.md). 202; 400 for a webhook-id over "
+            "1,000 characters; 401; 413 over 1 MiB."
         ),
         request_max_body_size=MAX_BODY,
         status_code=202,
