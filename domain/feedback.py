@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -49,6 +49,22 @@ class DuplicateCycle(DomainError):
     """Raised when marking an item duplicate would make it (indirectly) its own original."""
 
 
+class CannotUndo(DomainError):
+    """Raised when an undo names no change of the item, or a change another item made."""
+
+
+#: Changes that another item's command makes to this one (a duplicate's demand arriving or
+#: leaving, a repoint when the original itself became a duplicate). They are undone by
+#: undoing that other item's marking, never on their own.
+CAUSED_ELSEWHERE = ("DemandMerged", "DemandReturned", "DuplicateRepointed")
+
+# What the aggregate's snapshots leave out: the library's own bookkeeping, and the
+# snapshots themselves.
+_NOT_STATE = frozenset(
+    {"_id", "_version", "_pending_events", "_created_on", "_modified_on", "_states"}
+)
+
+
 class Demand(msgspec.Struct, frozen=True):
     """One customer asking: the item they asked in, who they are, and when they asked."""
 
@@ -78,6 +94,27 @@ def check_impact(impact: str | None) -> Impact | None:
     return None if impact is None else parse(Impact, "impact", impact)
 
 
+def live_events(events: Sequence[Any]) -> list[Any]:
+    """The events of one item (in version order) that still count: neither a correction
+    nor an event that a correction still in force cancels.
+
+    Walking back from the newest, a correction cancels the versions it names; a cancelled
+    correction cancels nothing (undoing an undo brings its changes back). This gives the
+    same state as the aggregate's own replay, which restores earlier snapshots.
+    """
+    cancelled: set[int] = set()
+    kept: list[Any] = []
+    for e in reversed(events):
+        if e.originator_version in cancelled:
+            continue
+        if isinstance(e, Feedback.Corrected):
+            cancelled.update(range(e.cancels_from, e.cancels_to + 1))
+            continue
+        kept.append(e)
+    kept.reverse()
+    return kept
+
+
 class Feedback(Aggregate):
     """One thing a customer told us (see `FeedbackStatus` for its life cycle).
 
@@ -90,11 +127,19 @@ class Feedback(Aggregate):
     status: FeedbackStatus
 
     class Event(Aggregate.Event):
+        """Every event of an item sets the status `STATUS_AFTER` names, and remembers the
+        state it leads to, so that a correction can restore an earlier version (`undo`)."""
+
         def apply(self, aggregate: Any) -> None:
             # Runs after the event's own body: the status comes from the one map.
             status = STATUS_AFTER.get(type(self))
             if status is not None:
                 aggregate.status = status
+
+        def mutate(self, aggregate: Any) -> Any:
+            item: Any = super().mutate(aggregate)
+            item._remember(type(self).__name__)
+            return item
 
     @classmethod
     def receive(
@@ -132,6 +177,67 @@ class Feedback(Aggregate):
             external_ref=external_ref,
             received_at=received_at,
         )
+
+    class Corrected(Event):
+        """A correction: versions `cancels_from`..`cancels_to` count as never having
+        happened; the item is back in its state of version `cancels_from - 1`."""
+
+        cancels_from: int
+        cancels_to: int
+        corrected_at: datetime
+
+    def _remember(self, event_name: str) -> None:
+        history: dict[int, tuple[str, dict[str, Any]]] = self.__dict__.setdefault("_states", {})
+        state = {k: v for k, v in vars(self).items() if k not in _NOT_STATE}
+        history[self.version] = (event_name, state)
+
+    def _history(self) -> dict[int, tuple[str, dict[str, Any]]]:
+        history: dict[int, tuple[str, dict[str, Any]]] = self.__dict__.get("_states", {})
+        return history
+
+    def state_at(self, version: int) -> dict[str, Any]:
+        """The item's attributes as they were right after `version` (a copy)."""
+        if version not in self._history():
+            raise CannotUndo(f"feedback {self.key} has no version {version}")
+        return dict(self._history()[version][1])
+
+    def undo(self, before_version: int | None, corrected_at: datetime) -> None:
+        """Return the item to the state it had before `before_version` (default: before
+        its last change), recording a correction that cancels that version and every
+        later one. Nothing is erased: the cancelled events stay in the history.
+
+        Raises `CannotUndo` for the receipt, for versions the item does not have, and
+        when a cancelled change was made by another item's command (`CAUSED_ELSEWHERE`).
+        """
+        first = self.version if before_version is None else before_version
+        if isinstance(first, bool) or not isinstance(first, int):
+            raise ValidationError("before_version", "must be an integer")
+        if first <= 1:
+            raise CannotUndo(f"feedback {self.key}: its receipt cannot be undone")
+        if first > self.version:
+            raise CannotUndo(
+                f"feedback {self.key} has no version {first} (it is at {self.version})"
+            )
+        check_when("corrected_at", corrected_at)
+        history = self._history()
+        for version in range(first, self.version + 1):
+            name = history[version][0]
+            if name in CAUSED_ELSEWHERE:
+                raise CannotUndo(
+                    f"feedback {self.key} version {version} ({name}) was caused by another"
+                    " item; undo the duplicate's marking on that item instead"
+                )
+        restored = history[first - 1][1]
+        if restored["status"] == DUPLICATE and self.status != DUPLICATE:
+            raise CannotUndo(
+                f"undoing would make feedback {self.key} a duplicate again; mark it instead"
+            )
+        self._correct(cancels_from=first, cancels_to=self.version, corrected_at=corrected_at)
+
+    @event(Corrected)
+    def _correct(self, cancels_from: int, cancels_to: int, corrected_at: datetime) -> None:
+        # State precondition only: the versions must exist (replays always pass it).
+        self.__dict__.update(self.state_at(cancels_from - 1))
 
     @event("Received")
     def __init__(
@@ -356,6 +462,22 @@ class Feedback(Aggregate):
             raise InvalidTransition(f"feedback {self.key}", self.status, "merge demand into")
         self.duplicate_ids = (*self.duplicate_ids, *duplicate_ids)
         self.demand = (*self.demand, *demand)
+
+    def return_demand(
+        self, duplicate_ids: tuple[UUID, ...], demand: tuple[Demand, ...], returned_at: datetime
+    ) -> None:
+        """A duplicate's marking was undone: the demand it brought leaves this item."""
+        check_when("returned_at", returned_at)
+        self._return_demand(duplicate_ids=duplicate_ids, demand=demand, returned_at=returned_at)
+
+    @event("DemandReturned")
+    def _return_demand(
+        self, duplicate_ids: tuple[UUID, ...], demand: tuple[Demand, ...], returned_at: datetime
+    ) -> None:
+        gone = set(duplicate_ids)
+        self.duplicate_ids = tuple(d for d in self.duplicate_ids if d not in gone)
+        asked_here = {d.feedback_id for d in demand}
+        self.demand = tuple(d for d in self.demand if d.feedback_id not in asked_here)
 
     def edit_text(self, text: str, edited_at: datetime) -> None:
         check_text("text", text, max_length=MAX_TEXT)

@@ -146,16 +146,7 @@ class AsyncpgRecorder:
         self, originator_id: UUID, *, lte_version: int | None = None
     ) -> list[StoredEvent]:
         async with self.pool.acquire() as conn:
-            rows = await conn.fetch(_SELECT_EVENTS, originator_id, lte_version)
-        return [
-            StoredEvent(
-                originator_id=row["originator_id"],
-                originator_version=row["originator_version"],
-                topic=row["topic"],
-                state=row["state"],
-            )
-            for row in rows
-        ]
+            return await select_events(conn, originator_id, lte_version=lte_version)
 
     async def select_notifications(
         self,
@@ -264,6 +255,23 @@ class AsyncpgRecorder:
                     pass  # the connection is gone; releasing it below replaces it
                 finally:
                     await self.pool.release(listener)
+
+
+async def select_events(
+    conn: Connection, originator_id: UUID, *, lte_version: int | None = None
+) -> list[StoredEvent]:
+    """One aggregate's stored events in version order (up to `lte_version`), on `conn`
+    (a projection re-reading an item inside its own transaction)."""
+    rows = await conn.fetch(_SELECT_EVENTS, originator_id, lte_version)
+    return [
+        StoredEvent(
+            originator_id=row["originator_id"],
+            originator_version=row["originator_version"],
+            topic=row["topic"],
+            state=row["state"],
+        )
+        for row in rows
+    ]
 
 
 def _alive(conn: PoolConnectionProxy) -> bool:

@@ -3,13 +3,17 @@ item's lead-time milestones (triaged, decided, shipped, loop closed)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
-from domain.feedback import Feedback
+from domain.feedback import Feedback, live_events
 from domain.lifecycle import status_after
 from domain.vocabulary import OPEN_FEEDBACK, FeedbackStatus, sql_list
 from infra.database import Connection
+from infra.recorder import select_events
+from infra.transcoder import EventMapper
 from projections.base import Positioned, Projection, events_of
 from projections.rows import Rows
 
@@ -122,6 +126,9 @@ CREATE INDEX ON feedback_items (status)
 
 INDEXES = INDEXES_SQL.format(duplicate=FeedbackStatus.DUPLICATE, open=sql_list(OPEN_FEEDBACK))
 
+# Decodes an item's stored events when a correction makes the row be recomputed.
+_MAPPER = EventMapper()
+
 
 def _number(key: str) -> int:
     try:
@@ -138,7 +145,7 @@ class FeedbackItems(Projection):
     """One row per feedback item, current state plus first-time milestones."""
 
     name = "feedback"
-    version = 3
+    version = 4
     tables = ("feedback_items",)
     topics = events_of(
         Feedback,
@@ -154,8 +161,10 @@ class FeedbackItems(Projection):
         "MarkedDuplicate",
         "DuplicateRepointed",
         "DemandMerged",
+        "DemandReturned",
         "TextEdited",
         "Retagged",
+        "Corrected",
     )
 
     def schema_sql(self) -> str:
@@ -171,6 +180,8 @@ class FeedbackItems(Projection):
             kind = type(e).__name__
             if kind == "Received":
                 self._received(rows, e)
+            elif kind in ("Corrected", "DemandReturned"):
+                await self._recompute(conn, rows, e.originator_id, e.originator_version)
             else:
                 self._changed(rows, kind, e)
             rows.change(
@@ -180,6 +191,17 @@ class FeedbackItems(Projection):
                 updated_at=e.timestamp,
             )
         await rows.flush(conn)
+
+    async def _recompute(self, conn: Connection, rows: Rows, item_id: UUID, version: int) -> None:
+        """The item's row rebuilt from its events up to `version` that still count, as if
+        the cancelled ones (and demand that returned to its duplicate) never happened:
+        first-triage, decision, ship and close times included."""
+        mapper = _MAPPER
+        stored = await select_events(conn, item_id, lte_version=version)
+        counted = _without_returned_demand(live_events([mapper.to_domain_event(s) for s in stored]))
+        self._received(rows, counted[0])
+        for e in counted[1:]:
+            self._changed(rows, type(e).__name__, e)
 
     @staticmethod
     def _received(rows: Rows, e: Any) -> None:
@@ -271,3 +293,26 @@ class FeedbackItems(Projection):
             change(fid, text=e.text)
         elif kind == "Retagged":
             change(fid, tags=list(e.tags))
+
+
+def _without_returned_demand(events: Sequence[Any]) -> list[Any]:
+    """`events` with the asks that a later `DemandReturned` took back removed from the
+    `DemandMerged` that brought them (walking back, so an ask merged again after its return
+    still counts)."""
+    returned: set[UUID] = set()
+    kept: list[Any] = []
+    for e in reversed(events):
+        if type(e).__name__ == "DemandReturned":
+            returned.update(e.duplicate_ids, (d.feedback_id for d in e.demand))
+        elif type(e).__name__ == "DemandMerged" and returned:
+            hit = returned.intersection(e.duplicate_ids, (d.feedback_id for d in e.demand))
+            if hit:
+                e = dataclasses.replace(
+                    e,
+                    duplicate_ids=tuple(i for i in e.duplicate_ids if i not in hit),
+                    demand=tuple(d for d in e.demand if d.feedback_id not in hit),
+                )
+                returned -= hit
+        kept.append(e)
+    kept.reverse()
+    return kept

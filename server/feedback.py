@@ -74,6 +74,10 @@ class CloseLoop(Schema):
     note: str | None = None
 
 
+class Undo(Schema):
+    before_version: int | None = None
+
+
 class FeedbackDetail(Schema):
     item: FeedbackView
     history: list[HistoryEntry]
@@ -315,3 +319,31 @@ class FeedbackController(Controller):
             store, key, how=data.how, note=data.note, expected_version=expected_version
         )
         return _result(written, "closed")
+
+    @post(
+        "/{key:str}/undo",
+        operation_id="undoFeedback",
+        summary="Undo the item's last change (or every change from a version on)",
+        description=(
+            "Records a correction that cancels the item's versions from `before_version` "
+            "(default: its last version) on: the item returns to the state it had before, "
+            "and every read model counts it as if the cancelled changes had not happened. "
+            "Send `If-Match` with the version you saw."
+        ),
+    )
+    async def undo(
+        self,
+        key: Key,
+        store: NamedDependency[PostgresEventStore],
+        principal: NamedDependency[Principal],
+        expected_version: NamedDependency[int | None],
+        data: JSONBody[Undo | None] = None,
+    ) -> WriteResult:
+        await self._act(key, store, principal)
+        written = await services.undo_feedback(
+            store,
+            key,
+            before_version=data.before_version if data is not None else None,
+            expected_version=expected_version,
+        )
+        return _result(written, written.status or "")

@@ -40,6 +40,7 @@ from domain.services.feedback import (
     reopen_feedback,
     retag_feedback,
     triage_feedback,
+    undo_feedback,
 )
 from domain.services.loaders import resolve_decision, resolve_feedback
 from domain.services.shipping import Shipped
@@ -132,5 +133,6 @@ __all__ = [
     "supersede_decision",
     "team_owning",
     "triage_feedback",
+    "undo_feedback",
     "unlink_feedback",
 ]

@@ -23,6 +23,7 @@ class Written(msgspec.Struct, frozen=True):
     `version` is the aggregate's version after the command (send it back as the expected
     version of the next write); `position` is the position of the last event this command
     stored (wait for projections to reach it), None when the command changed nothing.
+    `status` is the aggregate's status after the command, where the command reports it.
     """
 
     id: UUID
@@ -30,6 +31,7 @@ class Written(msgspec.Struct, frozen=True):
     position: int | None
     key: str | None = None
     created: bool = False
+    status: str | None = None
 
 
 async def load(

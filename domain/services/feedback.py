@@ -9,6 +9,7 @@ from uuid import UUID
 from domain.common import as_utc, normalize_tags
 from domain.errors import ConcurrencyConflict, InvalidTransition
 from domain.feedback import (
+    DUPLICATE,
     DuplicateCycle,
     Feedback,
     FeedbackNotFound,
@@ -268,3 +269,36 @@ async def retag_feedback(
     item = await _for_update(store, ref, expected_version)
     item.retag(tags=normalize_tags(tags), retagged_at=as_utc(retagged_at))
     return written(item, await save(store, item), key=item.key)
+
+
+async def undo_feedback(
+    store: EventStore,
+    ref: str | UUID,
+    *,
+    before_version: int | None = None,
+    corrected_at: datetime | None = None,
+    expected_version: int | None = None,
+) -> Written:
+    """Return the item to its state before `before_version` (default: before its last
+    change) with one correction event that names the versions it cancels.
+
+    When the correction takes back the item's marking as a duplicate, its demand (and its
+    own duplicates) return to it from the item that absorbed them.
+    """
+    item = await _for_update(store, ref, expected_version)
+    was_duplicate_of = item.duplicate_of if item.status == DUPLICATE else None
+    when = as_utc(corrected_at)
+    item.undo(before_version=before_version, corrected_at=when)
+    changed: list[Feedback] = [item]
+    if was_duplicate_of is not None and item.status != DUPLICATE:
+        root = await load_root(
+            store, await load(store, Feedback, was_duplicate_of, FeedbackNotFound)
+        )
+        moved = (item.id, *item.duplicate_ids)
+        root.return_demand(duplicate_ids=moved, demand=item.demand, returned_at=when)
+        changed.append(root)
+        for duplicate_id in item.duplicate_ids:
+            duplicate = await load(store, Feedback, duplicate_id, FeedbackNotFound)
+            duplicate.repoint_duplicate(original_id=item.id, repointed_at=when)
+            changed.append(duplicate)
+    return written(item, await save(store, *changed), key=item.key, status=item.status)
