@@ -33,6 +33,7 @@ from server.operations import OperationsController, prometheus_config
 from server.outcomes import OutcomeController
 from server.problems import problem_details_plugin
 from server.stream import EventStreamController
+from server.strict import make_queries_strict, strict_query
 from server.teams import TeamController
 from server.tokens import TokenController
 from server.webhooks.controllers import route_handlers as webhook_route_handlers
@@ -95,6 +96,7 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
         lifespan=[database_lifespan(settings, dsn), webhooks_lifespan(settings)],
         after_exception=[replace_read_only_connections],
         before_request=require_json_bodies,
+        guards=[strict_query],
         openapi_config=openapi_config(),
         logging_config=logging_config(),
         state=State(
@@ -106,4 +108,4 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
             }
         ),
     )
-    return document(app)
+    return make_queries_strict(document(app))

@@ -1,0 +1,68 @@
+"""Query strings are strict: a parameter an operation does not take, or a time that is not
+RFC 3339 text, is a 400 problem naming it; problem bodies say the kind in `type`, a generic
+`title` and the specifics in `detail`."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.conftest import ADMIN_TOKEN
+
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+@pytest.mark.parametrize(
+    ("path", "named"),
+    [
+        ("/api/feedback?teem=billing", "teem"),
+        ("/api/teams?limit=5", "limit"),
+        ("/api/metrics/dora?team=billing&fromm=2024-01-01T00:00:00Z", "fromm"),
+    ],
+)
+async def test_an_unknown_query_parameter_is_a_400_naming_it(
+    served: str, path: str, named: str
+) -> None:
+    async with httpx.AsyncClient(base_url=served, headers=AUTH) as client:
+        answer = await client.get(path)
+
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    problem = answer.json()
+    assert problem["field"] == named
+    assert named in problem["detail"]
+    assert problem["type"] == "https://loopline.dev/problems/invalid-request"
+
+
+@pytest.mark.parametrize("value", ["0.5", "1700000000", "yesterday"])
+async def test_a_time_that_is_not_rfc3339_text_is_a_400_naming_it(served: str, value: str) -> None:
+    async with httpx.AsyncClient(base_url=served, headers=AUTH) as client:
+        answer = await client.get("/api/feedback", params={"received_to": value})
+
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["field"] == "received_to"
+
+
+async def test_known_parameters_in_their_standard_form_are_accepted(served: str) -> None:
+    async with httpx.AsyncClient(base_url=served, headers=AUTH) as client:
+        answer = await client.get(
+            "/api/feedback", params={"received_to": "2024-06-01T00:00:00Z", "limit": "5"}
+        )
+
+    assert answer.status_code == 200, answer.text
+
+
+async def test_auth_problems_say_the_kind_in_type_and_title_and_the_specifics_in_detail(
+    served: str,
+) -> None:
+    async with httpx.AsyncClient(base_url=served) as client:
+        missing = await client.get("/api/feedback")
+        unknown = await client.get("/api/feedback", headers={"Authorization": "Bearer nope"})
+
+    for answer in (missing, unknown):
+        assert answer.status_code == 401
+        problem = answer.json()
+        assert problem["type"] == "https://loopline.dev/problems/unauthorized"
+        assert problem["title"] == "Unauthorized"
+    assert "Authorization: Bearer" in missing.json()["detail"]
+    assert "unknown or revoked" in unknown.json()["detail"]
