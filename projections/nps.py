@@ -18,9 +18,10 @@ from typing import Any
 from uuid import UUID
 
 from domain.feedback import Feedback
+from domain.vocabulary import FeedbackStatus
 from infra.database import Connection
 from projections.base import Positioned, Projection, events_of
-from projections.queries import InvalidQuery, Row, team_ref, uuid_text
+from projections.queries import InvalidQuery, Row, page_limit, team_ref, uuid_text
 
 PROMOTER = 9  # 9-10
 PASSIVE = 7  # 7-8; 0-6 are detractors
@@ -161,7 +162,7 @@ class Selection:
 # Every response in the selection, with what the team did with its item: a duplicate is
 # looked at through its original (team, tags, outcome, loop closed), since the original
 # carries its demand.
-_SELECTED = """
+_SELECTED = f"""
 selected AS (
     SELECT r.id, r.key, r.score, r.why, r.lexemes, r.channel, r.touchpoint, r.segment,
            r.customer_ref, r.received_at,
@@ -169,13 +170,15 @@ selected AS (
                 ELSE 'detractor' END AS class,
            coalesce(o.team_id, f.team_id) AS team_id,
            coalesce(o.outcome_id, f.outcome_id) AS outcome_id,
-           coalesce(o.tags, f.tags, '{}') AS tags,
+           coalesce(o.tags, f.tags, '{{}}') AS tags,
            CASE WHEN o.id IS NULL THEN f.closed_at
                 WHEN o.closed_at >= r.received_at THEN o.closed_at END AS followed_up_at,
-           coalesce(o.key, f.key) AS item_key
+           coalesce(o.key, f.key) AS item_key,
+           coalesce(o.status, f.status) AS item_status
     FROM read.nps_responses r
     LEFT JOIN read.feedback_items f ON f.id = r.id
-    LEFT JOIN read.feedback_items o ON o.id = f.duplicate_of AND f.status = 'duplicate'
+    LEFT JOIN read.feedback_items o
+        ON o.id = f.duplicate_of AND f.status = '{FeedbackStatus.DUPLICATE.value}'
     WHERE ($1::timestamptz IS NULL OR r.received_at >= $1)
       AND ($2::timestamptz IS NULL OR r.received_at < $2)
       AND ($4::text IS NULL OR r.touchpoint = $4)
@@ -588,3 +591,173 @@ async def why(conn: Connection, selection: Selection, *, limit: int = 10) -> Nps
         detractor_terms=terms["detractor"],
         promoter_terms=terms["promoter"],
     )
+
+
+# --- the inner loop: detractors owed a follow-up ---------------------------------------
+
+
+class Detractor(Row, frozen=True, kw_only=True):
+    """A detractor's answer still waiting for a follow-up (a loop closed on its item).
+
+    `item_key` is the item whose loop closing counts: the answer's own, or for a duplicate
+    its original's; `item_status` that item's status (the loop can be closed once it is
+    shipped or declined); `waiting` is seconds since the answer was received.
+    """
+
+    key: str
+    item_key: str
+    item_status: str | None
+    score: int
+    why: str | None
+    received_at: datetime
+    waiting: float
+    team_id: UUID | None
+    team: str | None
+    touchpoint: str
+    channel: str
+    segment: str | None
+    customer_ref: str | None
+
+
+class FollowUpQueue(Row, frozen=True, kw_only=True):
+    """Detractors not yet followed up, oldest first (`total` of them; `items` up to the
+    limit)."""
+
+    total: int
+    items: list[Detractor]
+
+
+_QUEUE = f"""
+WITH {_SELECTED},
+waiting AS (SELECT * FROM chosen WHERE class = 'detractor' AND followed_up_at IS NULL)
+SELECT w.key, w.item_key, w.item_status, w.score, w.why, w.received_at,
+       greatest(extract(epoch FROM coalesce($9::timestamptz, now()) - w.received_at), 0)::float8
+           AS waiting,
+       w.team_id, t.slug AS team, w.touchpoint, w.channel, w.segment, w.customer_ref,
+       count(*) OVER ()::int AS total
+FROM waiting w LEFT JOIN read.teams t ON t.id = w.team_id
+ORDER BY w.received_at, w.key
+LIMIT $10
+"""
+
+
+async def follow_up_queue(
+    conn: Connection, selection: Selection, *, limit: int = 50, now: datetime | None = None
+) -> FollowUpQueue:
+    """The detractors of the selection whose loop is not closed yet, oldest first."""
+    size = page_limit(limit)
+    rows = await conn.fetch(_QUEUE, *selection.args(), now, size)
+    items = []
+    for r in rows:
+        fields = dict(r)
+        fields.pop("total")
+        items.append(Detractor(**fields))
+    return FollowUpQueue(total=rows[0]["total"] if rows else 0, items=items)
+
+
+class FollowUpGroup(Row, frozen=True, kw_only=True):
+    """How one group's detractors were followed up.
+
+    `detractors` received in the window; `followed_up` those whose loop has closed;
+    `due` those whose 48 hours are over (or who were followed up within them: a detractor
+    answered an hour ago is not yet late); `within_48h` those followed up within 48 hours;
+    `share_within_48h` = within_48h / due (null when none is due). `count`, `mean`, `p50`
+    and `p85` summarise the seconds from the answer to the follow-up, over `followed_up`.
+    """
+
+    group: dict[str, str | None]
+    detractors: int
+    followed_up: int
+    due: int
+    within_48h: int
+    share_within_48h: float | None
+    count: int
+    mean: float | None
+    p50: float | None
+    p85: float | None
+
+
+class FollowUps(Row, frozen=True, kw_only=True):
+    unit: str = "seconds"
+    group_by: list[str]
+    groups: list[FollowUpGroup]
+
+
+# Seconds from the answer to its follow-up; NULL while none (greatest() alone would turn a
+# NULL into 0). A loop closed before the answer (clocks disagree) counts as zero.
+_SPAN = """(CASE WHEN c.followed_up_at IS NOT NULL
+        THEN greatest(extract(epoch FROM c.followed_up_at - c.received_at), 0)::float8 END)"""
+
+_FOLLOW_UP = f"""count(*)::int AS detractors,
+       count(c.followed_up_at)::int AS followed_up,
+       count(*) FILTER (WHERE c.followed_up_at <= c.received_at + interval '48 hours'
+                        OR c.received_at + interval '48 hours' <= $9)::int AS due,
+       count(*) FILTER (WHERE c.followed_up_at <= c.received_at + interval '48 hours')::int
+           AS within_48h,
+       avg({_SPAN})::float8 AS mean,
+       percentile_cont(ARRAY[0.5, 0.85]::float8[]) WITHIN GROUP (ORDER BY {_SPAN})
+           AS percentiles,
+       min(c.received_at) AS earliest"""
+
+
+def _follow_up_group(group: dict[str, str | None], r: Any | None) -> FollowUpGroup:
+    if r is None:
+        return FollowUpGroup(
+            group=group,
+            detractors=0,
+            followed_up=0,
+            due=0,
+            within_48h=0,
+            share_within_48h=None,
+            count=0,
+            mean=None,
+            p50=None,
+            p85=None,
+        )
+    followed = r["followed_up"]
+    p = list(r["percentiles"]) if followed else [None, None]
+    return FollowUpGroup(
+        group=group,
+        detractors=r["detractors"],
+        followed_up=followed,
+        due=r["due"],
+        within_48h=r["within_48h"],
+        share_within_48h=r["within_48h"] / r["due"] if r["due"] else None,
+        count=followed,
+        mean=r["mean"],
+        p50=p[0],
+        p85=p[1],
+    )
+
+
+async def follow_ups(
+    conn: Connection,
+    selection: Selection,
+    *,
+    group_by: str | Sequence[str] | None = None,
+    now: datetime | None = None,
+) -> FollowUps:
+    """Time to follow up the detractors received in the selection (answer → first loop
+    closed on its item, or on its original for a duplicate), and the share followed up
+    within 48 hours; in one group `{}` or per group (`team,week` for per team and week;
+    periods form a series with empty ones present)."""
+    dims = dimensions(group_by)
+    moment = now or datetime.now(UTC)
+    sql = _grouped_sql(_FOLLOW_UP, dims, where="c.class = 'detractor'")
+    rows = await conn.fetch(sql, *selection.args(), moment)
+    if not dims:
+        return FollowUps(group_by=[], groups=[_follow_up_group({}, rows[0])])
+    found: dict[tuple[Any, ...], dict[str, str | None]] = {}
+    kept: dict[tuple[Any, ...], Any] = {}
+    earliest: datetime | None = None
+    for r in rows:
+        group = _group(dims, r)
+        found[_identity(group)] = group
+        kept[_identity(group)] = r
+        if earliest is None or r["earliest"] < earliest:
+            earliest = r["earliest"]
+    groups = [
+        _follow_up_group(group, kept.get(_identity(group)))
+        for group in _fill_periods(dims, found, selection, moment, earliest)
+    ]
+    return FollowUps(group_by=list(dims), groups=groups)

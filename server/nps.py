@@ -119,3 +119,68 @@ class NpsController(Controller):
             ("nps-why", selection, limit),
             lambda conn: nps.why(conn, selection, limit=limit),
         )
+
+    @get(
+        "/follow-ups",
+        operation_id="getNpsFollowUpQueue",
+        responses=answers(nps.FollowUpQueue),
+        summary="Detractors waiting for a follow-up",
+        description=(
+            "Detractors (0-6) whose loop is not closed yet, oldest first: the queue of "
+            "customers owed a call back. Closing the loop on the item (or, for a duplicate, "
+            "on its original) is the follow-up. `team` gives one team's queue."
+        ),
+    )
+    async def follow_up_queue(
+        self,
+        reader: NamedDependency[Reader],
+        start: From = None,
+        end: To = None,
+        team: Team = None,
+        touchpoint: Text = None,
+        channel: Text = None,
+        segment: Text = None,
+        customer: Annotated[str | None, QueryParameter(description="A customer reference.")] = None,
+        outcome: Annotated[str | None, QueryParameter(description="An outcome's id.")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500, description="At most this many.")] = 50,
+    ) -> Response[bytes]:
+        selection = _selection(start, end, team, touchpoint, channel, segment, customer, outcome)
+        now = this_minute()
+        return await reader.json(
+            nps.READS,
+            ("nps-queue", selection, limit, now),
+            lambda conn: nps.follow_up_queue(conn, selection, limit=limit, now=now),
+        )
+
+    @get(
+        "/follow-up-time",
+        operation_id="getNpsFollowUpTime",
+        responses=answers(nps.FollowUps),
+        summary="Time to follow up detractors",
+        description=(
+            "For the detractors received in [`from`, `to`): how many were followed up, the "
+            "seconds from their answer to the follow-up (count, mean, p50, p85), and the share "
+            "followed up within 48 hours of those whose 48 hours are over; in one group `{}` "
+            "or per `group_by` (team,week: per team and week)."
+        ),
+    )
+    async def follow_up_time(
+        self,
+        reader: NamedDependency[Reader],
+        start: From = None,
+        end: To = None,
+        team: Team = None,
+        touchpoint: Text = None,
+        channel: Text = None,
+        segment: Text = None,
+        customer: Annotated[str | None, QueryParameter(description="A customer reference.")] = None,
+        outcome: Annotated[str | None, QueryParameter(description="An outcome's id.")] = None,
+        group_by: GroupBy = None,
+    ) -> Response[bytes]:
+        selection = _selection(start, end, team, touchpoint, channel, segment, customer, outcome)
+        now = this_minute()
+        return await reader.json(
+            nps.READS,
+            ("nps-follow-up", selection, group_by, now),
+            lambda conn: nps.follow_ups(conn, selection, group_by=group_by, now=now),
+        )

@@ -10,6 +10,8 @@ import httpx
 import pytest
 
 from domain.services import (
+    close_feedback_loop,
+    decline_feedback,
     form_team,
     mark_duplicate,
     receive_feedback,
@@ -17,7 +19,7 @@ from domain.services import (
 )
 from infra.eventstore import PostgresEventStore
 from projections.catalog import all_projections
-from projections.nps import Selection, nps, why
+from projections.nps import Selection, follow_up_queue, follow_ups, nps, why
 from projections.queries import InvalidQuery
 from projections.runner import ProjectionRunner
 
@@ -214,6 +216,13 @@ async def test_nps_over_http(api: httpx.AsyncClient, event_store: PostgresEventS
     assert themes.status_code == 200, themes.text
     assert (themes.json()["responses"], themes.json()["detractors"]) == (1, 1)
     assert (await api.get("/api/metrics/nps/why", params={"limit": "0"})).status_code == 400
+    # The detractor is owed a follow-up, and counts in the follow-up figure.
+    queue = (await api.get("/api/metrics/nps/follow-ups")).json()
+    assert (queue["total"], queue["items"][0]["score"]) == (1, 2)
+    timing = (await api.get("/api/metrics/nps/follow-up-time", params={"group_by": "team"})).json()
+    assert [(g["group"], g["detractors"], g["due"]) for g in timing["groups"]] == [
+        ({"team": None, "team_id": None}, 1, 1)
+    ]
 
 
 async def test_the_word_that_marks_detractors_leads_the_why(
@@ -270,3 +279,74 @@ async def test_the_word_that_marks_detractors_leads_the_why(
     assert found.promoter_terms[0].z < 0
     assert "app" not in {found.detractor_terms[0].term, found.promoter_terms[0].term}
     assert len(found.detractor_terms) <= 3
+
+
+async def test_the_follow_up_queue_and_its_48_hour_share(
+    database_url: str, event_store: PostgresEventStore, pool: asyncpg.Pool
+) -> None:
+    store = event_store
+    for slug in ("billing", "support"):
+        await form_team(store, slug=slug, name=slug.title(), formed_at=JAN - timedelta(30))
+
+    def t(hours: float) -> datetime:
+        return JAN + timedelta(hours=hours)
+
+    # d1 (score 2) is triaged, declined and told 20 h after it answered: within 48 h.
+    d1 = await answer(store, 2, "billing", t(0), "Wrong invoice")
+    await triage_feedback(store, d1, team="billing", triaged_at=t(0.5))
+    # A promoter is owed nothing.
+    await answer(store, 10, "billing", t(0), "Great")
+    # d2 (score 5) is told 72 h after it answered: followed up, but late.
+    d2 = await answer(store, 5, "billing", t(1), "Slow refunds")
+    await triage_feedback(store, d2, team="billing", triaged_at=t(1.5))
+    await decline_feedback(store, d2, reason="Works as designed", declined_at=t(2))
+    # d3 (score 0) is triaged and never told.
+    d3 = await answer(store, 0, "billing", t(2), "Nobody answers")
+    await triage_feedback(store, d3, team="billing", triaged_at=t(2.5))
+    # d4 (score 6) duplicates d1, and is followed up when d1's loop closes: 17 h.
+    d4 = await answer(store, 6, "billing", t(3), "Invoice wrong again")
+    await mark_duplicate(store, d4, original=d1, marked_at=t(4))
+    await decline_feedback(store, d1, reason="Explained the invoice", declined_at=t(5))
+    await close_feedback_loop(store, d1, how="call", closed_at=t(20))
+    await close_feedback_loop(store, d2, how="email", closed_at=t(73))
+    # d5 (score 4, support) answered an hour before "now": waiting, but not yet late.
+    now = t(10 * 24)
+    d5 = await answer(store, 4, "support", now - timedelta(hours=1), "App crashed")
+    await triage_feedback(store, d5, team="support", triaged_at=now - timedelta(minutes=30))
+    await project(database_url, store)
+
+    weeks = Selection(
+        start=datetime(2026, 1, 12, tzinfo=UTC), end=datetime(2026, 1, 26, tzinfo=UTC)
+    )
+    async with pool.acquire() as conn:
+        # The queue: d3 and d5, oldest first; billing's own queue is d3 alone.
+        queue = await follow_up_queue(conn, Selection(), now=now)
+        assert (queue.total, [d.key for d in queue.items]) == (2, [d3, d5])
+        assert queue.items[0].team == "billing"
+        assert queue.items[0].waiting == (now - t(2)).total_seconds()
+        billing = await follow_up_queue(conn, Selection(team="billing"), now=now)
+        assert [d.key for d in billing.items] == [d3]
+        assert (await follow_up_queue(conn, Selection(), now=now, limit=1)).total == 2
+
+        # The figure: 5 detractors, 3 followed up (d1 20 h, d2 72 h, d4 17 h); due: all but
+        # d5 (4); within 48 h: d1 and d4 -> share 2/4. Spans sorted 17, 20, 72 h: p50 20 h,
+        # p85 at rank 0.85 * 2 = 1.7: 20 + 0.7 * 52 = 56.4 h; mean 109/3 h.
+        (total,) = (await follow_ups(conn, weeks, now=now)).groups
+        assert (total.detractors, total.followed_up, total.due, total.within_48h) == (5, 3, 4, 2)
+        assert total.share_within_48h == 0.5
+        assert total.p50 == 20 * 3600
+        assert total.p85 == pytest.approx(56.4 * 3600)
+        assert total.mean == pytest.approx(109 / 3 * 3600)
+
+        # Per team and week: billing's four in the week of 12 January, support's one (not
+        # yet due) in the week of 19 January; empty weeks present.
+        per = await follow_ups(conn, weeks, group_by="team,week", now=now)
+        assert [
+            (g.group["team"], g.group["week"], g.detractors, g.due, g.share_within_48h)
+            for g in per.groups
+        ] == [
+            ("billing", "2026-01-12", 4, 4, 0.5),
+            ("billing", "2026-01-19", 0, 0, None),
+            ("support", "2026-01-12", 0, 0, None),
+            ("support", "2026-01-19", 1, 0, None),
+        ]
