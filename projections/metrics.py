@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
+
+import msgspec
 
 from domain.vocabulary import FeedbackStatus
 from infra.database import Connection
@@ -22,16 +24,24 @@ from projections.queries import (
     team_ref,
     uuid_text,
 )
+from projections.tiers import (
+    WEEK,
+    Benchmarks,
+    Tier,
+    judge_failure_rate,
+    judge_frequency,
+    judge_lead_time,
+    judge_recovery,
+)
 
-Tier = Literal["elite", "high", "medium", "low"]
+# The tier rules live in projections/tiers.py; these names stay importable from here.
+from projections.tiers import failure_rate_tier as failure_rate_tier
+from projections.tiers import frequency_tier as frequency_tier
+from projections.tiers import lead_time_tier as lead_time_tier
+from projections.tiers import recovery_tier as recovery_tier
 
 MEASURES = ("triage", "decision", "ship", "close_loop", "open_age")
 GROUPINGS = ("team", "channel", "touchpoint", "outcome", "week")
-
-HOUR = 3600.0
-DAY = 24 * HOUR
-WEEK = 7 * DAY
-MONTH = 30 * DAY
 
 SUMMARY = """count(span)::int AS count,
        avg(span)::float8 AS mean,
@@ -231,6 +241,7 @@ class DeploymentFrequency(Row, frozen=True, kw_only=True):
     deployment_days: int
     per_week: float | None
     tier: Tier | None
+    tier_reason: str | None = None
 
 
 class LeadTimeForChanges(Row, frozen=True, kw_only=True):
@@ -239,6 +250,7 @@ class LeadTimeForChanges(Row, frozen=True, kw_only=True):
     p50: float | None
     p85: float | None
     tier: Tier | None
+    tier_reason: str | None = None
 
 
 class ChangeFailureRate(Row, frozen=True, kw_only=True):
@@ -246,6 +258,7 @@ class ChangeFailureRate(Row, frozen=True, kw_only=True):
     deployments: int
     rate: float | None
     tier: Tier | None
+    tier_reason: str | None = None
 
 
 class Recovery(Row, frozen=True, kw_only=True):
@@ -253,6 +266,16 @@ class Recovery(Row, frozen=True, kw_only=True):
     mean: float | None
     p50: float | None
     tier: Tier | None
+    tier_reason: str | None = None
+
+
+class Window(Row, frozen=True, kw_only=True):
+    """The window an answer covers (`to` excluded); `default` says how it was chosen when
+    the caller did not give it."""
+
+    start: datetime | None = msgspec.field(name="from")
+    end: datetime | None = msgspec.field(name="to")
+    default: str | None = None
 
 
 class Dora(Row, frozen=True, kw_only=True):
@@ -262,6 +285,8 @@ class Dora(Row, frozen=True, kw_only=True):
     change_failure_rate: ChangeFailureRate
     recovery_time: Recovery
     time_to_restore: Recovery
+    benchmarks: Benchmarks = "2023"
+    window: Window | None = None
 
 
 # Which production deployment each incident is tied to: the increment it names, else the
@@ -355,55 +380,6 @@ FROM frequency f, changes c, recovery rv, restore rs
 """
 
 
-def frequency_tier(deployments: int, deployment_days: int, weeks: float) -> Tier | None:
-    """Elite: deployments on ≥ 5 days a week; high: ≥ 1 a week; medium: ≥ 1 a month (30
-    days); low: fewer. None without deployments."""
-    if deployments == 0:
-        return None
-    if deployment_days / weeks >= 5:
-        return "elite"
-    if deployments / weeks >= 1:
-        return "high"
-    if deployments / (weeks * WEEK / MONTH) >= 1:
-        return "medium"
-    return "low"
-
-
-def lead_time_tier(median: float | None) -> Tier | None:
-    """On the median: elite < 1 day, high < 1 week, medium < 1 month (30 days), else low."""
-    return _below(median, DAY, WEEK, MONTH)
-
-
-def failure_rate_tier(failed: int, deployments: int) -> Tier | None:
-    """Elite ≤ 5 %, high ≤ 10 %, medium ≤ 15 %, else low; None without deployments."""
-    if deployments == 0:
-        return None
-    if failed * 100 <= 5 * deployments:
-        return "elite"
-    if failed * 100 <= 10 * deployments:
-        return "high"
-    if failed * 100 <= 15 * deployments:
-        return "medium"
-    return "low"
-
-
-def recovery_tier(median: float | None) -> Tier | None:
-    """On the median: elite < 1 hour, high < 1 day, medium < 1 week, else low."""
-    return _below(median, HOUR, DAY, WEEK)
-
-
-def _below(value: float | None, elite: float, high: float, medium: float) -> Tier | None:
-    if value is None:
-        return None
-    if value < elite:
-        return "elite"
-    if value < high:
-        return "high"
-    if value < medium:
-        return "medium"
-    return "low"
-
-
 async def dora(
     conn: Connection,
     *,
@@ -412,13 +388,17 @@ async def dora(
     start: datetime | None = None,
     end: datetime | None = None,
     now: datetime | None = None,
+    benchmarks: Benchmarks = "2023",
+    minimum_sample: bool = False,
 ) -> Dora:
     """The four DORA keys (plus time to restore) for a team's services or one service.
 
     `start` (inclusive) and `end` (exclusive) select deployments and commits by when
     they were deployed, and incidents by when they opened. Deployment frequency is per
     week of the window start..end, which defaults to first deployment..`now`, and is at
-    least one week long.
+    least one week long. Tiers follow the `benchmarks` year's table; with
+    `minimum_sample` (what the API asks for) a tier needs the documented minimum sample
+    (projections/tiers.py), else it is None with the reason.
     """
     r = await conn.fetchrow(
         _DORA,
@@ -429,43 +409,61 @@ async def dora(
         now,
     )
     assert r is not None  # aggregates over one-row CTEs always answer one row
-    weeks = max((r["window_seconds"] or 0.0) / WEEK, 1.0)
+    window_seconds: float = r["window_seconds"] or 0.0
+    weeks = max(window_seconds / WEEK, 1.0)
     deployments: int = r["deployments"]
     changes = figures(r["change_count"], r["change_mean"], r["change_percentiles"])
     recovered = figures(r["recovery_count"], r["recovery_mean"], r["recovery_percentiles"])
     restored = figures(r["restore_count"], r["restore_mean"], r["restore_percentiles"])
+    frequency = judge_frequency(
+        deployments, r["deployment_days"], window_seconds, benchmarks, minimum_sample
+    )
+    lead = judge_lead_time(changes.count, changes.p50, benchmarks, minimum_sample)
+    failure = judge_failure_rate(r["failed"], r["production"], benchmarks, minimum_sample)
+    recovery = judge_recovery(
+        recovered.count, recovered.p50, benchmarks, minimum_sample, "recoveries"
+    )
+    restore = judge_recovery(
+        restored.count, restored.p50, benchmarks, minimum_sample, "resolved incidents"
+    )
     return Dora(
         deployment_frequency=DeploymentFrequency(
             deployments=deployments,
             deployment_days=r["deployment_days"],
             per_week=deployments / weeks if deployments else (0.0 if start else None),
-            tier=frequency_tier(deployments, r["deployment_days"], weeks),
+            tier=frequency.tier,
+            tier_reason=frequency.reason,
         ),
         lead_time_for_changes=LeadTimeForChanges(
             count=changes.count,
             mean=changes.mean,
             p50=changes.p50,
             p85=changes.p85,
-            tier=lead_time_tier(changes.p50),
+            tier=lead.tier,
+            tier_reason=lead.reason,
         ),
         change_failure_rate=ChangeFailureRate(
             failed=r["failed"],
             deployments=r["production"],
             rate=r["failed"] / r["production"] if r["production"] else None,
-            tier=failure_rate_tier(r["failed"], r["production"]),
+            tier=failure.tier,
+            tier_reason=failure.reason,
         ),
         recovery_time=Recovery(
             count=recovered.count,
             mean=recovered.mean,
             p50=recovered.p50,
-            tier=recovery_tier(recovered.p50),
+            tier=recovery.tier,
+            tier_reason=recovery.reason,
         ),
         time_to_restore=Recovery(
             count=restored.count,
             mean=restored.mean,
             p50=restored.p50,
-            tier=recovery_tier(restored.p50),
+            tier=restore.tier,
+            tier_reason=restore.reason,
         ),
+        benchmarks=benchmarks,
     )
 
 

@@ -93,7 +93,7 @@ async def provide_caught_up(pool: NamedDependency[asyncpg.Pool], after: After = 
     return await _catch_up(pool, after)
 
 
-def answers(data: type[Any]) -> dict[int, ResponseSpec]:
+def answers(data: Any) -> dict[int, ResponseSpec]:
     """The OpenAPI description of a `Reader.json` answer of type `data` (the handler
     returns bytes, so Litestar cannot infer it from the return annotation)."""
     return {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import asyncpg
 import msgspec
@@ -11,7 +11,7 @@ from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
-from projections import metrics
+from projections import metrics, series
 from projections.cache import this_minute
 from projections.queries import InvalidQuery
 from server.auth import ANYONE
@@ -36,6 +36,19 @@ To = Annotated[
     ),
 ]
 Team = Annotated[str | None, QueryParameter(description="A team's slug or id.")]
+Interval = Annotated[
+    Literal["week", "month"] | None,
+    QueryParameter(
+        description=(
+            "A series per calendar week (Monday, UTC) or month instead of one answer: every "
+            "period of the window, empty ones with null figures."
+        )
+    ),
+]
+Benchmarks = Annotated[
+    Literal["2023", "2021"],
+    QueryParameter(description="Which DORA report's tier table to judge by."),
+]
 
 # The projections each metric reads: its cached answers last until one of them moves on.
 LEAD_TIME_READS = ("feedback", "directory")
@@ -63,13 +76,14 @@ class MetricsController(Controller):
     @get(
         "/lead-time",
         operation_id="getLeadTimes",
-        responses=answers(metrics.LeadTimes),
+        responses=answers(metrics.LeadTimes | series.LeadTimeSeries),
         summary="Feedback lead times",
         description=(
             "Seconds from the first ask to the `measure`: triage, decision, ship, close_loop, "
             "or open_age (items not yet resolved, as of now). count, mean and interpolated "
             "p50/p75/p85/p95, in one group `{}` or per `group_by` (team, channel, touchpoint, "
-            "outcome, week). `from`/`to` select spans by when they ended."
+            "outcome, week). `from`/`to` select spans by when they ended. `interval` gives a "
+            "series per week or month (without `from`, the last 12 weeks)."
         ),
     )
     async def lead_time(
@@ -87,10 +101,29 @@ class MetricsController(Controller):
         group_by: Annotated[
             str | None, QueryParameter(description=f"One of {', '.join(metrics.GROUPINGS)}.")
         ] = None,
+        interval: Interval = None,
     ) -> Response[bytes]:
         window = moment("from", start), moment("to", end)
         now = this_minute()
         key = ("lead-time", measure, team, channel, touchpoint, outcome, window, group_by, now)
+        if interval is not None:
+            return await reader.json(
+                LEAD_TIME_READS,
+                (*key, interval),
+                lambda conn: series.lead_time_series(
+                    conn,
+                    measure,
+                    interval,
+                    team=team,
+                    channel=channel,
+                    touchpoint=touchpoint,
+                    outcome=outcome,
+                    start=window[0],
+                    end=window[1],
+                    group_by=group_by,
+                    now=now,
+                ),
+            )
         return await reader.json(
             LEAD_TIME_READS,
             key,
@@ -111,14 +144,16 @@ class MetricsController(Controller):
     @get(
         "/dora",
         operation_id="getDora",
-        responses=answers(metrics.Dora),
+        responses=answers(metrics.Dora | series.DoraSeries),
         summary="DORA measures",
         description=(
             "Deployment frequency, lead time for changes, change failure rate, failed "
             "deployment recovery time and time to restore, each with its tier (elite, high, "
-            "medium, low; null without data), for a team's services, one service, or all. "
+            "medium, low; null with `tier_reason` without data or below the minimum sample) "
+            "by the `benchmarks` year's table, for a team's services, one service, or all. "
             "`from`/`to` select deployments by when they finished and incidents by when they "
-            "opened."
+            "opened; without them, the last 12 weeks (`window` says which). `interval` "
+            "gives a series per week or month."
         ),
     )
     async def dora(
@@ -128,15 +163,38 @@ class MetricsController(Controller):
         service: Annotated[str | None, QueryParameter(description="A service.")] = None,
         start: From = None,
         end: To = None,
+        interval: Interval = None,
+        benchmarks: Benchmarks = "2023",
     ) -> Response[bytes]:
         window = moment("from", start), moment("to", end)
         now = this_minute()
-        key = ("dora", team, service, window, now)
+        key = ("dora", team, service, window, now, interval, benchmarks)
+        if interval is not None:
+            return await reader.json(
+                DORA_READS,
+                key,
+                lambda conn: series.dora_series(
+                    conn,
+                    interval,
+                    team=team,
+                    service=service,
+                    start=window[0],
+                    end=window[1],
+                    now=now,
+                    benchmarks=benchmarks,
+                ),
+            )
         return await reader.json(
             DORA_READS,
             key,
-            lambda conn: metrics.dora(
-                conn, team=team, service=service, start=window[0], end=window[1], now=now
+            lambda conn: series.dora_window(
+                conn,
+                team=team,
+                service=service,
+                start=window[0],
+                end=window[1],
+                now=now,
+                benchmarks=benchmarks,
             ),
         )
 

@@ -27,12 +27,34 @@ async def test_metrics_shapes_and_bad_parameters(api: httpx.AsyncClient) -> None
         "deployment_days",
         "per_week",
         "tier",
+        "tier_reason",
     }
-    assert set(dora["lead_time_for_changes"]) == {"count", "mean", "p50", "p85", "tier"}
-    assert set(dora["change_failure_rate"]) == {"failed", "deployments", "rate", "tier"}
+    assert set(dora["lead_time_for_changes"]) == {
+        "count",
+        "mean",
+        "p50",
+        "p85",
+        "tier",
+        "tier_reason",
+    }
+    assert set(dora["change_failure_rate"]) == {
+        "failed",
+        "deployments",
+        "rate",
+        "tier",
+        "tier_reason",
+    }
     for recovery in ("recovery_time", "time_to_restore"):
-        assert set(dora[recovery]) == {"count", "mean", "p50", "tier"}
+        assert set(dora[recovery]) == {"count", "mean", "p50", "tier", "tier_reason"}
     assert dora["deployment_frequency"]["tier"] is None
+    assert "no successful production deployments" in dora["deployment_frequency"]["tier_reason"]
+    # Without from/to, DORA covers the last 12 weeks and says so.
+    assert dora["benchmarks"] == "2023"
+    assert dora["window"]["default"].startswith("the last 12 weeks")
+    window = datetime.fromisoformat(dora["window"]["to"]) - datetime.fromisoformat(
+        dora["window"]["from"]
+    )
+    assert window == timedelta(weeks=12)
 
     # Bad choices are 400 problems naming the parameter.
     for params, field in (
