@@ -82,6 +82,12 @@ def _next(at: datetime, interval: str) -> datetime:
     )
 
 
+def _query_end(period_end: datetime, until: datetime, end: datetime | None) -> datetime | None:
+    """Without `to`, the last period runs up to now with nothing cut off (`now` is the start
+    of the current minute, for caching; what finished since then still counts)."""
+    return None if end is None and period_end == until else period_end
+
+
 # --- DORA ----------------------------------------------------------------------------
 
 
@@ -117,7 +123,7 @@ async def dora_window(
         team=team,
         service=service,
         start=since,
-        end=until,
+        end=end,  # up to now when not given, this minute's deployments included
         now=now,
         benchmarks=benchmarks,
         minimum_sample=True,
@@ -158,7 +164,7 @@ async def dora_series(
             team=team,
             service=service,
             start=period_start,
-            end=period_end,
+            end=_query_end(period_end, until, end),
             now=now,
             benchmarks=benchmarks,
             minimum_sample=True,
@@ -230,7 +236,7 @@ async def lead_time_series(
             touchpoint=touchpoint,
             outcome=outcome,
             start=period_start,
-            end=period_end,
+            end=_query_end(period_end, until, end),
             group_by=group_by,
             now=now,
         )
