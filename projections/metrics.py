@@ -17,12 +17,15 @@ import msgspec
 
 from domain.vocabulary import FeedbackStatus
 from infra.database import Connection
+from projections.nps import nps_score
 from projections.queries import (
     OPEN_FEEDBACK,
     InvalidQuery,
     Row,
+    asked_by,
     team_ref,
     uuid_text,
+    who_asked,
 )
 from projections.tiers import (
     WEEK,
@@ -129,6 +132,7 @@ items AS (
       AND ($4::text IS NULL OR f.channel = $4)
       AND ($5::text IS NULL OR f.touchpoint = $5)
       AND ($6::text IS NULL OR f.outcome_id::text = $6)
+      AND {asked_by("f", 11, 12)}
 ),
 spans AS (
     SELECT extract(epoch FROM i.ended_at - i.started_at)::float8 AS span,
@@ -182,6 +186,8 @@ async def lead_times(
     end: datetime | None = None,
     group_by: str | None = None,
     now: datetime | None = None,
+    segment: str | None = None,
+    customer: str | None = None,
 ) -> LeadTimes:
     """Feedback lead times of one `measure` (see `MEASURES`), optionally grouped.
 
@@ -191,7 +197,8 @@ async def lead_times(
     database's now) of the items not yet resolved, and the window does not apply to it.
     Without `group_by`, one group `{}` (count 0 and None figures when nothing matched);
     with it, one group per value that has spans, `week` being the Monday (UTC) of the
-    span's end (of the first ask, for open age).
+    span's end (of the first ask, for open age). `segment` and `customer` select the
+    items they asked (`projections.queries.asked_by`).
     """
     if measure not in MEASURES:
         raise InvalidQuery("measure", f"one of {', '.join(MEASURES)}")
@@ -209,6 +216,7 @@ async def lead_times(
         end,
         group_by,
         list(OPEN_FEEDBACK),
+        *who_asked(segment, customer),
     )
     groups = [
         LeadTimeGroup(
@@ -567,14 +575,14 @@ WITH items AS (
     SELECT f.id, f.outcome_id, f.status, f.nps, f.demand, f.earliest_received_at,
            f.shipped_at
     FROM read.feedback_items f
-    WHERE f.status <> 'duplicate' AND f.outcome_id IS NOT NULL
+    WHERE f.status <> 'duplicate' AND f.outcome_id IS NOT NULL AND {asked_by("f", 2, 3)}
 ),
 scores AS (
     SELECT outcome_id, nps FROM items WHERE nps IS NOT NULL
     UNION ALL
     SELECT i.outcome_id, d.nps
     FROM items i JOIN read.feedback_items d ON d.duplicate_of = i.id
-    WHERE d.status = 'duplicate' AND d.nps IS NOT NULL
+    WHERE d.status = 'duplicate' AND d.nps IS NOT NULL AND {asked_by("d", 2, 3)}
 ),
 volume AS (
     SELECT outcome_id, count(*)::int AS feedback, sum(demand)::int AS demand,
@@ -612,16 +620,12 @@ ORDER BY o.defined_at, o.id
 """
 
 
-def nps_score(responses: int, promoters: int, detractors: int) -> float | None:
-    """% promoters - % detractors, from -100 to 100; None without responses."""
-    if responses == 0:
-        return None
-    return 100.0 * (promoters - detractors) / responses
-
-
-async def outcome_scorecards(conn: Connection) -> list[OutcomeScorecard]:
-    """One scorecard per outcome, oldest defined first."""
-    rows = await conn.fetch(_SCORECARDS, list(OPEN_FEEDBACK))
+async def outcome_scorecards(
+    conn: Connection, *, segment: str | None = None, customer: str | None = None
+) -> list[OutcomeScorecard]:
+    """One scorecard per outcome, oldest defined first; `segment` and `customer` select
+    the items (and scored duplicates) they asked (`projections.queries.asked_by`)."""
+    rows = await conn.fetch(_SCORECARDS, list(OPEN_FEEDBACK), *who_asked(segment, customer))
     cards = []
     for r in rows:
         shipped = figures(r["ship_count"], None, r["ship_percentiles"])

@@ -92,6 +92,29 @@ def uuid_text(value: str | UUID | None) -> str | None:
         return value
 
 
+def asked_by(alias: str, segment: int, customer: int) -> str:
+    """The SQL predicate "a customer of segment `$segment` and named `$customer` asked
+    this" over the feedback item `alias` (each check skipped when its parameter is NULL).
+
+    The segment is the item's own (who asked first); the customer is the item's own or
+    any whose duplicate was merged into it. Both compare without regard to case, so an
+    unknown value matches nothing.
+    """
+    return (
+        f"(${segment}::text IS NULL OR lower({alias}.segment) = lower(${segment}))"
+        f" AND (${customer}::text IS NULL OR lower({alias}.customer_ref) = lower(${customer})"
+        f" OR EXISTS (SELECT 1 FROM unnest({alias}.customers) AS asker(ref)"
+        f" WHERE lower(asker.ref) = lower(${customer})))"
+    )
+
+
+def who_asked(segment: str | None, customer: str | None) -> tuple[str | None, str | None]:
+    """The values `asked_by` compares: stripped, None when blank."""
+    return (segment.strip() or None if segment else None), (
+        customer.strip() or None if customer else None
+    )
+
+
 def statuses(status: str | Sequence[str] | None) -> list[str] | None:
     if status is None:
         return None
@@ -174,6 +197,9 @@ WHERE ($1::text IS NULL
   AND ($7::timestamptz IS NULL OR f.received_at >= $7)
   AND ($8::timestamptz IS NULL OR f.received_at < $8)
   AND ($9::timestamptz IS NULL OR (f.received_at, f.number) < ($9, $10::integer))
+  AND """
+    + asked_by("f", 12, 13)
+    + """
 ORDER BY f.received_at DESC, f.number DESC
 LIMIT $11
 """
@@ -197,6 +223,8 @@ async def list_feedback(
     q: str | None = None,
     received_from: datetime | None = None,
     received_to: datetime | None = None,
+    segment: str | None = None,
+    customer: str | None = None,
     cursor: str | None = None,
     limit: int = DEFAULT_LIMIT,
 ) -> Page[FeedbackItem]:
@@ -204,8 +232,8 @@ async def list_feedback(
 
     `team` is an id or slug; `status` one status or several; `q` is full-text search in
     web-search syntax (`"exact phrase" -word or`) over key, text, NPS reason and customer;
-    `received_from` is inclusive, `received_to` exclusive. Duplicates are listed too
-    (filter `status` to hide them).
+    `received_from` is inclusive, `received_to` exclusive; `segment` and `customer` as
+    `asked_by` says. Duplicates are listed too (filter `status` to hide them).
     """
     after_at, after_number = (None, None) if cursor is None else decode_cursor(cursor)
     number = None
@@ -228,6 +256,7 @@ async def list_feedback(
         after_at,
         number,
         size + 1,
+        *who_asked(segment, customer),
     )
     items = [_decode(r, FeedbackItem) for r in rows[:size]]
     more = len(rows) > size

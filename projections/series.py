@@ -220,6 +220,8 @@ async def lead_time_series(
     end: datetime | None = None,
     group_by: str | None = None,
     now: datetime,
+    segment: str | None = None,
+    customer: str | None = None,
 ) -> LeadTimeSeries:
     """A lead-time measure per week or month (spans by when they ended), every period
     present; without `from`, the last 12 weeks. Open age is a snapshot and has none."""
@@ -239,6 +241,8 @@ async def lead_time_series(
             end=_query_end(period_end, until, end),
             group_by=group_by,
             now=now,
+            segment=segment,
+            customer=customer,
         )
         found.append(
             LeadTimePeriod(

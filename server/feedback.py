@@ -21,6 +21,7 @@ from projections import queries
 from server.auth import ANYONE, check_team
 from server.dependencies import Reader, answers
 from server.history import HistoryEntry, history
+from server.metrics import Customer, Segment
 from server.schemas import Schema, WriteResult
 
 # The read models a feedback list reads (teams by slug, outcomes through decisions).
@@ -148,6 +149,8 @@ class FeedbackController(Controller):
         q: Annotated[str | None, QueryParameter(description="Full-text search.")] = None,
         received_from: FromQuery[datetime | None] = None,
         received_to: FromQuery[datetime | None] = None,
+        segment: Segment = None,
+        customer: Customer = None,
         cursor: FromQuery[str | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
     ) -> Response[bytes]:
@@ -163,6 +166,8 @@ class FeedbackController(Controller):
             q,
             received_from,
             received_to,
+            segment,
+            customer,
             cursor,
             limit,
         )
@@ -179,6 +184,8 @@ class FeedbackController(Controller):
                 q=q,
                 received_from=received_from,
                 received_to=received_to,
+                segment=segment,
+                customer=customer,
                 cursor=cursor,
                 limit=limit,
             ),

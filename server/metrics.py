@@ -49,6 +49,13 @@ Benchmarks = Annotated[
     Literal["2023", "2021"],
     QueryParameter(description="Which DORA report's tier table to judge by."),
 ]
+Segment = Annotated[
+    str | None, QueryParameter(description="The asking customer's segment (any case).")
+]
+Customer = Annotated[
+    str | None,
+    QueryParameter(description="A customer reference: items they asked, duplicates included."),
+]
 
 # The projections each metric reads: its cached answers last until one of them moves on.
 LEAD_TIME_READS = ("feedback", "directory")
@@ -102,6 +109,8 @@ class MetricsController(Controller):
             str | None, QueryParameter(description=f"One of {', '.join(metrics.GROUPINGS)}.")
         ] = None,
         interval: Interval = None,
+        segment: Segment = None,
+        customer: Customer = None,
     ) -> Response[bytes]:
         window = moment("from", start), moment("to", end)
         now = this_minute()
@@ -109,7 +118,7 @@ class MetricsController(Controller):
         if interval is not None:
             return await reader.json(
                 LEAD_TIME_READS,
-                (*key, interval),
+                (*key, interval, segment, customer),
                 lambda conn: series.lead_time_series(
                     conn,
                     measure,
@@ -122,11 +131,13 @@ class MetricsController(Controller):
                     end=window[1],
                     group_by=group_by,
                     now=now,
+                    segment=segment,
+                    customer=customer,
                 ),
             )
         return await reader.json(
             LEAD_TIME_READS,
-            key,
+            (key, segment, customer),
             lambda conn: metrics.lead_times(
                 conn,
                 measure,
@@ -138,6 +149,8 @@ class MetricsController(Controller):
                 end=window[1],
                 group_by=group_by,
                 now=now,
+                segment=segment,
+                customer=customer,
             ),
         )
 
@@ -207,7 +220,11 @@ class MetricsController(Controller):
         ),
     )
     async def outcomes(
-        self, pool: NamedDependency[asyncpg.Pool], caught_up: NamedDependency[int | None]
+        self,
+        pool: NamedDependency[asyncpg.Pool],
+        caught_up: NamedDependency[int | None],
+        segment: Segment = None,
+        customer: Customer = None,
     ) -> list[metrics.OutcomeScorecard]:
         async with pool.acquire() as conn:
-            return await metrics.outcome_scorecards(conn)
+            return await metrics.outcome_scorecards(conn, segment=segment, customer=customer)

@@ -13,7 +13,7 @@ from projections import nps
 from projections.cache import this_minute
 from server.auth import ANYONE
 from server.dependencies import Reader, answers
-from server.metrics import From, Team, To, moment
+from server.metrics import Customer, From, Segment, Team, To, moment
 
 Text = Annotated[str | None, QueryParameter(description="Exact value (any case).")]
 GroupBy = Annotated[
@@ -73,8 +73,8 @@ class NpsController(Controller):
         team: Team = None,
         touchpoint: Text = None,
         channel: Text = None,
-        segment: Text = None,
-        customer: Annotated[str | None, QueryParameter(description="A customer reference.")] = None,
+        segment: Segment = None,
+        customer: Customer = None,
         outcome: Annotated[str | None, QueryParameter(description="An outcome's id.")] = None,
         group_by: GroupBy = None,
     ) -> Response[bytes]:
@@ -106,8 +106,8 @@ class NpsController(Controller):
         team: Team = None,
         touchpoint: Text = None,
         channel: Text = None,
-        segment: Text = None,
-        customer: Annotated[str | None, QueryParameter(description="A customer reference.")] = None,
+        segment: Segment = None,
+        customer: Customer = None,
         outcome: Annotated[str | None, QueryParameter(description="An outcome's id.")] = None,
         limit: Annotated[
             int, QueryParameter(ge=1, le=nps.MAX_TERMS, description="Terms per side.")
@@ -139,8 +139,8 @@ class NpsController(Controller):
         team: Team = None,
         touchpoint: Text = None,
         channel: Text = None,
-        segment: Text = None,
-        customer: Annotated[str | None, QueryParameter(description="A customer reference.")] = None,
+        segment: Segment = None,
+        customer: Customer = None,
         outcome: Annotated[str | None, QueryParameter(description="An outcome's id.")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500, description="At most this many.")] = 50,
     ) -> Response[bytes]:
@@ -172,8 +172,8 @@ class NpsController(Controller):
         team: Team = None,
         touchpoint: Text = None,
         channel: Text = None,
-        segment: Text = None,
-        customer: Annotated[str | None, QueryParameter(description="A customer reference.")] = None,
+        segment: Segment = None,
+        customer: Customer = None,
         outcome: Annotated[str | None, QueryParameter(description="An outcome's id.")] = None,
         group_by: GroupBy = None,
     ) -> Response[bytes]:

@@ -12,6 +12,7 @@ import pytest
 from domain.services import (
     close_feedback_loop,
     decline_feedback,
+    define_outcome,
     form_team,
     mark_duplicate,
     receive_feedback,
@@ -350,3 +351,72 @@ async def test_the_follow_up_queue_and_its_48_hour_share(
             ("support", "2026-01-12", 0, 0, None),
             ("support", "2026-01-19", 1, 0, None),
         ]
+
+
+async def test_segment_and_customer_filter_lead_times_the_list_and_outcomes(
+    api: httpx.AsyncClient, event_store: PostgresEventStore
+) -> None:
+    store = event_store
+    await form_team(store, slug="billing", name="Billing", formed_at=JAN - timedelta(30))
+    outcome = await define_outcome(
+        store, statement="Bills are right", measure="billing calls", defined_at=JAN - timedelta(9)
+    )
+
+    async def item(segment: str, customer: str, hours: float) -> str:
+        return await answer(
+            store, None, "billing", JAN + timedelta(hours=hours), segment=segment, customer=customer
+        )
+
+    # a (enterprise) triaged after 2 h, c (Enterprise, another case) after 4 h, b (smb)
+    # after 10 h; d (smb, kim) duplicates b, so kim asked b too.
+    a = await item("enterprise", "ceo@big.example", 0)
+    b = await item("smb", "sam@small.example", 0)
+    c = await item("Enterprise", "cto@big.example", 1)
+    d = await item("smb", "kim@small.example", 2)
+    for key, hours in ((a, 2), (c, 5), (b, 10)):
+        await triage_feedback(
+            store,
+            key,
+            team="billing",
+            outcome_id=outcome.id,
+            triaged_at=JAN + timedelta(hours=hours),
+        )
+    await mark_duplicate(store, d, original=b, marked_at=JAN + timedelta(hours=11))
+    head = await store.recorder.max_notification_id()
+
+    async def triage(**params: str) -> dict[str, object]:
+        answered = await api.get(
+            "/api/metrics/lead-time", params={"measure": "triage", "after": str(head), **params}
+        )
+        assert answered.status_code == 200, answered.text
+        group: dict[str, object] = answered.json()["groups"][0]
+        return group
+
+    # Enterprise: a (2 h) and c (4 h): count 2, p50 3 h, whatever the case of the segment.
+    enterprise = await triage(segment="ENTERPRISE")
+    assert (enterprise["count"], enterprise["p50"]) == (2, 3 * 3600)
+    # SMB: b alone (10 h); its duplicate d is counted on b.
+    smb = await triage(segment="smb")
+    assert (smb["count"], smb["p50"]) == (1, 10 * 3600)
+    # Kim asked through d, merged into b: b's 10 h.
+    kim = await triage(customer="Kim@Small.example")
+    assert (kim["count"], kim["p50"]) == (1, 10 * 3600)
+    # An unknown segment or customer answers an empty result, not everything.
+    assert (await triage(segment="government"))["count"] == 0
+    assert (await triage(customer="nobody@example.com"))["count"] == 0
+
+    # The feedback list, newest first.
+    async def listed(**params: str) -> list[str]:
+        page = await api.get("/api/feedback", params=params)
+        assert page.status_code == 200, page.text
+        return [i["key"] for i in page.json()["items"]]
+
+    assert await listed(segment="enterprise") == [c, a]
+    assert await listed(customer="kim@small.example") == [d, b]
+    assert await listed(segment="government") == []
+
+    # Outcome scorecards count the enterprise items only.
+    cards = await api.get("/api/metrics/outcomes", params={"segment": "enterprise"})
+    assert [(o["statement"], o["feedback"]) for o in cards.json()] == [("Bills are right", 2)]
+    none = await api.get("/api/metrics/outcomes", params={"customer": "nobody@example.com"})
+    assert [o["feedback"] for o in none.json()] == [0]
