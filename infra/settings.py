@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import platformdirs
@@ -53,6 +53,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     `loopline project` workers run them)."""
     log_level: str = "info"
     """LOOPLINE_LOG_LEVEL: debug, info, warning or error."""
+    log_format: Literal["console", "json"] = "console"
+    """LOOPLINE_LOG_FORMAT: `console` (lines for people) or `json` (one JSON object a line,
+    for servers' log collectors)."""
     webhook_map_delay: float = 0.0
     """LOOPLINE_WEBHOOK_MAP_DELAY: seconds a stored webhook delivery waits before it is mapped."""
     webhook_max_attempts: int = 8
@@ -98,6 +101,7 @@ ENVIRONMENT: dict[str, str] = {
     "projection_batch_size": "LOOPLINE_PROJECTION_BATCH_SIZE",
     "run_projections": "LOOPLINE_RUN_PROJECTIONS",
     "log_level": "LOOPLINE_LOG_LEVEL",
+    "log_format": "LOOPLINE_LOG_FORMAT",
     "webhook_map_delay": "LOOPLINE_WEBHOOK_MAP_DELAY",
     "webhook_max_attempts": "LOOPLINE_WEBHOOK_MAX_ATTEMPTS",
     "webhook_retry_backoff": "LOOPLINE_WEBHOOK_RETRY_BACKOFF",

@@ -23,6 +23,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from infra import logs
 from infra.database import DatabaseUnavailable, connect, create_pool, database_url
 from infra.settings import Settings, SettingsError, load_settings
 from loopline import exporting, importing, serving
@@ -89,7 +90,7 @@ def fail(message: str) -> NoReturn:
 
 
 def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s: %(message)s")
+    logs.configure_logging(settings.log_level, settings.log_format)
     # pgserver logs whole server logs at ERROR; we report one line and name the log file.
     logging.getLogger("pgserver").setLevel(logging.CRITICAL)
 

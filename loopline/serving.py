@@ -44,8 +44,14 @@ def run(app: Litestar, sock: socket.socket, *, log_level: str) -> None:
     """
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     # Ctrl-C stops within bounded time even if a client keeps a connection (an SSE stream) open.
+    # log_config=None: uvicorn's records go through the process's handler (infra.logs).
     config = uvicorn.Config(
-        app, log_level=log_level, lifespan="on", server_header=False, timeout_graceful_shutdown=10
+        app,
+        log_config=None,
+        log_level=log_level,
+        lifespan="on",
+        server_header=False,
+        timeout_graceful_shutdown=10,
     )
     server = uvicorn.Server(config)
     try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.logging.config import LoggingConfig
 from litestar.types import ControllerRouterHandler
 
 from infra.settings import Settings
@@ -26,6 +25,7 @@ from server.dependencies import (
 from server.feedback import FeedbackController
 from server.health import HealthController
 from server.lifespan import database_lifespan, replace_read_only_connections
+from server.logs import logging_config, with_request_id
 from server.metrics import MetricsController
 from server.nps import NpsController
 from server.openapi import document, openapi_config, to_the_docs
@@ -72,16 +72,6 @@ def dependencies() -> dict[str, Provide]:
     }
 
 
-def logging_config() -> LoggingConfig:
-    # The process owner (CLI, tests) configures the root logger; Litestar only its own.
-    # Client errors (4xx) are answered as problem details, not logged with a stack trace.
-    return LoggingConfig(
-        configure_root_logger=False,
-        log_exceptions="always",
-        disable_stack_trace=set(range(400, 500)),
-    )
-
-
 def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
     """The API app; it opens its pool on `dsn`, or on the configured database when None.
 
@@ -108,4 +98,6 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
             }
         ),
     )
+    # Outermost, so that refusals before routing and by authentication carry the id too.
+    app.asgi_handler = with_request_id(app.asgi_handler)
     return make_queries_strict(document(app))

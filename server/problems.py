@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -251,30 +252,40 @@ class _ProblemDetailsPlugin(ProblemDetailsPlugin):
         return app_config
 
 
+_CONVERSIONS: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
+    HTTPException: _http_error,
+    DatabaseUnavailable: _database_unavailable,
+    DomainError: _domain_error,
+    InvalidQuery: _invalid_query,
+    WebhookError: _webhook_error,
+    OSError: _connection_lost,
+    asyncpg.PostgresConnectionError: _connection_lost,
+    asyncpg.InterfaceError: _connection_lost,
+    asyncpg.CannotConnectNowError: _connection_lost,
+    asyncpg.InternalClientError: _connection_lost,
+    asyncpg.OperatorInterventionError: _connection_lost,
+    asyncpg.IdleInTransactionSessionTimeoutError: _connection_lost,
+    asyncpg.LockNotAvailableError: _store_busy,
+    asyncpg.InsufficientResourcesError: _database_full,
+    asyncpg.ReadOnlySQLTransactionError: _read_only,
+    asyncpg.DataError: _unstorable,
+    RecursionError: _too_deep,
+    asyncpg.UndefinedTableError: _missing_table,
+    UnicodeDecodeError: _not_utf8,
+}
+
+
+def status_of(error: BaseException) -> int:
+    """The status the answer to `error` has (500 for anything unmapped)."""
+    if isinstance(error, HTTPException):
+        return error.status_code
+    for kind in type(error).__mro__:
+        convert = _CONVERSIONS.get(kind)
+        if convert is not None:
+            return convert(error).status_code
+    return 500
+
+
 def problem_details_plugin() -> ProblemDetailsPlugin:
     """Every HTTP error, and each mapped exception, answered as application/problem+json."""
-    return _ProblemDetailsPlugin(
-        ProblemDetailsConfig(
-            exception_to_problem_detail_map={
-                HTTPException: _http_error,
-                DatabaseUnavailable: _database_unavailable,
-                DomainError: _domain_error,
-                InvalidQuery: _invalid_query,
-                WebhookError: _webhook_error,
-                OSError: _connection_lost,
-                asyncpg.PostgresConnectionError: _connection_lost,
-                asyncpg.InterfaceError: _connection_lost,
-                asyncpg.CannotConnectNowError: _connection_lost,
-                asyncpg.InternalClientError: _connection_lost,
-                asyncpg.OperatorInterventionError: _connection_lost,
-                asyncpg.IdleInTransactionSessionTimeoutError: _connection_lost,
-                asyncpg.LockNotAvailableError: _store_busy,
-                asyncpg.InsufficientResourcesError: _database_full,
-                asyncpg.ReadOnlySQLTransactionError: _read_only,
-                asyncpg.DataError: _unstorable,
-                RecursionError: _too_deep,
-                asyncpg.UndefinedTableError: _missing_table,
-                UnicodeDecodeError: _not_utf8,
-            },
-        )
-    )
+    return ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map=_CONVERSIONS))

@@ -1,0 +1,86 @@
+"""Request logging: a request id on every line and in `X-Request-ID`; problems logged by kind.
+
+A client's mistake (4xx) is one INFO line with its status and detail; a server failure (5xx)
+is an ERROR with its traceback. Nothing a request carries is logged except its method, path
+and status, so tokens and webhook secrets never reach the log.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import uuid
+from typing import Any
+
+import structlog
+from litestar.enums import ScopeType
+from litestar.logging.config import StructLoggingConfig
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from infra.logs import processors
+from server.problems import status_of
+
+REQUEST_ID = "x-request-id"
+# A caller's id is kept only when it is short and plain (it is echoed into logs and headers).
+_ACCEPTABLE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+logger = structlog.stdlib.get_logger("loopline.http")
+
+
+def _log_problem(_: Any, scope: Scope, __: list[str]) -> None:
+    """Litestar's hook for a raised exception (called while it is being handled)."""
+    error = sys.exc_info()[1]
+    if error is None:
+        return
+    status = status_of(error)
+    where = {"method": scope.get("method"), "path": scope.get("path"), "status": status}
+    if status >= 500:
+        logger.error("request failed", **where, exc_info=error)
+    else:
+        logger.info("request refused", **where, detail=_detail(error))
+
+
+def _detail(error: BaseException) -> str:
+    detail = getattr(error, "detail", None)
+    return str(detail) if detail else str(error)
+
+
+def logging_config() -> StructLoggingConfig:
+    """structlog for Litestar's own logger, through the process's one format (infra.logs)."""
+    return StructLoggingConfig(
+        processors=processors(),
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        log_exceptions="always",
+        exception_logging_handler=_log_problem,
+    )
+
+
+def with_request_id(app: ASGIApp) -> ASGIApp:
+    """Wraps the whole app (outside Litestar's own error handling, so that refusals by the
+    authentication middleware carry the id too)."""
+
+    async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        request_id = _incoming(scope) or uuid.uuid4().hex
+        header = (REQUEST_ID.encode(), request_id.encode())
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), header]
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            await app(scope, receive, send_with_id)
+
+    return asgi
+
+
+def _incoming(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == REQUEST_ID.encode():
+            text = value.decode("latin-1")
+            return text if _ACCEPTABLE_ID.fullmatch(text) else None
+    return None
