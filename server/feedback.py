@@ -12,12 +12,14 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
 from domain import services
+from domain.feedback import FeedbackNotFound
 from domain.services.base import Written
 from domain.services.views import FeedbackView
 from domain.vocabulary import Channel, FeedbackStatus, Impact
+from infra.database import Connection
 from infra.eventstore import PostgresEventStore
 from infra.tokens import Principal
-from projections import queries
+from projections import queries, similar
 from server.auth import ANYONE, check_team
 from server.dependencies import Reader, answers
 from server.history import HistoryEntry, history
@@ -206,6 +208,33 @@ class FeedbackController(Controller):
     ) -> FeedbackDetail:
         item = await services.get_feedback(store, key, as_of=as_of)
         return FeedbackDetail(item=item, history=await history(store, item.id, as_of=as_of))
+
+    @get(
+        "/{key:str}/similar",
+        operation_id="listSimilarFeedback",
+        responses=answers(similar.SimilarItems),
+        summary="Items this one may duplicate",
+        description=(
+            "Open and recent items (not duplicates) ranked by how alike their text is, with "
+            "a score from 0 to 1: candidates by full-text search, re-ranked by fuzzy text "
+            "similarity, nudged by the same customer and channel."
+        ),
+    )
+    async def similar_items(
+        self,
+        key: Key,
+        reader: NamedDependency[Reader],
+        limit: Annotated[
+            int, QueryParameter(ge=1, le=similar.MAX_LIMIT, description="At most this many.")
+        ] = 5,
+    ) -> Response[bytes]:
+        async def suggest(conn: Connection) -> similar.SimilarItems:
+            found = await similar.similar(conn, key, limit=limit)
+            if found is None:
+                raise FeedbackNotFound(f"no feedback item {key}")
+            return found
+
+        return await reader.json(similar.READS, ("similar", key, limit), suggest)
 
     @post("/{key:str}/triage", operation_id="triageFeedback", summary="Triage into a team")
     async def triage(

@@ -1,0 +1,137 @@
+"""Duplicate suggestions: the open and recent items whose text is most like an item's.
+
+Plain PostgreSQL (14+, no extension) finds the candidates: the item's words, as English
+lexemes OR-ed into one full-text query, ranked with `ts_rank` over the item list's search
+vector and its GIN index. Python then re-ranks the best of them with rapidfuzz, which
+forgives what full text cannot (typos, word order, a sentence said another way), and adds
+a little for the same customer (people repeat themselves) and the same channel.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from rapidfuzz import fuzz, utils
+
+from domain.vocabulary import OPEN_FEEDBACK, FeedbackStatus, sql_list
+from infra.database import Connection
+from projections.queries import InvalidQuery, Row
+
+#: The read models a suggestion reads.
+READS = ("feedback",)
+#: How many full-text candidates are re-ranked.
+CANDIDATES = 50
+#: Items resolved longer ago than this before the item was received are not suggested.
+RECENT = timedelta(days=180)
+MAX_LIMIT = 50
+
+# Weights of the final score (0..1): text likeness dominates; full-text rank breaks ties
+# between equally alike texts; the same customer or channel nudges.
+_TOKEN_SET = 0.45
+_WEIGHTED = 0.35
+_RANK = 0.2
+_SAME_CUSTOMER = 0.1
+_SAME_CHANNEL = 0.02
+
+
+class SimilarItem(Row, frozen=True, kw_only=True):
+    """A suggested original, with its `score` from 0 (unlike) to 1 (the same words)."""
+
+    key: str
+    score: float
+    status: str
+    channel: str
+    customer_ref: str | None
+    text: str
+    received_at: datetime
+
+
+class SimilarItems(Row, frozen=True, kw_only=True):
+    key: str
+    items: list[SimilarItem]
+
+
+_ITEM = """
+SELECT id, key, text, nps_reason, channel, customer_ref, received_at
+FROM read.feedback_items WHERE id = $1 OR key = $2
+"""
+
+# `plainto_tsquery` ANDs the lexemes; written out and re-read with `|` they are OR-ed
+# (the cast parses lexemes as they are, without stemming them again).
+_CANDIDATES = f"""
+WITH q AS (
+    SELECT nullif(replace(plainto_tsquery('english', $1)::text, ' & ', ' | '), '')::tsquery
+        AS query
+)
+SELECT c.key, c.status, c.channel, c.customer_ref, c.text, c.received_at,
+       ts_rank(c.search, q.query) AS rank
+FROM q, read.feedback_items c
+WHERE c.search @@ q.query
+  AND c.id <> $2
+  AND c.status <> '{FeedbackStatus.DUPLICATE.value}'
+  AND (c.status IN {sql_list(OPEN_FEEDBACK)} OR c.received_at >= $3)
+ORDER BY rank DESC, c.received_at DESC
+LIMIT $4
+"""
+
+
+def likeness(a: str, b: str) -> float:
+    """How alike two texts read, 0..1: rapidfuzz's token-set ratio (shared words, any
+    order) blended with its weighted ratio (character edits, partial matches)."""
+    token_set = fuzz.token_set_ratio(a, b, processor=utils.default_process) / 100
+    weighted = fuzz.WRatio(a, b, processor=utils.default_process) / 100
+    return (_TOKEN_SET * token_set + _WEIGHTED * weighted) / (_TOKEN_SET + _WEIGHTED)
+
+
+def _score(item: Any, text: str, candidate: Any, top_rank: float) -> float:
+    score = (_TOKEN_SET + _WEIGHTED) * likeness(text, candidate["text"])
+    score += _RANK * (candidate["rank"] / top_rank if top_rank > 0 else 0.0)
+    if item["customer_ref"] and item["customer_ref"] == candidate["customer_ref"]:
+        score += _SAME_CUSTOMER
+    if item["channel"] == candidate["channel"]:
+        score += _SAME_CHANNEL
+    return min(score, 1.0)
+
+
+async def similar(conn: Connection, ref: str | UUID, *, limit: int = 5) -> SimilarItems | None:
+    """Up to `limit` items that may be the original of item `ref` (key or id), most alike
+    first: not duplicates themselves, still open or received at most `RECENT` before it.
+    None when there is no such item."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidQuery("limit", f"must be from 1 to {MAX_LIMIT}")
+    item_id: UUID | None = ref if isinstance(ref, UUID) else None
+    key: str | None = None
+    if item_id is None:
+        try:
+            item_id = UUID(str(ref))
+        except ValueError:
+            key = str(ref).strip().upper()
+    item = await conn.fetchrow(_ITEM, item_id, key)
+    if item is None:
+        return None
+    text = item["text"] if not item["nps_reason"] else f"{item['text']} {item['nps_reason']}"
+    candidates = await conn.fetch(
+        _CANDIDATES, text, item["id"], item["received_at"] - RECENT, max(CANDIDATES, limit)
+    )
+    top_rank = max((c["rank"] for c in candidates), default=0.0)
+    scored = sorted(
+        ((_score(item, text, c, top_rank), c) for c in candidates),
+        key=lambda pair: (-pair[0], pair[1]["key"]),
+    )
+    return SimilarItems(
+        key=item["key"],
+        items=[
+            SimilarItem(
+                key=c["key"],
+                score=round(score, 4),
+                status=c["status"],
+                channel=c["channel"],
+                customer_ref=c["customer_ref"],
+                text=c["text"],
+                received_at=c["received_at"],
+            )
+            for score, c in scored[:limit]
+        ],
+    )
