@@ -1,4 +1,4 @@
-"""The `loopline` command line: up, serve, migrate, version."""
+"""The `loopline` command line: up, serve, migrate, and the operators' subcommands."""
 
 from __future__ import annotations
 
@@ -45,9 +45,31 @@ app = typer.Typer(
     name="loopline",
     help="Loopline: customer feedback joined to what the teams ship.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"loopline {package_version('loopline')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print Loopline's version and exit.",
+            is_eager=True,
+            callback=_print_version,
+        ),
+    ] = False,
+) -> None:
+    """Loopline: customer feedback joined to what the teams ship."""
+
+
 app.add_typer(token_app)
 app.add_typer(importing.app, name="import")
 app.add_typer(exporting.app, name="export")
@@ -250,9 +272,9 @@ async def _rebuild(settings: Settings, dsn: str, names: list[str]) -> None:
 app.command()(tui)
 
 
-@app.command()
+@app.command(hidden=True)
 def version() -> None:
-    """Print Loopline's version."""
+    """Print Loopline's version (kept for scripts; `loopline --version` is the convention)."""
     typer.echo(f"loopline {package_version('loopline')}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 from uuid import UUID
 
@@ -17,6 +18,7 @@ from domain.increment import PRODUCTION_ENVIRONMENTS
 from infra.database import connect, create_pool, database_url
 from infra.eventstore import PostgresEventStore
 from infra.settings import Settings, load_settings
+from loopline.tokens_cli import DataDir
 from server.webhooks import inbox
 from server.webhooks.errors import WebhookError
 from server.webhooks.integrations import (
@@ -39,8 +41,8 @@ webhooks_app = typer.Typer(
 )
 
 
-def _connected(work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-    settings = load_settings()
+def _connected(work: Callable[[asyncpg.Connection], Awaitable[T]], data_dir: Path | None) -> T:
+    settings = load_settings(data_dir=data_dir)
     dsn = database_url(settings)
 
     async def run() -> T:
@@ -83,6 +85,7 @@ def add(
     secret_stdin: Annotated[
         bool, typer.Option(help="Read the secret from standard input instead of a prompt.")
     ] = False,
+    data_dir: DataDir = None,
 ) -> None:
     """Add an integration; the secret is asked for (never taken as an argument, never shown)."""
     if secret_stdin:
@@ -104,13 +107,13 @@ def add(
         )
         typer.echo(f"added {integration.source} integration {integration.id}")
 
-    _connected(work)
+    _connected(work, data_dir)
 
 
 @integration_app.command("list")
-def list_command() -> None:
+def list_command(data_dir: DataDir = None) -> None:
     """List integrations (never their secrets)."""
-    integrations = _connected(list_integrations)
+    integrations = _connected(list_integrations, data_dir)
     table = Table("id", "source", "repositories", "production", "deployments", "incident label")
     for i in integrations:
         deployments = [
@@ -129,13 +132,16 @@ def list_command() -> None:
 
 
 @integration_app.command("remove")
-def remove(integration_id: Annotated[UUID, typer.Argument(help="The integration's id.")]) -> None:
+def remove(
+    integration_id: Annotated[UUID, typer.Argument(help="The integration's id.")],
+    data_dir: DataDir = None,
+) -> None:
     """Remove an integration: its repositories' deliveries are refused from now on."""
 
     async def work(conn: asyncpg.Connection) -> None:
         await remove_integration(conn, integration_id)
 
-    _connected(work)
+    _connected(work, data_dir)
     typer.echo(f"removed integration {integration_id}")
 
 
@@ -148,6 +154,7 @@ State = Annotated[
 def list_deliveries(
     state: State = None,
     limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    data_dir: DataDir = None,
 ) -> None:
     """List stored deliveries (e.g. --state failed) with why they were ignored or failed."""
 
@@ -159,7 +166,7 @@ def list_deliveries(
         return sorted(found, key=lambda d: -d.id)[:limit]
 
     table = Table("id", "received", "source", "event", "repository", "state", "attempts", "why")
-    for d in _connected(work):
+    for d in _connected(work, data_dir):
         table.add_row(
             str(d.id),
             d.received_at.strftime("%Y-%m-%d %H:%M:%S"),
@@ -179,27 +186,49 @@ def replay(
     delivery: Annotated[
         list[int] | None, typer.Option("--id", help="A stored delivery's id (repeat).")
     ] = None,
+    data_dir: DataDir = None,
 ) -> None:
-    """Map stored deliveries again (by id or state), here and now; a running server would too."""
+    """Map stored deliveries again (by id or state), here and now; a running server would too.
+
+    Prints what was requeued and how each stands afterwards: mapped, ignored (and why),
+    still failing (and why) or still pending (a retry is scheduled)."""
     if not state and not delivery:
         typer.echo("loopline: error: name deliveries: --id N or --state failed", err=True)
         raise typer.Exit(1)
-    settings = load_settings()
+    settings = load_settings(data_dir=data_dir)
     dsn = database_url(settings)
-    requeued, mapped = asyncio.run(_replay(settings, dsn, delivery or [], state or []))
-    typer.echo(f"requeued {requeued} deliveries; mapped {mapped} now")
+    outcome = asyncio.run(_replay(settings, dsn, delivery or [], state or []))
+    for line in replay_report(outcome):
+        typer.echo(line)
+
+
+def replay_report(deliveries: list[inbox.Delivery]) -> list[str]:
+    """What a replay did, delivery by delivery, with a count per resulting state."""
+    if not deliveries:
+        return ["requeued 0 deliveries: none matched"]
+    ids = ", ".join(str(d.id) for d in deliveries)
+    by_state = {state: [d for d in deliveries if d.state == state] for state in inbox.STATES}
+    summary = ", ".join(f"{state} {len(found)}" for state, found in by_state.items())
+    lines = [f"requeued {len(deliveries)} deliveries ({ids})", f"now: {summary}"]
+    for d in deliveries:
+        if d.state != inbox.MAPPED:
+            why = f": {d.reason}" if d.reason else ""
+            lines.append(f"  {d.id} {d.source} {d.event} {d.state}{why}")
+    return lines
 
 
 async def _replay(
     settings: Settings, dsn: str, ids: list[int], states: list[str]
-) -> tuple[int, int]:
+) -> list[inbox.Delivery]:
     pool = await create_pool(settings, dsn)
     try:
         async with pool.acquire() as conn:
-            requeued = await inbox.requeue(conn, ids=ids, states=states)
+            requeued = await inbox.requeue_ids(conn, ids=ids, states=states)
         worker = MappingWorker(pool, PostgresEventStore.from_pool(pool, settings), settings)
         # Mapping no delay: the operator asked for it now.
-        mapped = await worker.drain(limit=requeued)
-        return requeued, mapped
+        await worker.drain(limit=len(requeued))
+        async with pool.acquire() as conn:
+            found = [await inbox.get_delivery(conn, id) for id in requeued]
+        return [d for d in found if d is not None]
     finally:
         await pool.close()

@@ -208,10 +208,17 @@ async def fail(
 
 async def requeue(conn: Connection, *, ids: Sequence[int] = (), states: Sequence[str] = ()) -> int:
     """Queue stored deliveries to be mapped again (by id, or all in `states`); how many."""
-    done = await conn.execute(
+    return len(await requeue_ids(conn, ids=ids, states=states))
+
+
+async def requeue_ids(
+    conn: Connection, *, ids: Sequence[int] = (), states: Sequence[str] = ()
+) -> list[int]:
+    """Queue stored deliveries to be mapped again (by id, or all in `states`); their ids."""
+    rows = await conn.fetch(
         "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = now(), attempts = 0"
-        " WHERE (id = ANY($1::bigint[]) OR state = ANY($2::text[]))",
+        " WHERE (id = ANY($1::bigint[]) OR state = ANY($2::text[])) RETURNING id",
         list(ids),
         list(states),
     )
-    return int(done.rsplit(" ", 1)[-1])
+    return sorted(row["id"] for row in rows)

@@ -13,17 +13,43 @@ from migrations.runner import shipped_migrations
 from tests.processes import LOOPLINE, loopline_env, one_error_line, run_loopline
 
 
-@pytest.mark.parametrize("command", [[], ["up"], ["serve"], ["migrate"], ["version"]])
+@pytest.mark.parametrize(
+    "command",
+    [[], ["up"], ["serve"], ["migrate"], ["webhooks", "replay"], ["integration", "add"]],
+)
 def test_every_command_has_help(command: list[str]) -> None:
     result = run_loopline(*command, "--help", env=loopline_env())
     assert result.returncode == 0, result.stderr
     assert "Usage: loopline" in result.stdout
 
 
-def test_version_prints_the_package_version() -> None:
-    result = run_loopline("version", env=loopline_env())
+@pytest.mark.parametrize("how", [["--version"], ["version"]])
+def test_version_prints_the_package_version(how: list[str]) -> None:
+    result = run_loopline(*how, env=loopline_env())
     assert result.returncode == 0
     assert result.stdout.strip() == f"loopline {version('loopline')}"
+
+
+def test_shell_completion_is_offered() -> None:
+    result = run_loopline("--help", env=loopline_env())
+    assert "--install-completion" in result.stdout
+    assert "--show-completion" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["token", "list"],
+        ["integration", "list"],
+        ["integration", "add"],
+        ["integration", "remove"],
+        ["webhooks", "list"],
+        ["webhooks", "replay"],
+    ],
+)
+def test_every_command_that_finds_an_instance_takes_data_dir(command: list[str]) -> None:
+    result = run_loopline(*command, "--help", env=loopline_env())
+    assert "--data-dir" in result.stdout, result.stdout
 
 
 async def _applied(dsn: str) -> list[tuple[int, str]]:

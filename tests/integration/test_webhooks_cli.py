@@ -63,9 +63,28 @@ async def test_integrations_and_deliveries_from_the_command_line(
             headers={},
             body=encode({"repository": {"full_name": "acme/billing"}, "commits": []}),
         )
-    replayed = run_loopline("webhooks", "replay", "--id", str(stored.id), env=env)
+    # Another is a deployment whose body is unusable: replay says it is still failing, and why.
+    async with pool.acquire() as conn:
+        broken = await store_delivery(
+            conn,
+            source="github",
+            delivery_id="d-2",
+            event="deployment_status",
+            repository="acme/billing",
+            integration_id=integration.id,
+            headers={},
+            body=encode({"deployment_status": "not an object"}),
+        )
+    replayed = run_loopline(
+        "webhooks", "replay", "--id", str(stored.id), "--id", str(broken.id), env=env
+    )
     assert replayed.returncode == 0, replayed.stderr
-    assert "mapped 1 now" in replayed.stdout
+    lines = replayed.stdout.splitlines()
+    assert lines[0] == f"requeued 2 deliveries ({stored.id}, {broken.id})"
+    assert lines[1] == "now: pending 0, mapped 0, ignored 1, failed 1"
+    assert f"{stored.id} github push ignored: push to ? carries no commits" in replayed.stdout
+    [failing] = [line for line in lines if line.startswith(f"  {broken.id} ")]
+    assert "deployment_status failed: " in failing
     ignored = run_loopline("webhooks", "list", "--state", "ignored", env=env)
     assert ignored.returncode == 0, ignored.stderr
     assert "push to ? carries no commits" in ignored.stdout
