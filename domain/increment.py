@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from uuid import UUID
 
 import msgspec
 from eventsourcing.domain import Aggregate, event
@@ -126,6 +127,25 @@ class Increment(Aggregate):
         check_when("failed_at", failed_at)
         self.status = FAILED
         self.reason = reason
+
+    def rolled_back_by(self, rollback: Increment) -> None:
+        """A later increment (`rollback`) put back what ran before this one: this one is
+        rolled back when the rollback finished."""
+        if rollback.id == self.id:
+            raise ValidationError("rolls_back", "an increment cannot roll itself back")
+        if rollback.service != self.service:
+            raise ValidationError(
+                "rolls_back",
+                f"increment {self.id} is of {self.service!r}, not {rollback.service!r}",
+            )
+        check_order("rolls_back", self.finished_at, rollback.finished_at)
+        self._rolled_back_by(rollback_id=rollback.id, rolled_back_at=rollback.finished_at)
+
+    @event("RolledBackBy")
+    def _rolled_back_by(self, rollback_id: UUID, rolled_back_at: datetime) -> None:
+        self.check_status("roll back", SUCCEEDED, FAILED)
+        self.status = ROLLED_BACK
+        self.reason = f"rolled back by increment {rollback_id}"
 
     @event("RolledBack")
     def roll_back(self, reason: str | None, rolled_back_at: datetime) -> None:

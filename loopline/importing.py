@@ -349,6 +349,7 @@ def increment_row(store: EventStore) -> Row:
             commits=commits_of(values),
             texts=strings(values, "texts", "texts"),
             external_ref=text(values, "external_ref", "external_ref"),
+            rolls_back=strings(values, "rolls_back", "rolls_back"),
         )
         if team is not None:
             await own_repository(store, team, repository=service)
@@ -361,7 +362,9 @@ def increment_row(store: EventStore) -> Row:
 def import_increments(file: File, data_dir: DataDir = None) -> None:
     """Import shipped increments from JSON Lines (the body of POST /api/increments, one a line).
 
-    Commits that name FB-n or DEC-n keys ship them, as deployments reported live do.
+    Commits that name FB-n or DEC-n keys ship them, as deployments reported live do;
+    `rolls_back` names earlier increments (ids or external refs, earlier lines included)
+    that a line rolls back.
     """
     file_format(file, "jsonl")
     _, records = read_records(file, "jsonl")

@@ -23,6 +23,9 @@ CREATE TABLE increments (
     finished_at timestamptz NOT NULL,
     status text NOT NULL,
     reason text,
+    -- Set when a later increment was recorded as this one's rollback (its id, its finish).
+    rolled_back_by uuid,
+    rolled_back_at timestamptz,
     commits integer NOT NULL,
     feedback_refs text[] NOT NULL DEFAULT '{}',
     decision_refs text[] NOT NULL DEFAULT '{}',
@@ -109,11 +112,11 @@ class Delivery(Projection):
     """Deployments, commits and incidents."""
 
     name = "delivery"
-    version = 2
+    version = 3
     tables = ("increments", "increment_commits", "commit_deployments", "incidents")
-    topics = events_of(Increment, "Recorded", "MarkedFailed", "RolledBack") + events_of(
-        Incident, "Opened", "CauseAttributed", "Resolved"
-    )
+    topics = events_of(
+        Increment, "Recorded", "MarkedFailed", "RolledBack", "RolledBackBy"
+    ) + events_of(Incident, "Opened", "CauseAttributed", "Resolved")
 
     def __init__(self, production_environments: Sequence[str] = PRODUCTION_ENVIRONMENTS) -> None:
         self.production = {p.lower() for p in production_environments}
@@ -197,16 +200,19 @@ class Delivery(Projection):
 
     async def _change(self, conn: Connection, kind: str, position: int, e: Any) -> None:
         oid = e.originator_id
-        if kind in ("Increment.MarkedFailed", "Increment.RolledBack"):
+        if kind in ("Increment.MarkedFailed", "Increment.RolledBack", "Increment.RolledBackBy"):
             status = "failed" if kind == "Increment.MarkedFailed" else "rolled_back"
+            by = kind == "Increment.RolledBackBy"
             service = await conn.fetchval(
-                "UPDATE increments SET status = $2, reason = $3, version = $4, position = $5 "
-                "WHERE id = $1 RETURNING service",
+                "UPDATE increments SET status = $2, reason = $3, version = $4, position = $5, "
+                "rolled_back_by = $6, rolled_back_at = $7 WHERE id = $1 RETURNING service",
                 oid,
                 status,
-                e.reason,
+                f"rolled back by increment {e.rollback_id}" if by else e.reason,
                 e.originator_version,
                 position,
+                e.rollback_id if by else None,
+                e.rolled_back_at if by else None,
             )
             # Its commits' first successful deployment may now be a later one.
             shas = [

@@ -361,16 +361,31 @@ changes AS (
             AND ($4::timestamptz IS NULL OR c.deployed_at < $4)) s
 ),
 incidents AS (
-    SELECT t.opened_at, t.resolved_at, i.finished_at AS deployed_at
+    SELECT t.opened_at, t.resolved_at, i.finished_at AS deployed_at,
+           i.rolled_back_at AS rolled_back_at
     FROM ties t LEFT JOIN read.increments i ON i.id = t.increment_id
     WHERE t.resolved_at IS NOT NULL AND {_INCIDENT_SCOPE}
       AND ($3::timestamptz IS NULL OR t.opened_at >= $3)
       AND ($4::timestamptz IS NULL OR t.opened_at < $4)
 ),
+-- A deployment rolled back by a later increment recovered when that rollback finished:
+-- an incident it caused recovers then at the latest, and without an incident the
+-- rollback is the recovery (selected, like the deployment, by its finish).
+rollbacks AS (
+    SELECT i.finished_at AS deployed_at, i.rolled_back_at
+    FROM read.increments i
+    WHERE i.production AND i.rolled_back_at IS NOT NULL AND {_DEPLOYMENT_SCOPE}
+      AND ($3::timestamptz IS NULL OR i.finished_at >= $3)
+      AND ($4::timestamptz IS NULL OR i.finished_at < $4)
+      AND NOT EXISTS (SELECT 1 FROM ties t WHERE t.increment_id = i.id)
+),
 recovery AS (
     SELECT {SUMMARY}
-    FROM (SELECT extract(epoch FROM resolved_at - deployed_at)::float8 AS span
-          FROM incidents WHERE deployed_at IS NOT NULL) s
+    FROM (SELECT extract(epoch FROM least(resolved_at, rolled_back_at) - deployed_at)::float8
+                 AS span
+          FROM incidents WHERE deployed_at IS NOT NULL
+          UNION ALL
+          SELECT extract(epoch FROM rolled_back_at - deployed_at)::float8 FROM rollbacks) s
 ),
 restore AS (
     SELECT {SUMMARY}

@@ -46,6 +46,8 @@ class IncrementCreate(Schema):
     commits: list[CommitCreate] = msgspec.field(default_factory=list)
     team: str | None = None
     external_ref: str | None = None
+    rolls_back: list[str] = msgspec.field(default_factory=list)
+    """Earlier increments of the service this one rolls back: ids or their external_ref."""
 
 
 class IncrementRecorded(WriteResult):
@@ -120,7 +122,9 @@ class IncrementController(Controller):
             "`team` is needed when no team owns the service yet (it then owns it); naming "
             "another team than the owner is a 409. The same increment again (same "
             "`external_ref`, else service, environment, sha or version and start) answers the "
-            "first one with 200. Admin, product, or a member of the owning team."
+            "first one with 200. `rolls_back` names earlier increments of the service (ids or "
+            "external refs) that this one rolls back: they count as failed changes, recovered "
+            "when this one finished. Admin, product, or a member of the owning team."
         ),
         status_code=201,
     )
@@ -144,6 +148,7 @@ class IncrementController(Controller):
             succeeded=data.status == "success",
             commits=[Commit(c.sha, c.authored_at, c.message) for c in data.commits],
             external_ref=data.external_ref,
+            rolls_back=data.rolls_back,
         )
         status = (await services.get_increment(store, written.id)).status
         body = IncrementRecorded(

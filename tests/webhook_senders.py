@@ -15,7 +15,20 @@ import httpx
 
 from server.webhooks.verify import standard_signature
 
-GITHUB_FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "github"
+
+def shared_fixtures(kind: str) -> Path:
+    """`shared/fixtures/<kind>` beside the project root, or beside any folder above it (a
+    git worktree under `wt/<name>` finds the same folder as the main checkout)."""
+    root = Path(__file__).resolve().parents[1]
+    for folder in (root, *root.parents):
+        found = folder.parent / "shared" / "fixtures" / kind
+        if found.is_dir():
+            return found
+    return root.parent / "shared" / "fixtures" / kind
+
+
+GITHUB_FIXTURES = shared_fixtures("github")
+GITLAB_FIXTURES = shared_fixtures("gitlab")
 SECRET = "test-webhook-secret-not-a-real-one"
 
 

@@ -23,6 +23,7 @@ from domain.services.decisions import (
 from domain.services.delivery import (
     IncrementWritten,
     attribute_incident_cause,
+    find_increment,
     mark_increment_failed,
     open_incident,
     record_increment,
@@ -100,6 +101,7 @@ __all__ = [
     "disown_repository",
     "drop_outcome",
     "edit_feedback_text",
+    "find_increment",
     "form_team",
     "get_decision",
     "get_feedback",

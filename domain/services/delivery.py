@@ -11,7 +11,13 @@ import msgspec
 from domain.common import as_utc
 from domain.errors import ConcurrencyConflict
 from domain.incident import Incident, IncidentNotFound
-from domain.increment import PRODUCTION_ENVIRONMENTS, Commit, Increment, IncrementNotFound
+from domain.increment import (
+    PRODUCTION_ENVIRONMENTS,
+    ROLLED_BACK,
+    Commit,
+    Increment,
+    IncrementNotFound,
+)
 from domain.index import INCIDENT, INCREMENT, Index
 from domain.ports import EventStore
 from domain.references import ReferencePattern
@@ -72,12 +78,16 @@ async def record_increment(
     external_ref: str | None = None,
     pattern: ReferencePattern | None = None,
     production: tuple[str, ...] = PRODUCTION_ENVIRONMENTS,
+    rolls_back: Sequence[UUID | str] = (),
 ) -> IncrementWritten:
     """Record a shipped change; a successful production one marks what it references shipped.
 
     References are looked for in the commit messages and in `texts` (pull-request titles,
     branch names). The same increment reported again (same `external_ref`, else same service,
     environment, sha or version and start) answers the first one and changes nothing.
+    `rolls_back` names earlier increments of the same service (by id, or by the
+    `external_ref` they were recorded with) that this one rolls back: they become rolled
+    back as of this one's finish, in the same write (ones already rolled back are left).
     """
     finished = as_utc(finished_at)
     started = as_utc(started_at) if started_at is not None else finished
@@ -105,16 +115,45 @@ async def record_increment(
         external_ref=external_ref,
     )
     index = Index(kind=INCREMENT, key=natural_key, target_id=increment.id, registered_at=finished)
+    rolled_back = await _roll_back_by(store, increment, rolls_back)
     loaded = Loaded(store)
     shipped = await apply_increment(store, loaded, increment, production=production)
     try:
-        position = await save(store, increment, index, *loaded.all())
+        position = await save(store, increment, index, *rolled_back, *loaded.all())
     except ConcurrencyConflict:
         earlier = await _already_recorded(store, natural_key)
         if earlier is None:
             raise
         return earlier
     return _answer(increment, position, created=True, shipped=shipped)
+
+
+async def find_increment(store: EventStore, ref: UUID | str) -> Increment:
+    """An increment by id, or by the `external_ref` it was recorded with; raises
+    `IncrementNotFound`."""
+    if isinstance(ref, UUID):
+        return await load_increment(store, ref)
+    try:
+        return await load_increment(store, UUID(ref))
+    except ValueError:
+        pass
+    index = await find_index(store, INCREMENT, f"ref:{ref}")
+    if index is None or index.target_id is None:
+        raise IncrementNotFound(ref)
+    return await load_increment(store, index.target_id)
+
+
+async def _roll_back_by(
+    store: EventStore, rollback: Increment, refs: Sequence[UUID | str]
+) -> list[Increment]:
+    changed: dict[UUID, Increment] = {}
+    for ref in refs:
+        earlier = await find_increment(store, ref)
+        if earlier.id in changed or earlier.status == ROLLED_BACK:
+            continue
+        earlier.rolled_back_by(rollback)
+        changed[earlier.id] = earlier
+    return list(changed.values())
 
 
 def _answer(

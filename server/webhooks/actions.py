@@ -24,6 +24,8 @@ class Deployment(msgspec.Struct, frozen=True, kw_only=True):
     release_version: str | None = None
     commits: tuple[Commit, ...] = ()
     texts: tuple[str, ...] = ()
+    rolls_back: tuple[str, ...] = ()
+    """External refs of earlier deployments this one says it rolls back."""
 
 
 class Push(msgspec.Struct, frozen=True, kw_only=True):

@@ -5,7 +5,7 @@
  "environment": "production", "status": "success", "sha": "9fceb02…", "version": "2024.5.1",
  "started_at": "2024-05-01T10:00:00Z", "finished_at": "2024-05-01T10:04:00Z",
  "commits": [{"sha": "9fceb02…", "authored_at": "2024-04-30T16:00:00Z", "message": "…"}],
- "references": ["branch fb-12-export-timeout"]}
+ "references": ["branch fb-12-export-timeout"], "rollback_of": ["deploy-4710"]}
 {"type": "incident", "id": "INC-22", "repository": "acme/billing", "action": "opened",
  "title": "Exports fail", "opened_at": "…", "resolved_at": "…", "caused_by_sha": "9fceb02…"}
 ```
@@ -56,6 +56,8 @@ class GenericDeployment(msgspec.Struct, frozen=True, kw_only=True):
     started_at: datetime | None = None
     commits: list[GenericCommit] = msgspec.field(default_factory=list)
     references: list[str] = msgspec.field(default_factory=list)
+    rollback_of: list[str] = msgspec.field(default_factory=list)
+    """The sender's `id`s of earlier deployments of the repository this one rolls back."""
 
 
 class GenericIncident(msgspec.Struct, frozen=True, kw_only=True):
@@ -136,6 +138,7 @@ def _deployment(body: GenericDeployment, config: Integration) -> Action:
         commit_sha=head,
         release_version=body.version,
         commits=tuple({c.sha: c for c in commits}.values()),
+        rolls_back=tuple(_ref(repository, earlier) for earlier in body.rollback_of),
         texts=tuple(body.references),
     )
 

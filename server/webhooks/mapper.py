@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 import msgspec
 
 from domain import services
-from domain.increment import SUCCEEDED, Commit
+from domain.increment import ROLLED_BACK, SUCCEEDED, Commit
 from domain.ports import EventStore
 from domain.references import ReferencePattern
 from infra.database import Connection
@@ -139,6 +140,64 @@ async def linked_texts(conn: Connection, repository: str, shas: Sequence[str]) -
     return [t for row in rows for t in row["texts"]]
 
 
+# Pushes after a commit: those whose `before` is it or that carried it, then onwards.
+_DESCENDANTS = """
+WITH RECURSIVE forward (after_sha, depth) AS (
+    SELECT p.after_sha, 1 FROM webhook_pushes p
+    WHERE p.repository = $1 AND p.after_sha <> $2 AND (
+        p.before_sha = $2 OR EXISTS (
+            SELECT 1 FROM webhook_push_commits pc
+            WHERE pc.repository = $1 AND pc.after_sha = p.after_sha AND pc.sha = $2))
+    UNION
+    SELECT p.after_sha, f.depth + 1
+    FROM forward f JOIN webhook_pushes p ON p.repository = $1 AND p.before_sha = f.after_sha
+    WHERE f.depth < $3
+)
+SELECT f.after_sha AS sha FROM forward f
+UNION
+SELECT pc.sha FROM forward f
+JOIN webhook_push_commits pc ON pc.repository = $1 AND pc.after_sha = f.after_sha
+JOIN webhook_commits c ON c.repository = $1 AND c.sha = pc.sha
+WHERE pc.sha <> $2 AND c.authored_at > coalesce(
+    (SELECT authored_at FROM webhook_commits WHERE repository = $1 AND sha = $2), '-infinity')
+"""
+
+
+async def rolled_back_by_redeploying(
+    conn: Connection, store: EventStore, repository: str, action: Deployment
+) -> list[UUID]:
+    """The deployments a successful redeployment of an ancestor commit rolls back: those of
+    the commit's descendants (as far as the pushes Loopline saw tell) that finished after
+    the last deployment of the commit itself and before this one, not yet rolled back."""
+    if not action.succeeded or action.commit_sha is None:
+        return []
+    head = action.commit_sha
+    descendants = [
+        r["sha"] for r in await conn.fetch(_DESCENDANTS, repository, head, MAX_PUSH_CHAIN)
+    ]
+    if not descendants:
+        return []
+    rows = await conn.fetch(
+        "SELECT increment_id, commit_sha = $3 AS itself FROM webhook_deployments"
+        " WHERE repository = $1 AND succeeded AND production"
+        " AND (commit_sha = ANY($2::text[]) OR commit_sha = $3)",
+        repository,
+        descendants,
+        head,
+    )
+    since = None
+    later: list[services.IncrementView] = []
+    for row in rows:
+        increment = await services.get_increment(store, row["increment_id"])
+        if increment.finished_at > action.finished_at:
+            continue
+        if row["itself"]:
+            since = max(since or increment.finished_at, increment.finished_at)
+        elif increment.status != ROLLED_BACK:
+            later.append(increment)
+    return [i.id for i in later if since is None or i.finished_at > since]
+
+
 async def deploy(
     conn: Connection,
     store: EventStore,
@@ -173,6 +232,10 @@ async def deploy(
             action.deployment_key,
         )
         return {"increment": str(increment.id), "created": False, "marked_failed": True}
+    rolls_back: list[UUID | str] = [
+        *action.rolls_back,
+        *await rolled_back_by_redeploying(conn, store, repository, action),
+    ]
     written = await services.record_increment(
         store,
         service=repository,
@@ -186,6 +249,7 @@ async def deploy(
         texts=texts,
         external_ref=action.external_ref,
         production=(*integration.production_environments, action.environment.lower()),
+        rolls_back=rolls_back,
     )
     await conn.execute(
         "INSERT INTO webhook_deployments (deployment_key, repository, commit_sha, increment_id,"
@@ -207,6 +271,7 @@ async def deploy(
         "feedback_refs": list(written.feedback_refs),
         "decision_refs": list(written.decision_refs),
         "shipped": msgspec.to_builtins(written.shipped),
+        **({"rolls_back": [str(r) for r in rolls_back]} if rolls_back else {}),
     }
 
 
