@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from infra.database import start_embedded
+from infra.embedded import start_embedded
 from migrations.runner import migrate
 
 

@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import warnings
-from pathlib import Path
-from typing import Any
 
 import asyncpg
 
+# DatabaseUnavailable lives with the embedded server, which raises it first; callers
+# import it from here, next to everything else that reaches a database.
+from infra.embedded import DatabaseUnavailable as DatabaseUnavailable
+from infra.embedded import start_embedded
 from infra.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-EMBEDDED_DATABASE = "loopline"
-
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 """A plain connection or one borrowed from a pool: both run queries alike."""
-
-
-class DatabaseUnavailable(RuntimeError):
-    """Raised when no usable database can be reached or started (one readable line)."""
 
 
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
@@ -42,61 +35,6 @@ back, writable and unlocked. Workers retry them; the API answers them 503."""
 
 DATABASE_ERRORS: tuple[type[Exception], ...] = (*TRANSIENT_ERRORS, asyncpg.PostgresError)
 """Anything the database or the driver may raise: what a long-running worker survives."""
-
-
-def _pgserver() -> Any:
-    # pgserver reads platformdirs' runtime dir at import time and warns when
-    # XDG_RUNTIME_DIR is unset; that warning is noise for our users.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pgserver
-
-    return pgserver
-
-
-def start_embedded(pgdata: Path, *, keep_running: bool = False) -> str:
-    """Start (or reuse) the private PostgreSQL in `pgdata`; return a DSN over its Unix socket.
-
-    The server stops when the last Loopline process using it exits, unless
-    `keep_running`. Raises DatabaseUnavailable with one clear line on failure.
-    """
-    if pgdata.parent.exists() and not pgdata.parent.is_dir():
-        raise DatabaseUnavailable(f"data directory {pgdata.parent} is a file, not a directory")
-    try:
-        pgdata.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise DatabaseUnavailable(
-            f"data directory {pgdata.parent} is unusable: {error.strerror or error}"
-        ) from None
-    if pgdata.exists() and not pgdata.is_dir():
-        raise DatabaseUnavailable(f"data directory {pgdata} is a file, not a directory")
-    if not os.access(pgdata.parent, os.W_OK | os.X_OK):
-        raise DatabaseUnavailable(f"data directory {pgdata.parent} is not writable")
-    pgserver = _pgserver()
-    try:
-        server = pgserver.get_server(pgdata, cleanup_mode=None if keep_running else "stop")
-        uri: str = server.get_uri()
-    except subprocess.CalledProcessError as error:
-        raise DatabaseUnavailable(
-            f"the embedded PostgreSQL in {pgdata} did not start "
-            f"(exit {error.returncode}); see {pgdata / 'log'}"
-        ) from None
-    except subprocess.TimeoutExpired:
-        raise DatabaseUnavailable(
-            f"the embedded PostgreSQL in {pgdata} did not start in time; see {pgdata / 'log'}"
-        ) from None
-    except (OSError, AssertionError) as error:
-        raise DatabaseUnavailable(
-            f"the embedded PostgreSQL in {pgdata} could not start: {error}"
-        ) from None
-    _ensure_database(server)
-    return uri.replace("/postgres?", f"/{EMBEDDED_DATABASE}?", 1)
-
-
-def _ensure_database(server: Any) -> None:
-    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE}';")
-    if "(1 row)" not in exists:
-        server.psql(f"CREATE DATABASE {EMBEDDED_DATABASE};")
 
 
 def database_url(settings: Settings) -> str:

@@ -23,7 +23,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from infra import logs
+from infra import embedded, logs
 from infra.database import DatabaseUnavailable, connect, create_pool, database_url
 from infra.settings import Settings, SettingsError, load_settings
 from loopline import exporting, importing, serving
@@ -113,8 +113,9 @@ def fail(message: str) -> NoReturn:
 
 def configure_logging(settings: Settings) -> None:
     logs.configure_logging(settings.log_level, settings.log_format)
-    # pgserver logs whole server logs at ERROR; we report one line and name the log file.
-    logging.getLogger("pgserver").setLevel(logging.CRITICAL)
+    # The embedded server's wheel logs whole server logs at ERROR; we report one line and
+    # name the log file.
+    logging.getLogger(embedded.PACKAGE).setLevel(logging.CRITICAL)
 
 
 async def _migrate(settings: Settings, dsn: str) -> list[Migration]:

@@ -20,7 +20,7 @@ import asyncpg
 import httpx
 import pytest
 
-from infra.database import start_embedded
+from infra.embedded import start_embedded
 from infra.eventstore import PostgresEventStore
 from infra.settings import Settings, load_settings
 from migrations.runner import migrate

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 
-from infra.database import start_embedded
+from infra.embedded import pg_ctl, start_embedded
 from infra.settings import Settings
 from projections.catalog import all_projections
 from projections.runner import request_rebuild, statuses
@@ -97,14 +97,6 @@ async def rebuilt(settings: Settings, dsn: str, pool: asyncpg.Pool) -> dict[str,
         return await checksums(conn)
 
 
-def _pg_ctl(*args: str, pgdata: Path) -> None:
-    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
-
-    # pgserver runs PostgreSQL as its own system user when we are root; so must we.
-    user = "pgserver" if os.geteuid() == 0 else None
-    pg_ctl(list(args), pgdata=pgdata, user=user, timeout=60)
-
-
 @dataclass
 class PrivateServer:
     """An embedded PostgreSQL of one test's own, which the test may stop and start."""
@@ -127,11 +119,11 @@ class PrivateServer:
         return f"{head.rsplit('/', 1)[0]}/{name}{sep}{query}"
 
     def stop(self) -> None:
-        _pg_ctl("-w", "-m", "fast", "stop", pgdata=self.pgdata)
+        pg_ctl("-w", "-m", "fast", "stop", pgdata=self.pgdata)
 
     def resume(self) -> None:
         log = str(self.pgdata / "log")
-        _pg_ctl(
+        pg_ctl(
             "-w", "-o", '-h ""', "-o", f"-k {self.socket_dir}", "-l", log, "start",
             pgdata=self.pgdata,
         )  # fmt: skip

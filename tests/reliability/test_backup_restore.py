@@ -3,7 +3,6 @@ read models rebuilt there equal to the original's."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ import pytest
 from bench.data import Size, load
 from domain.team import Team
 from infra.database import create_pool
+from infra.embedded import bin_dir
 from infra.eventstore import PostgresEventStore, create_mapper
 from infra.recorder import AsyncpgRecorder
 from infra.settings import Settings, load_settings
@@ -32,11 +32,8 @@ from tests.reliability.harness import (
 
 pytestmark = pytest.mark.reliability
 
-# The embedded server's own client binaries (found without importing pgserver, which warns).
-_PGSERVER = importlib.util.find_spec("pgserver")
-assert _PGSERVER is not None
-assert _PGSERVER.origin is not None
-BIN = Path(_PGSERVER.origin).parent / "pginstall" / "bin"
+# The embedded server's own client binaries.
+BIN = bin_dir()
 FEEDBACK = scaled(600, 20_000)
 
 
