@@ -67,14 +67,16 @@ async def _released(conn: asyncpg.Connection) -> None:
     """
 
 
-async def create_pool(settings: Settings, dsn: str) -> asyncpg.Pool:
+async def create_pool(
+    settings: Settings, dsn: str, *, application_name: str = "loopline"
+) -> asyncpg.Pool:
     """An asyncpg pool sized from settings; DatabaseUnavailable when unreachable."""
     try:
         pool = await asyncpg.create_pool(
             dsn,
             min_size=settings.pool_min_size,
             max_size=settings.pool_max_size,
-            server_settings=server_settings(settings),
+            server_settings={**server_settings(settings), "application_name": application_name},
             timeout=10,
             reset=_released,
         )

@@ -51,6 +51,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     run_projections: bool = True
     """LOOPLINE_RUN_PROJECTIONS: run the projections inside `up`/`serve` (false when separate
     `loopline project` workers run them)."""
+    run_webhook_workers: bool = True
+    """LOOPLINE_RUN_WEBHOOK_WORKERS: run the webhook mapper and the notification follower and
+    senders inside `up`/`serve` (false where separate `loopline work` processes run them)."""
+    worker_pool_size: int = 4
+    """LOOPLINE_WORKER_POOL_SIZE: connections the webhook workers open, apart from the API's."""
+    rate_limit_webhooks: int = 600
+    """LOOPLINE_RATE_LIMIT_WEBHOOKS: webhook deliveries one client address may post a minute
+    (0: no limit)."""
+    rate_limit_failed_auth: int = 30
+    """LOOPLINE_RATE_LIMIT_FAILED_AUTH: requests with an unknown or revoked token one client
+    address, or one token, may make a minute before all its requests answer 429 (0: no limit)."""
     log_level: str = "info"
     """LOOPLINE_LOG_LEVEL: debug, info, warning or error."""
     log_format: Literal["console", "json"] = "console"
@@ -100,6 +111,10 @@ ENVIRONMENT: dict[str, str] = {
     "poll_interval": "LOOPLINE_POLL_INTERVAL",
     "projection_batch_size": "LOOPLINE_PROJECTION_BATCH_SIZE",
     "run_projections": "LOOPLINE_RUN_PROJECTIONS",
+    "run_webhook_workers": "LOOPLINE_RUN_WEBHOOK_WORKERS",
+    "worker_pool_size": "LOOPLINE_WORKER_POOL_SIZE",
+    "rate_limit_webhooks": "LOOPLINE_RATE_LIMIT_WEBHOOKS",
+    "rate_limit_failed_auth": "LOOPLINE_RATE_LIMIT_FAILED_AUTH",
     "log_level": "LOOPLINE_LOG_LEVEL",
     "log_format": "LOOPLINE_LOG_FORMAT",
     "webhook_map_delay": "LOOPLINE_WEBHOOK_MAP_DELAY",
@@ -131,6 +146,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         raise SettingsError(
             "pool sizes: LOOPLINE_POOL_MIN_SIZE must be >= 1 and <= LOOPLINE_POOL_MAX_SIZE"
         )
+    if settings.worker_pool_size < 1:
+        raise SettingsError("LOOPLINE_WORKER_POOL_SIZE must be >= 1")
+    if settings.rate_limit_webhooks < 0 or settings.rate_limit_failed_auth < 0:
+        raise SettingsError("rate limits must be >= 0 (0: no limit)")
     if not 0 < settings.port < 65536:
         raise SettingsError(f"LOOPLINE_PORT: {settings.port} is not a TCP port")
     return settings

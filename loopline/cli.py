@@ -227,6 +227,29 @@ async def _project(settings: Settings, dsn: str, names: list[str]) -> None:
 
 
 @app.command()
+def work(data_dir: DataDir = None) -> None:
+    """Run the webhook workers (mapping, notifications) until stopped; several `work` and API
+    processes share one database safely (set LOOPLINE_RUN_WEBHOOK_WORKERS=false on the API)."""
+    settings = load_settings(data_dir=data_dir)
+    configure_logging(settings)
+    dsn = database_url(settings)
+    apply_migrations(settings, dsn)
+    asyncio.run(_work(settings, dsn))
+
+
+async def _work(settings: Settings, dsn: str) -> None:
+    from server.webhooks.lifespan import WebhookWorkers  # Litestar loads only when needed
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    workers = await WebhookWorkers.open(settings, dsn)
+    typer.echo("working: webhook mapping and notifications (Ctrl-C stops)")
+    await workers.run_until(stop)
+
+
+@app.command()
 def rebuild(
     names: Names = None,
     all_: Annotated[bool, typer.Option("--all", help="Rebuild every projection.")] = False,
