@@ -402,6 +402,11 @@ _RECORD = (
 )
 """Record an answer, provided the lease is still this sender's (not expired and re-taken)."""
 
+_RELEASE = (
+    "UPDATE notification_deliveries SET next_attempt_at = now()"
+    " WHERE id = $1 AND next_attempt_at = $2"
+)
+
 
 class Answer(msgspec.Struct, frozen=True):
     status: int | None
@@ -460,9 +465,16 @@ class NotificationSender:
         # No connection, transaction or lock is held from here until the answer is in.
         attempt = row["attempts"] + 1
         began = time.monotonic()
-        answer = await self.post(
-            client, row["url"], row["secret"], row["message_id"], row["payload"]
-        )
+        try:
+            answer = await self.post(
+                client, row["url"], row["secret"], row["message_id"], row["payload"]
+            )
+        except asyncio.CancelledError:
+            # Stopping: hand the delivery back now rather than when the lease runs out.
+            with contextlib.suppress(*_DATABASE_ERRORS, TimeoutError):
+                async with asyncio.timeout(2.0), self.pool.acquire() as conn:
+                    await conn.execute(_RELEASE, row["id"], row["lease"])
+            raise
         duration = int((time.monotonic() - began) * 1000)
         retry_in = None
         if not answer.ok and not answer.refused and attempt < self.settings.webhook_max_attempts:

@@ -246,10 +246,11 @@ async def test_worker_processes_share_one_database_without_racing(
                 await until(one_leased)
                 keys = [await close_a_loop(api) for _ in range(5)]
 
-                async def all_sent() -> bool:
-                    return len(receiver.received) >= len(keys)
+                async def all_delivered() -> bool:
+                    found = (await api.get("/api/notifications/deliveries")).json()
+                    return len(found) == len(keys) and {d["state"] for d in found} == {"delivered"}
 
-                await until(all_sent)
+                await until(all_delivered)
                 # The follower that held the lease stops; the other takes over.
                 holder, other = (first, second) if first.follower.leased else (second, first)
                 await holder.close()
@@ -260,14 +261,13 @@ async def test_worker_processes_share_one_database_without_racing(
                 await until(taken_over)
                 keys += [await close_a_loop(api) for _ in range(3)]
 
-                async def rest_sent() -> bool:
-                    return len(receiver.received) >= len(keys)
+                async def rest_delivered() -> bool:
+                    found = (await api.get("/api/notifications/deliveries")).json()
+                    return len(found) == len(keys) and {d["state"] for d in found} == {"delivered"}
 
-                await until(rest_sent)
-                deliveries = (await api.get("/api/notifications/deliveries")).json()
+                await until(rest_delivered)
         ids = [h["webhook-id"] for h in receiver.received]
         assert len(ids) == len(set(ids)) == len(keys), ids
-        assert {d["state"] for d in deliveries} == {"delivered"}
     finally:
         for workers in (first, second):
             await workers.close()
