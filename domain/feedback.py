@@ -220,19 +220,42 @@ class Feedback(Aggregate):
             )
         check_when("corrected_at", corrected_at)
         history = self._history()
-        for version in range(first, self.version + 1):
-            name = history[version][0]
-            if name in CAUSED_ELSEWHERE:
-                raise CannotUndo(
-                    f"feedback {self.key} version {version} ({name}) was caused by another"
-                    " item; undo the duplicate's marking on that item instead"
-                )
         restored = history[first - 1][1]
+        self._check_nothing_caused_elsewhere_stays(first)
         if restored["status"] == DUPLICATE and self.status != DUPLICATE:
             raise CannotUndo(
                 f"undoing would make feedback {self.key} a duplicate again; mark it instead"
             )
         self._correct(cancels_from=first, cancels_to=self.version, corrected_at=corrected_at)
+
+    def _check_nothing_caused_elsewhere_stays(self, first: int) -> None:
+        """Raise `CannotUndo` when the versions from `first` on hold a change another
+        item's command made (demand arriving or leaving, a repoint) that has not been taken
+        back within them: restoring the earlier state would silently drop it.
+
+        The item's own marking as a duplicate is taken back by `undo_feedback`, which
+        returns its demand; so up to that marking the demand must be as it was before."""
+        history = self._history()
+        versions = range(first, self.version + 1)
+        caused = [v for v in versions if history[v][0] in CAUSED_ELSEWHERE]
+        if not caused:
+            return
+        marking = next((v for v in versions if history[v][0] == "MarkedDuplicate"), None)
+        last = self.version if marking is None else marking - 1
+
+        def asked(state: dict[str, Any]) -> tuple[set[UUID], set[UUID], UUID | None]:
+            return (
+                {d.feedback_id for d in state["demand"]},
+                set(state["duplicate_ids"]),
+                state["duplicate_of"],
+            )
+
+        if asked(history[first - 1][1]) != asked(history[last][1]):
+            version = caused[0]
+            raise CannotUndo(
+                f"feedback {self.key} version {version} ({history[version][0]}) was caused by"
+                " another item; undo the duplicate's marking on that item instead"
+            )
 
     @event(Corrected)
     def _correct(self, cancels_from: int, cancels_to: int, corrected_at: datetime) -> None:

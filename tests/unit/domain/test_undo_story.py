@@ -96,6 +96,10 @@ async def test_undoing_a_duplicate_marking_moves_the_demand_back(
     await s.mark_duplicate(store, duplicate, original=original, marked_at=day(3))
     assert len((await s.get_feedback(store, original)).demand) == 3
 
+    # The original cannot undo the arrival of that demand on its own.
+    with pytest.raises(CannotUndo, match="another"):
+        await s.undo_feedback(store, original, before_version=2)
+
     # Undoing FB-2's marking returns its demand (and FB-3's) to it.
     await s.undo_feedback(store, duplicate, corrected_at=day(4))
     root = await s.get_feedback(store, original)
@@ -106,7 +110,3 @@ async def test_undoing_a_duplicate_marking_moves_the_demand_back(
     assert sorted(d.customer_ref or "" for d in item.demand) == ["cust-2", "cust-3"]
     assert (await s.get_feedback(store, earlier)).duplicate_of == item.id
     assert (await _events(store, original))[-1] == "DemandReturned"
-
-    # The original cannot undo the arrival of that demand on its own.
-    with pytest.raises(CannotUndo, match="another"):
-        await s.undo_feedback(store, original, before_version=2)
