@@ -9,7 +9,7 @@ from pathlib import Path
 
 import msgspec
 
-from bench import b1_append, b2_webhooks, b3_rebuild, b4_queries, b5_b6_b7, b8_tui
+from bench import b1_append, b2_webhooks, b3_rebuild, b4_queries, b5_b6_b7, b8_tui, b9_similar
 from bench.harness import Benchmark, Context, Report, commit, machine, run, server_dsn
 from infra.settings import load_settings
 
@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "B6": b5_b6_b7.run_b6,
     "B7": b5_b6_b7.run_b7,
     "B8": b8_tui.run,
+    "B9": b9_similar.run,
 }
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 

@@ -1,10 +1,13 @@
 """Duplicate suggestions: the open and recent items whose text is most like an item's.
 
 Plain PostgreSQL (14+, no extension) finds the candidates: the item's words, as English
-lexemes OR-ed into one full-text query, ranked with `ts_rank` over the item list's search
+lexemes OR-ed into one full-text query (without the words too common to tell items apart,
+by PostgreSQL's own column statistics), ranked with `ts_rank` over the item list's search
 vector and its GIN index. Python then re-ranks the best of them with rapidfuzz, which
-forgives what full text cannot (typos, word order, a sentence said another way), and adds
-a little for the same customer (people repeat themselves) and the same channel.
+forgives what full text cannot (typos, word order, a sentence said another way), adds a
+little for the same customer (people repeat themselves) and the same channel, and shows
+the same words received again once. Other words for the same thing ("graphs" for
+"charts") share no lexeme and are mostly missed: bench/b9_similar.py measures how often.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from projections.queries import InvalidQuery, Row
 READS = ("feedback",)
 #: How many full-text candidates are re-ranked.
 CANDIDATES = 50
+#: Words in at least this share of items are left out of the full-text query.
+COMMON = 0.005
 #: Items resolved longer ago than this before the item was received are not suggested.
 RECENT = timedelta(days=180)
 MAX_LIMIT = 50
@@ -58,13 +63,33 @@ SELECT id, key, text, nps_reason, channel, customer_ref, received_at
 FROM read.feedback_items WHERE id = $1 OR key = $2
 """
 
-# `plainto_tsquery` ANDs the lexemes; written out and re-read with `|` they are OR-ed
-# (the cast parses lexemes as they are, without stemming them again).
+# The item's words as English lexemes, OR-ed into one full-text query. A word in many
+# items (PostgreSQL's own statistics of the search vectors say which: ANALYZE keeps each
+# lexeme's share of rows in pg_stats) would make the query read and rank a large part of
+# the table, so common words are left out (unless all are: then the two least common).
+# (`plainto_tsquery('simple', …)` quotes a lexeme as it is; its text form is re-read as
+# a tsquery with the terms OR-ed.)
 _CANDIDATES = f"""
-WITH q AS (
-    SELECT nullif(replace(plainto_tsquery('english', $1)::text, ' & ', ' | '), '')::tsquery
-        AS query
-)
+WITH stats AS (
+    SELECT s.lexeme, s.freq
+    FROM pg_stats p
+    CROSS JOIN LATERAL unnest(p.most_common_elems::text::text[], p.most_common_elem_freqs)
+        AS s(lexeme, freq)
+    WHERE p.schemaname = (SELECT active_schema FROM projection_registry WHERE name = 'feedback')
+      AND p.tablename = 'feedback_items' AND p.attname = 'search' AND s.lexeme IS NOT NULL
+),
+words AS (
+    SELECT w, coalesce(s.freq, 0) AS freq
+    FROM unnest(tsvector_to_array(to_tsvector('english', $1))) AS w
+    LEFT JOIN stats s ON s.lexeme = w
+),
+terms AS (
+    SELECT '(' || plainto_tsquery('simple', w)::text || ')' AS term FROM words WHERE freq < $5
+    UNION
+    -- Every word common: the two least common stand for the item.
+    (SELECT '(' || plainto_tsquery('simple', w)::text || ')' FROM words ORDER BY freq, w LIMIT 2)
+),
+q AS (SELECT nullif(string_agg(term, ' | '), '')::tsquery AS query FROM terms)
 SELECT c.key, c.status, c.channel, c.customer_ref, c.text, c.received_at,
        ts_rank(c.search, q.query) AS rank
 FROM q, read.feedback_items c
@@ -113,13 +138,26 @@ async def similar(conn: Connection, ref: str | UUID, *, limit: int = 5) -> Simil
         return None
     text = item["text"] if not item["nps_reason"] else f"{item['text']} {item['nps_reason']}"
     candidates = await conn.fetch(
-        _CANDIDATES, text, item["id"], item["received_at"] - RECENT, max(CANDIDATES, limit)
+        _CANDIDATES,
+        text,
+        item["id"],
+        item["received_at"] - RECENT,
+        max(CANDIDATES, limit),
+        COMMON,
     )
     top_rank = max((c["rank"] for c in candidates), default=0.0)
-    scored = sorted(
+    ranked = sorted(
         ((_score(item, text, c, top_rank), c) for c in candidates),
-        key=lambda pair: (-pair[0], pair[1]["key"]),
+        key=lambda pair: (-pair[0], -pair[1]["received_at"].timestamp(), pair[1]["key"]),
     )
+    # The same words received again are one suggestion (the newest), not several.
+    seen: set[str] = set()
+    scored = []
+    for score, c in ranked:
+        words = utils.default_process(c["text"])
+        if words not in seen:
+            seen.add(words)
+            scored.append((score, c))
     return SimilarItems(
         key=item["key"],
         items=[
