@@ -23,6 +23,7 @@ FEEDBACK_SOURCE = "feedback-source"
 HUMAN_KEY = "key"
 INCREMENT = "increment"
 INCIDENT = "incident"
+PULL_REQUEST = "pull-request"
 
 
 class KeyTaken(DomainError):

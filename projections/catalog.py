@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from projections.backlog import Backlog
 from projections.base import Projection
+from projections.changes import PullRequests
 from projections.delivery import Delivery
 from projections.directory import Directory
 from projections.feedback import FeedbackItems
@@ -11,4 +12,4 @@ from projections.nps import NpsResponses
 
 
 def all_projections() -> list[Projection]:
-    return [Directory(), FeedbackItems(), Backlog(), Delivery(), NpsResponses()]
+    return [Directory(), FeedbackItems(), Backlog(), Delivery(), NpsResponses(), PullRequests()]

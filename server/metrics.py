@@ -11,7 +11,7 @@ from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
-from projections import metrics, series
+from projections import changes, metrics, series
 from projections.cache import this_minute
 from projections.queries import InvalidQuery
 from server.auth import ANYONE
@@ -60,6 +60,7 @@ Customer = Annotated[
 # The projections each metric reads: its cached answers last until one of them moves on.
 LEAD_TIME_READS = ("feedback", "directory")
 DORA_READS = ("delivery", "directory")
+CHANGES_READS = ("pull_requests", "delivery", "directory")
 
 
 def moment(field: str, value: str | None) -> datetime | None:
@@ -208,6 +209,49 @@ class MetricsController(Controller):
                 end=window[1],
                 now=now,
                 benchmarks=benchmarks,
+            ),
+        )
+
+    @get(
+        "/changes",
+        operation_id="getChangeLeadTimes",
+        responses=answers(changes.Changes),
+        summary="Pull-request lead time: coding, review, deploy",
+        description=(
+            "Per change deployed in the window (by when it reached production): pull requests' "
+            "coding (first commit to opened), review (opened to merged), deploy (merged to the "
+            "first production deployment carrying the merge commit) and total time, and every "
+            "commit's lead time (as DORA counts it, with or without a pull request); count, "
+            "mean and p50/p75/p85/p95, in one group `{}` or per `group_by` (team, service). "
+            "Without from/to, the last 12 weeks (`window` says which)."
+        ),
+    )
+    async def changes(
+        self,
+        reader: NamedDependency[Reader],
+        team: Team = None,
+        service: Annotated[str | None, QueryParameter(description="A service.")] = None,
+        start: From = None,
+        end: To = None,
+        group_by: Annotated[
+            Literal["team", "service"] | None, QueryParameter(description="team or service.")
+        ] = None,
+    ) -> Response[bytes]:
+        window = moment("from", start), moment("to", end)
+        now = this_minute()
+        since, until, note = series.default_window(window[0], window[1], now)
+        key = ("changes", team, service, window, group_by, now)
+        return await reader.json(
+            CHANGES_READS,
+            key,
+            lambda conn: changes.changes(
+                conn,
+                team=team,
+                service=service,
+                start=since,
+                end=window[1],  # up to now when not given, this minute's deployments included
+                group_by=group_by,
+                window=metrics.Window(start=since, end=until, default=note),
             ),
         )
 

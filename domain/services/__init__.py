@@ -27,6 +27,7 @@ from domain.services.delivery import (
     mark_increment_failed,
     open_incident,
     record_increment,
+    record_pull_request,
     resolve_incident,
     roll_back_increment,
 )
@@ -120,6 +121,7 @@ __all__ = [
     "rank_decision",
     "receive_feedback",
     "record_increment",
+    "record_pull_request",
     "remove_member",
     "rename_team",
     "reopen_feedback",

@@ -18,8 +18,9 @@ from domain.increment import (
     Increment,
     IncrementNotFound,
 )
-from domain.index import INCIDENT, INCREMENT, Index
+from domain.index import INCIDENT, INCREMENT, PULL_REQUEST, Index
 from domain.ports import EventStore
+from domain.pull_request import PullRequest, PullRequestNotFound
 from domain.references import ReferencePattern
 from domain.services.base import Written, check_expected_version, find_index, load, save, written
 from domain.services.loaders import Loaded
@@ -294,3 +295,42 @@ async def resolve_incident(
     check_expected_version(incident, expected_version)
     incident.resolve(resolution=resolution, resolved_at=as_utc(resolved_at))
     return written(incident, await save(store, incident))
+
+
+async def record_pull_request(
+    store: EventStore,
+    *,
+    service: str,
+    ref: str,
+    opened_at: datetime,
+    merged_at: datetime,
+    merge_sha: str,
+    first_commit_at: datetime | None = None,
+    title: str | None = None,
+) -> Written:
+    """Record a merged pull request of `service`; the same `ref` again answers the first."""
+    service = service.strip().lower()
+    key = f"{service}|{ref}"
+    earlier = await find_index(store, PULL_REQUEST, key)
+    if earlier is not None and earlier.target_id is not None:
+        found = await load(store, PullRequest, earlier.target_id, PullRequestNotFound)
+        return written(found, None, created=False)
+    merged = as_utc(merged_at)
+    pull = PullRequest(
+        service=service,
+        ref=ref,
+        title=title,
+        first_commit_at=as_utc(first_commit_at) if first_commit_at is not None else None,
+        opened_at=as_utc(opened_at),
+        merged_at=merged,
+        merge_sha=merge_sha.strip().lower(),
+    )
+    index = Index(kind=PULL_REQUEST, key=key, target_id=pull.id, registered_at=merged)
+    try:
+        return written(pull, await save(store, pull, index), created=True)
+    except ConcurrencyConflict:
+        again = await find_index(store, PULL_REQUEST, key)
+        if again is None or again.target_id is None:
+            raise
+        found = await load(store, PullRequest, again.target_id, PullRequestNotFound)
+        return written(found, None, created=False)

@@ -39,12 +39,20 @@ class Push(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Merge(msgspec.Struct, frozen=True, kw_only=True):
-    """A merged change: its title, body and branch name belong to `merge_sha`."""
+    """A merged change: its title, body and branch name belong to `merge_sha`; with its
+    times, the pull request is recorded for its lead time (coding, review, deploy)."""
 
     repository: str
     merge_sha: str
     origin: str
     texts: tuple[str, ...]
+    title: str | None = None
+    opened_at: datetime | None = None
+    merged_at: datetime | None = None
+    head_sha: str | None = None
+    """The branch's last commit: its first commit is looked for in the pushes before it."""
+    base_sha: str | None = None
+    """Where the branch started, when the sender says (the branch's pushes stop there)."""
 
 
 class IncidentOpened(msgspec.Struct, frozen=True, kw_only=True):

@@ -117,11 +117,18 @@ def _pull_request(payload: Any, config: Integration) -> Action:
     if field(pull, "merged") is not True or merge_sha is None:
         return Ignore(f"pull request #{number} was closed without being merged")
     texts = (text(pull, "title"), text(pull, "body"), text(pull, "head", "ref"))
+    opened, merged = text(pull, "created_at"), text(pull, "merged_at")
     return Merge(
         repository=required(payload, "repository", "full_name"),
         merge_sha=merge_sha,
         origin=f"pull_request:{number}",
         texts=tuple(t for t in texts if t),
+        title=(text(pull, "title") or "")[:200] or None,
+        # Without its times (GitHub always sends them) the merge still links its texts.
+        opened_at=when(opened, "pull_request.created_at") if opened else None,
+        merged_at=when(merged, "pull_request.merged_at") if merged else None,
+        head_sha=sha(field(pull, "head", "sha")),
+        base_sha=sha(field(pull, "base", "sha")),
     )
 
 

@@ -91,11 +91,18 @@ def _merge_request(payload: Any, config: Integration) -> Action:
         text(attributes, "description"),
         text(attributes, "source_branch"),
     )
+    # A merge hook fires when the merge happens: its update time is the merge time.
+    merged = text(attributes, "merged_at") or text(attributes, "updated_at")
+    opened = text(attributes, "created_at")
     return Merge(
         repository=_repository(payload),
         merge_sha=merge_sha,
         origin=f"merge_request:{iid}",
         texts=tuple(t for t in texts if t),
+        title=(text(attributes, "title") or "")[:200] or None,
+        opened_at=when(opened, "created_at") if opened else None,
+        merged_at=when(merged, "updated_at") if merged else None,
+        head_sha=sha(field(attributes, "last_commit", "id")),
     )
 
 

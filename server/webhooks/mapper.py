@@ -9,6 +9,7 @@ same fact reported again, or mapped again by `replay`, changes nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -90,7 +91,7 @@ async def map_delivery(conn: Connection, store: EventStore, claimed: Claimed) ->
     elif isinstance(action, Push):
         outcome |= await push(conn, action, repository)
     elif isinstance(action, Merge):
-        outcome |= await merge(conn, action, repository)
+        outcome |= await merge(conn, store, action, repository)
     elif isinstance(action, IncidentOpened):
         written = await services.open_incident(
             store,
@@ -297,7 +298,37 @@ async def push(conn: Connection, action: Push, repository: str) -> dict[str, Any
     return {"head": action.after, "commits": len(action.commits)}
 
 
-async def merge(conn: Connection, action: Merge, repository: str) -> dict[str, Any]:
+# The branch's pushes back from its head: until its base, a deployed commit, or the start.
+_BRANCH_COMMITS = """
+WITH RECURSIVE chain (after_sha, before_sha, depth) AS (
+    SELECT after_sha, before_sha, 1 FROM webhook_pushes WHERE repository = $1 AND after_sha = $2
+    UNION ALL
+    SELECT p.after_sha, p.before_sha, c.depth + 1
+    FROM chain c JOIN webhook_pushes p ON p.repository = $1 AND p.after_sha = c.before_sha
+    WHERE c.depth < $4 AND c.before_sha IS DISTINCT FROM $3 AND NOT EXISTS (
+        SELECT 1 FROM webhook_deployments d
+        WHERE d.repository = $1 AND d.commit_sha = c.before_sha AND d.succeeded AND d.production
+    )
+)
+SELECT min(c.authored_at) AS first_commit_at
+FROM chain JOIN webhook_push_commits pc ON pc.repository = $1 AND pc.after_sha = chain.after_sha
+JOIN webhook_commits c ON c.repository = $1 AND c.sha = pc.sha
+"""
+
+
+async def first_commit_at(conn: Connection, repository: str, action: Merge) -> datetime | None:
+    """When the branch's first commit was authored, as far as the pushes Loopline saw tell."""
+    if action.head_sha is None:
+        return None
+    found: datetime | None = await conn.fetchval(
+        _BRANCH_COMMITS, repository, action.head_sha, action.base_sha, MAX_PUSH_CHAIN
+    )
+    return found
+
+
+async def merge(
+    conn: Connection, store: EventStore, action: Merge, repository: str
+) -> dict[str, Any]:
     await conn.execute(
         "INSERT INTO webhook_commit_texts (repository, sha, origin, texts) VALUES ($1, $2, $3, $4)"
         " ON CONFLICT (repository, sha, origin) DO UPDATE SET texts = EXCLUDED.texts",
@@ -307,7 +338,21 @@ async def merge(conn: Connection, action: Merge, repository: str) -> dict[str, A
         list(action.texts),
     )
     refs = ReferencePattern().find(action.texts)
+    pull: dict[str, Any] = {}
+    if action.opened_at is not None and action.merged_at is not None:
+        written = await services.record_pull_request(
+            store,
+            service=repository,
+            ref=action.origin,
+            title=action.title,
+            first_commit_at=await first_commit_at(conn, repository, action),
+            opened_at=action.opened_at,
+            merged_at=max(action.merged_at, action.opened_at),
+            merge_sha=action.merge_sha,
+        )
+        pull = {"pull_request": str(written.id)}
     return {
+        **pull,
         "commit": action.merge_sha,
         "feedback_refs": list(refs.feedback),
         "decision_refs": list(refs.decisions),
