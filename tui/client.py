@@ -394,6 +394,11 @@ class ApiClient:
     async def reopen(self, key: str, reason: str, *, version: int | None = None) -> WriteResult:
         return await self._write(f"/api/feedback/{key}/reopen", {"reason": reason}, version)
 
+    async def undo(self, key: str, *, before_version: int, version: int) -> WriteResult:
+        """Take back the item's changes from `before_version` on (one correction)."""
+        body = {"before_version": before_version}
+        return await self._write(f"/api/feedback/{key}/undo", body, version)
+
     # --- decisions ---------------------------------------------------------------------
 
     async def decisions(self, team: str | None = None) -> list[Decision]:

@@ -17,7 +17,7 @@ SCREENS = (
 
 ACTIONS = (
     ("screen.refresh", "Refresh", "Load this screen again"),
-    ("screen.undo", "Undo", "Take back the last inbox action"),
+    ("screen.undo", "Undo", "Take back the last inbox action (again for the one before)"),
     ("app.help", "Keys", "Show or hide the keys of this screen"),
     ("app.quit", "Quit", "Leave Loopline"),
 )

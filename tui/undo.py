@@ -1,57 +1,25 @@
-"""Undo of the last triage action, as the API allows it.
+"""Undo of the changes this terminal UI made since it started, newest first, many levels.
 
-The event store never forgets: an undo is new commands that bring each item back to the
-state it had before (its status, team, tags, impact and deferral date), not an erasure.
-
-What each undo does:
-- triage: back to the previous team (re-triage); an item that was `new` is declined
-  ("undo") and reopened, which is the API's only way back to `new`;
-- decline: reopen, then re-triage or re-defer when it had been triaged or deferred;
-- defer: re-triage into the previous team, or decline + reopen back to `new`;
-- plan: unlink the item from the decision (back to `triaged`);
-- duplicate: not undoable (the API cannot split a merge); `u` says so.
+Each undo is one call per item, `POST /api/feedback/{key}/undo`: the server records a
+correction that cancels the version the action made (and anything after it), and every
+number then counts the item as if the action had not happened. The UI sends the version
+it last wrote as `If-Match`, so an item someone else changed since is refused (412), not
+silently overwritten.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass
 
-from tui.client import ApiClient, ApiError, FeedbackItem, WriteResult
-
-UNDO_REASON = "undo in the terminal UI"
-
-
-class CannotUndo(ApiError):
-    """Raised when the API offers no way back from an action."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(0, "Cannot undo", detail)
+from tui.client import ApiClient, ApiError, WriteResult
 
 
 @dataclass(frozen=True)
-class Before:
-    """What an item looked like before an action."""
+class Change:
+    """One item's change by an action: its key and the version that change made."""
 
     key: str
-    id: str
-    status: str
-    team: str | None
-    tags: tuple[str, ...]
-    impact: str | None
-    deferred_until: date | None
-
-    @classmethod
-    def of(cls, item: FeedbackItem) -> Before:
-        return cls(
-            key=item.key,
-            id=str(item.id),
-            status=item.status,
-            team=item.team,
-            tags=tuple(item.tags),
-            impact=item.impact,
-            deferred_until=item.deferred_until,
-        )
+    version: int
 
 
 @dataclass(frozen=True)
@@ -59,58 +27,63 @@ class Action:
     """One user action (possibly on several items) that `u` can take back."""
 
     name: str
-    before: tuple[Before, ...]
-    decision: str | None = None
-    statuses_after: dict[str, str] = field(default_factory=dict)
+    changes: tuple[Change, ...]
+
+    @classmethod
+    def of(cls, name: str, results: dict[str, WriteResult]) -> Action:
+        return cls(name, tuple(Change(key, r.version) for key, r in results.items()))
 
     @property
     def label(self) -> str:
-        keys = ", ".join(b.key for b in self.before[:3])
-        more = f" and {len(self.before) - 3} more" if len(self.before) > 3 else ""
+        keys = ", ".join(c.key for c in self.changes[:3])
+        more = f" and {len(self.changes) - 3} more" if len(self.changes) > 3 else ""
         return f"{self.name} of {keys}{more}"
 
 
-async def restore(client: ApiClient, before: Before, now_status: str, decision: str | None) -> int:
-    """Bring one item from `now_status` back to `before`; the position of its last write."""
-    writes: list[WriteResult] = []
-    status = now_status
-    if status == "duplicate":
-        raise CannotUndo(f"{before.key} was merged as a duplicate; the API cannot split it")
-    if status == "planned" and decision is not None:
-        writes.append(await client.unlink_feedback(decision, before.id))
-        status = "triaged"
-    if status in ("declined", "shipped", "closed"):
-        writes.append(await client.reopen(before.id, UNDO_REASON))
-        status = "new"
-    if before.status == "new":
-        if status != "new":
-            writes.append(await client.decline(before.id, UNDO_REASON))
-            writes.append(await client.reopen(before.id, UNDO_REASON))
-        return last(writes)
-    if before.team is not None and (before.status in ("triaged", "deferred")):
-        writes.append(
-            await client.triage(
-                before.id, before.team, tags=list(before.tags), impact=before.impact
-            )
-        )
-        status = "triaged"
-    if before.status == "deferred" and before.deferred_until is not None:
-        writes.append(await client.defer(before.id, before.deferred_until, UNDO_REASON))
-    return last(writes)
+@dataclass(frozen=True)
+class Undone:
+    """What one undo did: the keys taken back, the position of the last write, and one
+    message per item that could not be taken back."""
+
+    keys: list[str]
+    position: int
+    failures: list[str]
 
 
-def last(writes: list[WriteResult]) -> int:
-    return max((w.position or 0 for w in writes), default=0)
+class UndoStack:
+    """The actions made since the UI started, newest last."""
 
+    def __init__(self) -> None:
+        self._actions: list[Action] = []
+        self._latest: dict[str, int] = {}  # the version of each item our last write made
 
-async def undo(client: ApiClient, action: Action) -> tuple[list[str], int]:
-    """Undo every item of `action`; the keys restored and the position of the last write."""
-    restored: list[str] = []
-    position = 0
-    for before in action.before:
-        now = action.statuses_after.get(before.key)
-        if now is None:
-            continue
-        position = max(position, await restore(client, before, now, action.decision))
-        restored.append(before.key)
-    return restored, position
+    def __bool__(self) -> bool:
+        return bool(self._actions)
+
+    def push(self, action: Action) -> None:
+        self._actions.append(action)
+        for change in action.changes:
+            self._latest[change.key] = change.version
+
+    def pop(self) -> Action | None:
+        return self._actions.pop() if self._actions else None
+
+    async def undo(self, client: ApiClient, action: Action) -> Undone:
+        """Take back every item of `action`: one correction each."""
+        keys: list[str] = []
+        failures: list[str] = []
+        position = 0
+        for change in action.changes:
+            try:
+                result = await client.undo(
+                    change.key,
+                    before_version=change.version,
+                    version=self._latest.get(change.key, change.version),
+                )
+            except ApiError as error:
+                failures.append(f"{change.key}: {error.detail}")
+                continue
+            self._latest[change.key] = result.version
+            position = max(position, result.position or 0)
+            keys.append(change.key)
+        return Undone(keys, position, failures)

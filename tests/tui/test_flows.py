@@ -71,7 +71,7 @@ async def test_triage_moves_the_item_out_of_the_inbox(
     assert teams[found["team_id"]] == "billing"
 
 
-async def test_decline_with_a_reason_then_undo_reopens(
+async def test_decline_with_a_reason_then_undo_takes_it_back(
     session: Session, api: httpx.AsyncClient
 ) -> None:
     # Decline the top item with a reason.
@@ -82,10 +82,40 @@ async def test_decline_with_a_reason_then_undo_reopens(
     await session.wait(lambda: session.table.row_count == 3)
     found = await item(api, session.keys[3])
     assert (found["status"], found["reason"]) == ("declined", "Not our product")
-    # Undo: the item is reopened and back in the inbox.
+    # Undo: the item is new again and back in the inbox; its history shows one correction.
     await session.press("u")
     await session.wait(lambda: session.table.row_count == 4)
-    assert (await item(api, session.keys[3]))["status"] == "new"
+    detail = (await api.get(f"/api/feedback/{session.keys[3]}")).json()
+    assert (detail["item"]["status"], detail["item"]["reason"]) == ("new", None)
+    assert [h["event"] for h in detail["history"]] == ["Received", "Declined", "Corrected"]
+
+
+async def test_undo_goes_back_several_actions(session: Session, api: httpx.AsyncClient) -> None:
+    key = session.keys[3]
+    # Triage the top item into billing, then (showing every status) defer it.
+    await session.press("slash")
+    session.app.screen.query_one("#status").value = "any"  # type: ignore[attr-defined]
+    await session.press("escape", "g", "t")
+    await session.prompt("PickPrompt")
+    await session.press("enter")
+    await session.wait(lambda: session.table.items[key].status == "triaged")
+    await session.press("g", "h")
+    await session.prompt("TextPrompt")
+    await session.press("ctrl+u", *"2099-01-31", "enter")
+    await session.wait(lambda: session.table.items[key].status == "deferred")
+    # Two undos: first the defer (triaged, no deferral date), then the triage (new, no team).
+    await session.press("u")
+    await session.wait(
+        lambda: (row := session.table.items.get(key)) is not None and row.status == "triaged"
+    )
+    found = await item(api, key)
+    assert (found["status"], found["deferred_until"]) == ("triaged", None)
+    await session.press("u")
+    await session.wait(
+        lambda: (row := session.table.items.get(key)) is not None and row.status == "new"
+    )
+    found = await item(api, key)
+    assert (found["status"], found["team_id"]) == ("new", None)
 
 
 async def test_defer_until_a_date(session: Session, api: httpx.AsyncClient) -> None:
@@ -131,7 +161,7 @@ async def test_bulk_triage_then_undo(session: Session, api: httpx.AsyncClient) -
     assert {i["status"] for i in triaged} == {"triaged"}
     assert len({i["team_id"] for i in triaged}) == 1
     assert (await item(api, session.keys[0]))["status"] == "new"
-    # Undo takes back all three: they are new again (declined and reopened on the way).
+    # Undo takes back all three with one correction each: they are new again.
     await session.press("u")
     await session.wait(lambda: session.table.row_count == 4)
     assert {(await item(api, k))["status"] for k in session.keys} == {"new"}

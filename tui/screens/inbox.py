@@ -27,7 +27,7 @@ from tui.client import (
 from tui.messages import LiveChange
 from tui.screens.detail import DetailScreen
 from tui.screens.prompts import FindPrompt, PickPrompt, TextPrompt
-from tui.undo import Action, Before, undo
+from tui.undo import Action, Undone, UndoStack
 from tui.widgets.feedback_table import FeedbackTable
 from tui.widgets.preview import Preview
 from tui.widgets.status_line import StatusLine
@@ -74,12 +74,11 @@ class Arrived(Message):
         self.item = item
 
 
-class Undone(Message):
-    def __init__(self, action: Action, keys: list[str], position: int) -> None:
+class WasUndone(Message):
+    def __init__(self, action: Action, undone: Undone) -> None:
         super().__init__()
         self.action = action
-        self.keys = keys
-        self.position = position
+        self.undone = undone
 
 
 def as_item(view: FeedbackView, team: str | None) -> FeedbackItem:
@@ -138,7 +137,7 @@ class InboxScreen(Screen[None]):
         # A page request is in flight (not Textual's `loading`, which would cover the
         # screen with a spinner and hold up its layout, the footer's included).
         self.fetching = False
-        self.last_action: Action | None = None
+        self.undo_stack = UndoStack()
         # The newest event position this screen has seen (its own writes, live changes):
         # a reload waits for the read models to reach it, so it never shows older state.
         self.seen = 0
@@ -437,7 +436,6 @@ class InboxScreen(Screen[None]):
             [item],
             lambda i: self.client.plan(str(i.id), choice, version=i.version),
             None,
-            decision=choice,
         )
 
     @work(group="write")
@@ -490,7 +488,6 @@ class InboxScreen(Screen[None]):
         items: list[FeedbackItem],
         call: Callable[[FeedbackItem], Awaitable[WriteResult]],
         team: str | None,
-        decision: str | None = None,
     ) -> None:
         results: dict[str, WriteResult] = {}
         for item in items:
@@ -499,13 +496,7 @@ class InboxScreen(Screen[None]):
             except ApiError as error:
                 self.notify(f"{item.key}: {error.detail}", title=error.title, severity="error")
         if results:
-            action = Action(
-                name=name,
-                before=tuple(Before.of(i) for i in items if i.key in results),
-                decision=decision,
-                statuses_after={k: r.status or "" for k, r in results.items()},
-            )
-            self.post_message(Acted(action, results, team))
+            self.post_message(Acted(Action.of(name, results), results, team))
 
     def on_acted(self, message: Acted) -> None:
         table = self.table
@@ -521,7 +512,7 @@ class InboxScreen(Screen[None]):
                 changes["team"] = message.team
             self.replace(item, **changes)
         table.selected.difference_update(message.results)
-        self.last_action = message.action
+        self.undo_stack.push(message.action)
         self.summarise()
         self.notify(f"{message.action.label} — u undoes it", timeout=3)
 
@@ -536,25 +527,24 @@ class InboxScreen(Screen[None]):
     # --- undo --------------------------------------------------------------------------------
 
     def action_undo(self) -> None:
-        if self.last_action is None:
+        action = self.undo_stack.pop()
+        if action is None:
             self.notify("Nothing to undo.", severity="warning")
             return
-        action, self.last_action = self.last_action, None
         self.run_undo(action)
 
     @work(group="write")
     async def run_undo(self, action: Action) -> None:
-        try:
-            keys, position = await undo(self.client, action)
-        except ApiError as error:
-            self.notify(error.detail, title="Undo", severity="error")
-            return
-        self.post_message(Undone(action, keys, position))
+        self.post_message(WasUndone(action, await self.undo_stack.undo(self.client, action)))
 
-    def on_undone(self, message: Undone) -> None:
-        self.seen = max(self.seen, message.position)
-        self.notify(f"Undid {message.action.label}", timeout=3)
-        self.load(first=True)
+    def on_was_undone(self, message: WasUndone) -> None:
+        undone = message.undone
+        self.seen = max(self.seen, undone.position)
+        for failure in undone.failures:
+            self.notify(failure, title="Undo", severity="error")
+        if undone.keys:
+            self.notify(f"Undid {message.action.name} of {', '.join(undone.keys)}", timeout=3)
+            self.load(first=True)
 
     # --- live ----------------------------------------------------------------------------------
 
