@@ -9,6 +9,7 @@ from uuid import UUID
 
 import httpx
 import msgspec
+from httpx_sse import SSEError, aconnect_sse
 
 T = TypeVar("T")
 
@@ -485,33 +486,23 @@ class ApiClient:
         # Heartbeats come every 15 s: a read that waits much longer means a dead link.
         timeout = httpx.Timeout(10.0, read=45.0)
         try:
-            async with self.http.stream(
+            async with aconnect_sse(
+                self.http,
                 "GET",
                 "/api/events/stream",
                 params=_query({"team": team}),
                 headers=headers,
                 timeout=timeout,
-            ) as response:
-                if response.is_error:
-                    await response.aread()
-                    raise _problem(response)
-                event, event_id, data = "message", "", list[str]()
-                async for line in response.aiter_lines():
-                    if line == "":
-                        if data or event != "message":
-                            yield event, event_id, "\n".join(data)
-                        event, event_id, data = "message", "", []
-                    elif line.startswith(":"):
-                        continue
-                    else:
-                        name, _, value = line.partition(":")
-                        value = value.removeprefix(" ")
-                        if name == "event":
-                            event = value
-                        elif name == "id":
-                            event_id = value
-                        elif name == "data":
-                            data.append(value)
+            ) as source:
+                if source.response.is_error:
+                    await source.response.aread()
+                    raise _problem(source.response)
+                async for message in source.aiter_sse():
+                    # A block with only an id or a retry carries nothing to show.
+                    if message.data or message.event != "message":
+                        yield message.event, message.id, message.data
+        except SSEError as error:
+            raise Unreachable(0, "Unreachable", f"not an event stream ({error})") from None
         except httpx.TransportError as error:
             raise Unreachable(0, "Unreachable", f"lost the live stream ({error})") from None
 
