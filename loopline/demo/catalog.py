@@ -622,13 +622,61 @@ def frame(channel: str, ask: str, who: str, company: str) -> str:
     return f"{ask}."
 
 
-def nps_why(score: int, ask: str) -> str:
-    """The "why" a survey respondent gives with their score."""
+#: How each team's survey answers move over the demo's months: two teams win customers
+#: over, one loses them (its detractors pile up), the others hold steady.
+NPS_TRENDS = {"checkout": "improving", "onboarding": "improving", "fulfilment": "declining"}
+
+#: Weights of the scores 0..10 for a steady team, and at the bad and good ends of a trend.
+NPS_STEADY = (3, 2, 3, 4, 5, 6, 7, 9, 9, 6, 4)
+NPS_BAD = (6, 5, 6, 7, 8, 8, 7, 7, 5, 3, 2)
+NPS_GOOD = (1, 1, 1, 1, 2, 3, 4, 8, 11, 12, 10)
+
+#: What detractors say most, whatever they asked about: nobody answers them. The why
+#: themes (`GET /api/metrics/nps/why`) should find it.
+WAITING = (
+    "I waited days for anyone to answer",
+    "still waiting for an answer from support after a week",
+    "support takes days to answer, I waited and waited",
+    "I keep waiting on hold and nobody calls back",
+    "waited two weeks, nobody answered my emails",
+)
+DETRACTOR_OPENERS = ("Frustrating: ", "Not good: ", "")
+PASSIVE_OPENERS = ("Good overall, but ", "Fine, though ", "It does the job, but ")
+PROMOTER_OPENERS = ("Works well for us. One wish: ", "Great product. ", "Love it, and ")
+
+
+def nps_score(trend: str | None, progress: float, draw: float) -> int:
+    """A survey score for a team with `trend` ("improving", "declining" or steady) at
+    `progress` (0 at the demo's start, 1 at its end), from a uniform `draw` in [0, 1)."""
+    if trend == "improving":
+        start, end = NPS_BAD, NPS_GOOD
+    elif trend == "declining":
+        start, end = NPS_GOOD, NPS_BAD
+    else:
+        start = end = NPS_STEADY
+    weights = [a + (b - a) * progress for a, b in zip(start, end, strict=True)]
+    target = draw * sum(weights)
+    for score, weight in enumerate(weights):
+        target -= weight
+        if target < 0:
+            return score
+    return 10
+
+
+def nps_why(score: int, ask: str, draw: float) -> str:
+    """The "why" a survey respondent gives with their score; `draw` in [0, 1) picks the
+    words (most detractors also say they waited for an answer)."""
+    wish = f"{ask[0].lower()}{ask[1:]}"
     if score >= 9:
-        return f"Works well for us. One wish: {ask[0].lower()}{ask[1:]}"
+        return PROMOTER_OPENERS[int(draw * len(PROMOTER_OPENERS))] + wish
     if score >= 7:
-        return f"Good overall, but {ask[0].lower()}{ask[1:]}"
-    return f"Frustrating: {ask[0].lower()}{ask[1:]}"
+        return PASSIVE_OPENERS[int(draw * len(PASSIVE_OPENERS))] + wish
+    opener = DETRACTOR_OPENERS[int(draw * len(DETRACTOR_OPENERS))]
+    if draw < 0.6:
+        waited = WAITING[int(draw / 0.6 * len(WAITING))]
+        first = waited[0] if opener.endswith(": ") else waited[0].upper()
+        return f"{opener}{first}{waited[1:]}. {ask}"
+    return opener + (wish if opener else ask)
 
 
 DECLINE_REASONS = (

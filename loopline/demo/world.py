@@ -189,6 +189,9 @@ class World:
     def __init__(self, store: EventStore, *, seed: int, size: DemoSize, anchor: datetime) -> None:
         self.store = store
         self.rng = random.Random(seed)  # noqa: S311 - a reproducible world, not secrets
+        # The words of survey answers come from their own stream, so the rest of the story
+        # does not depend on how many draws they take.
+        self.voices = random.Random(seed + 1)  # noqa: S311
         self.size = size
         self.anchor = anchor
         self.start = anchor - timedelta(days=size.days)
@@ -342,8 +345,10 @@ class World:
             if kind == "praise":
                 nps, why = self.rng.choice((9, 10, 10)), ask
             else:
-                nps = self.rng.choices(range(11), weights=(3, 2, 3, 4, 5, 6, 7, 9, 9, 6, 4))[0]
-                why = catalog.nps_why(nps, ask)
+                progress = (when - self.start) / (self.anchor - self.start)
+                trend = catalog.NPS_TRENDS.get(team.spec.slug)
+                nps = catalog.nps_score(trend, min(max(progress, 0.0), 1.0), self.rng.random())
+                why = catalog.nps_why(nps, ask, self.voices.random())
         done = await receive_feedback(
             self.store,
             channel=channel,
