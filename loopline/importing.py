@@ -43,14 +43,15 @@ from loopline.records import (
     Record,
     RowError,
     UnusableFile,
+    convert,
     file_format,
-    integer,
     moment,
     read_records,
     strings,
     text,
 )
 from migrations.runner import migrate
+from server.feedback import FeedbackCreate
 
 app = typer.Typer(
     help="Bring data into Loopline: feedback (CSV or JSON Lines), teams, historical "
@@ -175,21 +176,31 @@ def check_header(header: list[str] | None, columns: dict[str, str], maps: list[s
 
 
 def feedback_row(
-    store: EventStore, columns: dict[str, str], channel: str | None, touchpoint: str
+    store: EventStore,
+    columns: dict[str, str],
+    channel: str | None,
+    touchpoint: str,
+    *,
+    from_text: bool,
 ) -> Row:
     async def row(values: dict[str, Any]) -> bool:
-        nps = integer(values, columns["nps"], "nps")
+        fields = {name: values.get(column) for name, column in columns.items()}
+        defaults = {"channel": channel, "touchpoint": touchpoint}
+        for name, default in defaults.items():
+            if fields.get(name) in (None, "") and default is not None:
+                fields[name] = default
+        data = convert(fields, FeedbackCreate, from_text=from_text)
         done = await receive_feedback(
             store,
-            text=text(values, columns["text"], "text", required=True) or "",
-            channel=text(values, columns["channel"], "channel") or channel or "",
-            touchpoint=text(values, columns["touchpoint"], "touchpoint") or touchpoint,
-            customer_ref=text(values, columns["customer"], "customer"),
-            segment=text(values, columns["segment"], "segment"),
-            nps=nps,
-            nps_reason=text(values, columns["nps_why"], "nps_why"),
-            external_ref=text(values, columns["external_ref"], "external_ref"),
-            received_at=moment(values, columns["received_at"], "received_at"),
+            text=data.text,
+            channel=data.channel,
+            touchpoint=data.touchpoint,
+            customer_ref=data.customer,
+            segment=data.segment,
+            nps=data.nps,
+            nps_reason=data.nps_why,
+            external_ref=data.external_ref,
+            received_at=data.received_at,
         )
         return done.created
 
@@ -222,7 +233,9 @@ def import_feedback(
 
     async def run(store: EventStore) -> ImportReport:
         return await import_rows(
-            records, feedback_row(store, columns, channel, touchpoint), label="feedback"
+            records,
+            feedback_row(store, columns, channel, touchpoint, from_text=fmt == "csv"),
+            label="feedback",
         )
 
     report = with_store(load_settings(data_dir=data_dir), run)

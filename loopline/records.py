@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, get_args
+
+import msgspec
 
 FORMATS = ("csv", "jsonl")
 _EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
@@ -125,6 +128,56 @@ def _jsonl(text: str) -> Iterator[Record]:
 
 # --- values -----------------------------------------------------------------------------
 
+S = TypeVar("S", bound=msgspec.Struct)
+
+# msgspec names the place of a bad value as `$.commits[0].sha`.
+_AT = re.compile(r"^(?P<reason>.*?)(?: - at `\$\.?(?P<path>[^`]*)`)?$", re.S)
+_MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]+)`$")
+_NUMBER = re.compile(r"\s*[-+]?\d+(\.\d*)?\s*")
+
+
+def convert(values: dict[str, Any], into: type[S], *, from_text: bool) -> S:
+    """One record's values as `into` (a Struct the API also takes), or `RowError` naming the
+    field. Blank values count as absent. CSV cells are all text (`from_text`), so numbers are
+    read from text there; times must be RFC 3339 text with an offset either way."""
+    present = {k: v for k, v in values.items() if v is not None and v != ""}
+    _check_times(present, into)
+    try:
+        return msgspec.convert(present, into, strict=not from_text)
+    except msgspec.ValidationError as error:
+        raise _row_error(str(error)) from None
+
+
+def _row_error(message: str) -> RowError:
+    found = _AT.match(message)
+    assert found is not None  # the pattern matches any text
+    reason, path = found["reason"], found["path"] or ""
+    missing = _MISSING.match(reason)
+    if missing is not None:
+        name = f"{path}.{missing['name']}" if path else missing["name"]
+        return RowError(name, "is missing")
+    return RowError(path or "row", reason[:1].lower() + reason[1:])
+
+
+def _check_times(values: dict[str, Any], into: type[msgspec.Struct]) -> None:
+    # msgspec's lax mode reads a number as seconds since the epoch; an import means a time.
+    for info in msgspec.structs.fields(into):
+        raw = values.get(info.encode_name)
+        if raw is None or datetime not in _types(info.type):
+            continue
+        if not isinstance(raw, str) or _NUMBER.fullmatch(raw):
+            raise RowError(info.encode_name, f"not an ISO 8601 time: {raw!r}")
+        try:
+            parsed = datetime.fromisoformat(raw.strip())
+        except ValueError:
+            raise RowError(info.encode_name, f"not an ISO 8601 time: {raw!r}") from None
+        if parsed.tzinfo is None:
+            raise RowError(info.encode_name, f"needs a time zone offset, e.g. {raw.strip()}+00:00")
+
+
+def _types(annotation: Any) -> tuple[Any, ...]:
+    return get_args(annotation) or (annotation,)
+
 
 def text(values: dict[str, Any], column: str, field: str, *, required: bool = False) -> str | None:
     """A text value (None when missing or blank); `RowError` when required and absent."""
@@ -136,20 +189,6 @@ def text(values: dict[str, Any], column: str, field: str, *, required: bool = Fa
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise RowError(field, "must be text")
     return str(value).strip() if not isinstance(value, str) else value
-
-
-def integer(values: dict[str, Any], column: str, field: str) -> int | None:
-    value = values.get(column)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool):
-        raise RowError(field, "must be a whole number")
-    if isinstance(value, int):
-        return value
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise RowError(field, f"must be a whole number, not {value!r}") from None
 
 
 def moment(

@@ -39,7 +39,7 @@ CSV_MAPPING = (
 CSV_REJECTED = {
     4: "text: is missing",
     5: "nps: must be an integer from 0 to 10",
-    8: "channel: unknown channel 'fax'",
+    8: "channel: invalid enum value 'fax'",
     9: "received_at: needs a time zone offset",
     10: "has 3 columns, the header has 7",
 }
