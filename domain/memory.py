@@ -29,13 +29,13 @@ class InMemoryEventStore:
         originator_id: UUID,
         *,
         lte_version: int | None = None,
-        as_of: datetime | None = None,
+        known_at: datetime | None = None,
     ) -> Sequence[CanMutateAggregate[Any]]:
         events = list(self._events.get(originator_id, ()))
         if lte_version is not None:
             events = [e for e in events if e.originator_version <= lte_version]
-        if as_of is not None:
-            events = [e for e in events if e.timestamp <= as_of]
+        if known_at is not None:
+            events = [e for e in events if e.timestamp <= known_at]
         return events
 
     async def save(self, *aggregates: BaseAggregate[Any]) -> Recording:

@@ -33,11 +33,11 @@ class EventStore(Protocol):
         originator_id: UUID,
         *,
         lte_version: int | None = None,
-        as_of: datetime | None = None,
+        known_at: datetime | None = None,
     ) -> Sequence[CanMutateAggregate[Any]]:
         """The events of one aggregate in version order (empty when it does not exist).
 
-        `lte_version` stops at that version; `as_of` keeps only events recorded at or
+        `lte_version` stops at that version; `known_at` keeps only events recorded at or
         before that time (the event's own timestamp).
         """
         ...

@@ -43,12 +43,12 @@ class PostgresEventStore:
         originator_id: UUID,
         *,
         lte_version: int | None = None,
-        as_of: datetime | None = None,
+        known_at: datetime | None = None,
     ) -> Sequence[CanMutateAggregate[Any]]:
         stored = await self.recorder.select_events(originator_id, lte_version=lte_version)
         events = [cast(CanMutateAggregate[Any], self.mapper.to_domain_event(s)) for s in stored]
-        if as_of is not None:
-            events = [e for e in events if e.timestamp <= as_of]
+        if known_at is not None:
+            events = [e for e in events if e.timestamp <= known_at]
         return events
 
     async def save(self, *aggregates: BaseAggregate[Any]) -> Recording:

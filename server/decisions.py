@@ -123,7 +123,13 @@ class DecisionController(Controller):
         "/{key:str}",
         operation_id="getDecision",
         summary="One decision with its history",
-        description="`as_of` shows the decision as it was at that time.",
+        description=(
+            "`as_of` answers the decision as it stood in the world at that time (by when things "
+            "happened: received, triaged, decided, shipped, told; corrections and what they "
+            "cancel left out); `known_at` answers what Loopline had recorded by that time. "
+            "Both together: what Loopline knew at `known_at` about the world at `as_of`. "
+            "Before it existed: 404."
+        ),
         guards=[ANYONE],
     )
     async def get_decision(
@@ -132,10 +138,12 @@ class DecisionController(Controller):
         store: NamedDependency[PostgresEventStore],
         caught_up: NamedDependency[int | None],
         as_of: FromQuery[datetime | None] = None,
+        known_at: FromQuery[datetime | None] = None,
     ) -> DecisionDetail:
-        decision = await services.get_decision(store, key, as_of=as_of)
+        decision = await services.get_decision(store, key, as_of=as_of, known_at=known_at)
         return DecisionDetail(
-            decision=decision, history=await history(store, decision.id, as_of=as_of)
+            decision=decision,
+            history=await history(store, decision.id, as_of=as_of, known_at=known_at),
         )
 
     @post(

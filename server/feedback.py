@@ -197,7 +197,13 @@ class FeedbackController(Controller):
         "/{key:str}",
         operation_id="getFeedback",
         summary="One feedback item with its history",
-        description="`as_of` shows the item as it was at that time.",
+        description=(
+            "`as_of` answers the item as it stood in the world at that time (by when things "
+            "happened: received, triaged, decided, shipped, told; corrections and what they "
+            "cancel left out); `known_at` answers what Loopline had recorded by that time. "
+            "Both together: what Loopline knew at `known_at` about the world at `as_of`. "
+            "Before it existed: 404."
+        ),
     )
     async def get_item(
         self,
@@ -205,9 +211,11 @@ class FeedbackController(Controller):
         store: NamedDependency[PostgresEventStore],
         caught_up: NamedDependency[int | None],
         as_of: FromQuery[datetime | None] = None,
+        known_at: FromQuery[datetime | None] = None,
     ) -> FeedbackDetail:
-        item = await services.get_feedback(store, key, as_of=as_of)
-        return FeedbackDetail(item=item, history=await history(store, item.id, as_of=as_of))
+        item = await services.get_feedback(store, key, as_of=as_of, known_at=known_at)
+        entries = await history(store, item.id, as_of=as_of, known_at=known_at)
+        return FeedbackDetail(item=item, history=entries)
 
     @get(
         "/{key:str}/similar",

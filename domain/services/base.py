@@ -9,7 +9,8 @@ from uuid import UUID
 import msgspec
 from eventsourcing.domain import Aggregate
 
-from domain.errors import NotFound, StaleVersion
+from domain.errors import NotFound, StaleVersion, ValidationError
+from domain.happened import happened_by, replay
 from domain.index import HUMAN_KEY, Index, index_id
 from domain.keys import parse_ref
 from domain.ports import EventStore
@@ -41,16 +42,19 @@ async def load(
     not_found: type[NotFound],
     *,
     as_of: datetime | None = None,
+    known_at: datetime | None = None,
     lte_version: int | None = None,
 ) -> A:
-    """The aggregate rebuilt from its events (as it was at `as_of` / `lte_version`).
+    """The aggregate rebuilt from its events: as it stood in the world at `as_of`, as
+    Loopline knew it at `known_at`, up to `lte_version` (see `domain.happened`).
 
     Raises `not_found` when it has no events (then) or is of another kind.
     """
-    events = await store.get_events(aggregate_id, lte_version=lte_version, as_of=as_of)
-    aggregate: Any = None
-    for e in events:
-        aggregate = e.mutate(aggregate)
+    for field, when in (("as_of", as_of), ("known_at", known_at)):
+        if when is not None and when.utcoffset() is None:
+            raise ValidationError(field, "must carry a time zone")
+    events = await store.get_events(aggregate_id, lte_version=lte_version, known_at=known_at)
+    aggregate: Any = replay(events if as_of is None else happened_by(events, as_of))
     if not isinstance(aggregate, cls):
         raise not_found(f"no {cls.__name__.lower()} {aggregate_id}")
     return aggregate

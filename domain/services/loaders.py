@@ -26,19 +26,51 @@ async def resolve_decision(store: EventStore, ref: str | UUID) -> UUID:
 
 
 async def load_feedback(
-    store: EventStore, ref: str | UUID, *, as_of: datetime | None = None
+    store: EventStore,
+    ref: str | UUID,
+    *,
+    as_of: datetime | None = None,
+    known_at: datetime | None = None,
 ) -> Feedback:
-    """The feedback item (as it was at `as_of`); raises `FeedbackNotFound`."""
+    """The feedback item (as it stood in the world at `as_of`, as known at `known_at`);
+    raises `FeedbackNotFound`, naming its key when it did not exist yet then."""
     feedback_id = await resolve_feedback(store, ref)
-    return await load(store, Feedback, feedback_id, FeedbackNotFound, as_of=as_of)
+    try:
+        return await load(
+            store, Feedback, feedback_id, FeedbackNotFound, as_of=as_of, known_at=known_at
+        )
+    except FeedbackNotFound:
+        if as_of is None and known_at is None:
+            raise
+        item = await load(store, Feedback, feedback_id, FeedbackNotFound)
+        raise FeedbackNotFound(_not_yet(item.key, as_of, known_at)) from None
 
 
 async def load_decision(
-    store: EventStore, ref: str | UUID, *, as_of: datetime | None = None
+    store: EventStore,
+    ref: str | UUID,
+    *,
+    as_of: datetime | None = None,
+    known_at: datetime | None = None,
 ) -> Decision:
-    """The decision (as it was at `as_of`); raises `DecisionNotFound`."""
+    """The decision (as it stood in the world at `as_of`, as known at `known_at`); raises
+    `DecisionNotFound`, naming its key when it did not exist yet then."""
     decision_id = await resolve_decision(store, ref)
-    return await load(store, Decision, decision_id, DecisionNotFound, as_of=as_of)
+    try:
+        return await load(
+            store, Decision, decision_id, DecisionNotFound, as_of=as_of, known_at=known_at
+        )
+    except DecisionNotFound:
+        if as_of is None and known_at is None:
+            raise
+        decision = await load(store, Decision, decision_id, DecisionNotFound)
+        raise DecisionNotFound(_not_yet(decision.key, as_of, known_at)) from None
+
+
+def _not_yet(key: str, as_of: datetime | None, known_at: datetime | None) -> str:
+    when = [f"as of {as_of.isoformat()}"] if as_of is not None else []
+    when += [f"known at {known_at.isoformat()}"] if known_at is not None else []
+    return f"{key} did not exist yet ({', '.join(when)})"
 
 
 async def load_root(store: EventStore, feedback: Feedback) -> Feedback:

@@ -264,17 +264,27 @@ async def get_outcome(
 
 
 async def get_feedback(
-    store: EventStore, ref: str | UUID, *, as_of: datetime | None = None
+    store: EventStore,
+    ref: str | UUID,
+    *,
+    as_of: datetime | None = None,
+    known_at: datetime | None = None,
 ) -> FeedbackView:
-    """The feedback item with that id or key, as it is (or was at `as_of`)."""
-    return FeedbackView.of(await load_feedback(store, ref, as_of=as_of))
+    """The feedback item with that id or key, as it is (or as it stood in the world at
+    `as_of`, as Loopline knew it at `known_at`)."""
+    return FeedbackView.of(await load_feedback(store, ref, as_of=as_of, known_at=known_at))
 
 
 async def get_decision(
-    store: EventStore, ref: str | UUID, *, as_of: datetime | None = None
+    store: EventStore,
+    ref: str | UUID,
+    *,
+    as_of: datetime | None = None,
+    known_at: datetime | None = None,
 ) -> DecisionView:
-    """The decision with that id or key, as it is (or was at `as_of`)."""
-    return DecisionView.of(await load_decision(store, ref, as_of=as_of))
+    """The decision with that id or key, as it is (or as it stood in the world at `as_of`,
+    as Loopline knew it at `known_at`)."""
+    return DecisionView.of(await load_decision(store, ref, as_of=as_of, known_at=known_at))
 
 
 async def get_increment(

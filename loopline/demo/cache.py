@@ -32,7 +32,7 @@ class CachedEventStore:
         originator_id: UUID,
         *,
         lte_version: int | None = None,
-        as_of: datetime | None = None,
+        known_at: datetime | None = None,
     ) -> Sequence[CanMutateAggregate[Any]]:
         events = self._events.get(originator_id)
         if events is None:
@@ -41,8 +41,8 @@ class CachedEventStore:
         selected: Sequence[CanMutateAggregate[Any]] = events
         if lte_version is not None:
             selected = [e for e in selected if e.originator_version <= lte_version]
-        if as_of is not None:
-            selected = [e for e in selected if e.timestamp <= as_of]
+        if known_at is not None:
+            selected = [e for e in selected if e.timestamp <= known_at]
         return list(selected)
 
     async def save(self, *aggregates: BaseAggregate[Any]) -> Recording:

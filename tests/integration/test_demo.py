@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -145,3 +145,17 @@ async def test_the_demo_answers_over_http_for_every_team(
         assert dora["deployment_frequency"]["deployments"] > 0, slug
         assert dora["deployment_frequency"]["tier"] in ("elite", "high", "medium", "low")
         assert dora["lead_time_for_changes"]["count"] > 0, slug
+    # A shipped item, as of halfway between its receipt and its shipping, stood before
+    # shipping: `as_of` uses the world's times, not when the demo was loaded (today).
+    page = (await api.get("/api/feedback", params={"status": "shipped", "limit": "1"})).json()
+    shipped = page["items"][0]
+    received = datetime.fromisoformat(shipped["received_at"])
+    halfway = received + (datetime.fromisoformat(shipped["shipped_at"]) - received) / 2
+    path = f"/api/feedback/{shipped['key']}"
+    then = await api.get(path, params={"as_of": halfway.isoformat()})
+    assert then.status_code == 200, then.text
+    assert then.json()["item"]["status"] != "shipped"
+    # Before its receipt it did not exist: a 404 naming its key.
+    before = await api.get(path, params={"as_of": (received - timedelta(days=1)).isoformat()})
+    assert before.status_code == 404
+    assert shipped["key"] in before.json()["detail"]

@@ -84,7 +84,7 @@ async def test_a_conflict_in_one_aggregate_writes_nothing_for_the_others(
     assert len(await event_store.get_events(a.id)) == 2
 
 
-async def test_get_events_up_to_a_version_and_as_of_a_time(
+async def test_get_events_up_to_a_version_and_known_at_a_time(
     event_store: PostgresEventStore,
 ) -> None:
     a = Counter(name="a")
@@ -95,8 +95,8 @@ async def test_get_events_up_to_a_version_and_as_of_a_time(
     a.increment(by=1)
     await event_store.save(a)
     created_at = first_two[0].timestamp
-    as_of = await event_store.get_events(a.id, as_of=created_at)
-    assert [e.originator_version for e in as_of] == [1]
+    known = await event_store.get_events(a.id, known_at=created_at)
+    assert [e.originator_version for e in known] == [1]
 
 
 async def test_fifty_concurrent_appends_of_the_same_version_one_wins(

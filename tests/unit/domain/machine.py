@@ -43,9 +43,11 @@ class SavedAggregates:
         originator_id: UUID,
         *,
         lte_version: int | None = None,
-        as_of: datetime | None = None,
+        known_at: datetime | None = None,
     ) -> Sequence[CanMutateAggregate[Any]]:
-        return await self.inner.get_events(originator_id, lte_version=lte_version, as_of=as_of)
+        return await self.inner.get_events(
+            originator_id, lte_version=lte_version, known_at=known_at
+        )
 
     async def save(self, *aggregates: BaseAggregate[Any]) -> Recording:
         recording = await self.inner.save(*aggregates)
