@@ -32,6 +32,7 @@ from server.openapi import document, openapi_config, to_the_docs
 from server.operations import OperationsController, prometheus_config
 from server.outcomes import OutcomeController
 from server.problems import problem_details_plugin
+from server.ratelimit import RateLimits
 from server.stream import EventStreamController
 from server.strict import make_queries_strict, strict_query
 from server.teams import TeamController
@@ -95,6 +96,7 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
                 "metrics_cache": ReadModelCache(),
                 "token_cache": TokenCache(),
                 "integration_cache": IntegrationCache(),
+                "rate_limits": RateLimits(settings),
             }
         ),
     )

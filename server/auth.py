@@ -20,6 +20,7 @@ from litestar.middleware.base import DefineMiddleware
 
 from infra.noticed import NoticedCache
 from infra.tokens import REVOKED_CHANNEL, Principal, Role, authenticate
+from server.ratelimit import check_failed_auth, count_failed_auth
 
 OPEN_PATHS = ["^/$", "^/healthz", "^/readyz", "^/metrics", "^/schema", "^/webhooks/"]
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="loopline"'}
@@ -85,12 +86,15 @@ class TokenAuthentication(AbstractAuthenticationMiddleware):
         pool: asyncpg.Pool = state.pool
 
         async def lookup(secret: str) -> Principal | None:
+            # Only lookups are limited: a live token this process knows costs nothing.
+            check_failed_auth(connection, secret)
             async with pool.acquire() as conn:
                 return await authenticate(conn, secret)
 
         cache: TokenCache = state.token_cache
         principal = await cache.principal(token.strip(), lookup)
         if principal is None:
+            count_failed_auth(connection, token.strip())
             raise NotAuthorizedException(
                 detail="the API token is unknown or revoked", headers=_CHALLENGE
             )

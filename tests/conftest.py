@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -109,11 +110,22 @@ def database_url(fresh_database: str) -> str:
 ADMIN_TOKEN = "ll_test-admin-token-not-a-secret"
 
 
+def api_settings(database_url: str, data_dir: Path) -> dict[str, Any]:
+    """The settings of the shared API fixtures. Tests hammer from one address with forged
+    tokens and webhook bursts on purpose: rate limits are off here, and
+    tests/reliability/test_rate_limits.py tests them."""
+    return {
+        "database_url": database_url,
+        "data_dir": data_dir,
+        "admin_token": ADMIN_TOKEN,
+        "rate_limit_webhooks": 0,
+        "rate_limit_failed_auth": 0,
+    }
+
+
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return load_settings(
-        {}, database_url=database_url, data_dir=tmp_path / "data", admin_token=ADMIN_TOKEN
-    )
+    return load_settings({}, **api_settings(database_url, tmp_path / "data"))
 
 
 @pytest.fixture
@@ -231,12 +243,7 @@ def served(
 
     asyncio.run(admin(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
     dsn = _with_database(server_dsn, name)
-    config = load_settings(
-        {},
-        database_url=dsn,
-        data_dir=Path(tmp_path_factory.mktemp("data")),
-        admin_token=ADMIN_TOKEN,
-    )
+    config = load_settings({}, **api_settings(dsn, Path(tmp_path_factory.mktemp("data"))))
     try:
         with running_api(config, dsn) as url:
             yield url

@@ -12,6 +12,7 @@ from litestar import Controller, Request, Response, post
 from litestar.datastructures import Headers
 from litestar.di import NamedDependency
 
+from server.ratelimit import limit_webhooks
 from server.schemas import Schema
 from server.webhooks import generic, github, gitlab
 from server.webhooks.errors import Unverified, WebhookError
@@ -103,6 +104,7 @@ class WebhookReceivers(Controller):
 
     path = "/webhooks"
     tags = ["webhooks"]
+    guards = [limit_webhooks]
 
     @post(
         "/github",
