@@ -17,7 +17,7 @@ import msgspec
 
 from domain.vocabulary import FeedbackStatus
 from infra.database import Connection
-from projections.nps import nps_score
+from projections.nps import PASSIVE, PROMOTER, nps_score
 from projections.queries import (
     OPEN_FEEDBACK,
     InvalidQuery,
@@ -606,8 +606,8 @@ volume AS (
 ),
 nps AS (
     SELECT outcome_id, count(*)::int AS responses,
-           count(*) FILTER (WHERE nps >= 9)::int AS promoters,
-           count(*) FILTER (WHERE nps <= 6)::int AS detractors
+           count(*) FILTER (WHERE nps >= {PROMOTER})::int AS promoters,
+           count(*) FILTER (WHERE nps < {PASSIVE})::int AS detractors
     FROM scores GROUP BY outcome_id
 ),
 shipping AS (

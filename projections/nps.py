@@ -23,8 +23,11 @@ from infra.database import Connection
 from projections.base import Positioned, Projection, events_of
 from projections.queries import InvalidQuery, Row, page_limit, team_ref, uuid_text
 
-PROMOTER = 9  # 9-10
-PASSIVE = 7  # 7-8; 0-6 are detractors
+#: The lowest score of a promoter (9-10) and of a passive (7-8); below, detractors (0-6).
+PROMOTER = 9
+PASSIVE = 7
+#: The most periods a series answers (ten years of weeks).
+MAX_PERIODS = 520
 #: z for a two-sided 95 % interval.
 Z95 = 1.959963984540054
 #: A detractor is followed up "in time" when the loop closes within this.
@@ -166,7 +169,7 @@ _SELECTED = f"""
 selected AS (
     SELECT r.id, r.key, r.score, r.why, r.lexemes, r.channel, r.touchpoint, r.segment,
            r.customer_ref, r.received_at,
-           CASE WHEN r.score >= 9 THEN 'promoter' WHEN r.score >= 7 THEN 'passive'
+           CASE WHEN r.score >= {PROMOTER} THEN 'promoter' WHEN r.score >= {PASSIVE} THEN 'passive'
                 ELSE 'detractor' END AS class,
            coalesce(o.team_id, f.team_id) AS team_id,
            coalesce(o.outcome_id, f.outcome_id) AS outcome_id,
@@ -273,9 +276,11 @@ def _period_start(period: str, when: datetime) -> date:
 
 def _periods(period: str, first: date, last: date) -> list[str]:
     """Every period from the one holding `first` to the one holding `last`, as keys."""
-    keys = []
+    keys: list[str] = []
     at = first
     while at <= last:
+        if len(keys) == MAX_PERIODS:
+            raise InvalidQuery("group_by", f"more than {MAX_PERIODS} periods; narrow from/to")
         if period == "week":
             keys.append(at.isoformat())
             at += timedelta(days=7)
@@ -375,9 +380,9 @@ def nps_margin(responses: int, promoters: int, detractors: int) -> float | None:
 
 
 _COUNTS = """count(*)::int AS responses,
-       count(*) FILTER (WHERE c.score >= 9)::int AS promoters,
-       count(*) FILTER (WHERE c.score IN (7, 8))::int AS passives,
-       count(*) FILTER (WHERE c.score <= 6)::int AS detractors,
+       count(*) FILTER (WHERE c.class = 'promoter')::int AS promoters,
+       count(*) FILTER (WHERE c.class = 'passive')::int AS passives,
+       count(*) FILTER (WHERE c.class = 'detractor')::int AS detractors,
        min(c.received_at) AS earliest"""
 
 

@@ -17,6 +17,7 @@ from domain.services import (
     mark_duplicate,
     receive_feedback,
     triage_feedback,
+    undo_feedback,
 )
 from infra.eventstore import PostgresEventStore
 from projections.catalog import all_projections
@@ -420,3 +421,28 @@ async def test_segment_and_customer_filter_lead_times_the_list_and_outcomes(
     assert [(o["statement"], o["feedback"]) for o in cards.json()] == [("Bills are right", 2)]
     none = await api.get("/api/metrics/outcomes", params={"customer": "nobody@example.com"})
     assert [o["feedback"] for o in none.json()] == [0]
+
+
+async def test_an_undone_follow_up_puts_the_detractor_back_in_the_queue(
+    database_url: str, event_store: PostgresEventStore, pool: asyncpg.Pool
+) -> None:
+    store = event_store
+    await form_team(store, slug="billing", name="Billing", formed_at=JAN - timedelta(30))
+    # A detractor is triaged, declined and told the next day.
+    key = await answer(store, 1, "billing", JAN, "Nobody answers")
+    await triage_feedback(store, key, team="billing", triaged_at=JAN + timedelta(hours=1))
+    await decline_feedback(store, key, reason="Known", declined_at=JAN + timedelta(hours=2))
+    await close_feedback_loop(store, key, how="call", closed_at=JAN + timedelta(hours=20))
+    await project(database_url, store)
+    now = JAN + timedelta(days=5)
+    async with pool.acquire() as conn:
+        assert (await follow_up_queue(conn, Selection(), now=now)).total == 0
+    # The loop closing was a mistake and is undone: the detractor waits again, and the
+    # follow-up figure no longer counts it.
+    await undo_feedback(store, key)
+    await project(database_url, store)
+    async with pool.acquire() as conn:
+        queue = await follow_up_queue(conn, Selection(), now=now)
+        (total,) = (await follow_ups(conn, Selection(), now=now)).groups
+    assert [d.key for d in queue.items] == [key]
+    assert (total.detractors, total.followed_up, total.due, total.within_48h) == (1, 0, 1, 0)
