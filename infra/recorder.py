@@ -23,6 +23,7 @@ from asyncpg.pool import PoolConnectionProxy
 from eventsourcing.persistence import Notification, StoredEvent
 
 from domain.errors import ConcurrencyConflict
+from infra.counters import APPEND_CONFLICTS
 from infra.database import DATABASE_ERRORS, Connection
 from infra.waiting import wait_until_set
 
@@ -119,6 +120,7 @@ class AsyncpgRecorder:
         try:
             rows = await conn.fetch(_APPEND, *args)
         except asyncpg.UniqueViolationError:
+            APPEND_CONFLICTS.inc()
             raise await self._conflict(conn, args[0], args[1]) from None
         return [row[0] for row in rows]
 

@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 from eventsourcing.persistence import Mapper, Notification
 
+from infra.counters import PROJECTION_BATCHES, PROJECTION_EVENTS
 from infra.database import DATABASE_ERRORS, TRANSIENT_ERRORS, Connection
 from infra.recorder import CHANNEL, READ_MODELS_CHANNEL, AsyncpgRecorder
 from infra.waiting import wait_until_set
@@ -294,6 +295,8 @@ class ProjectionRunner:
                 await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
                 await projection.apply(conn, events)
                 await self.recorder.record_position(conn, schema, reached, notify=True)
+            PROJECTION_BATCHES.labels(projection.name).inc()
+            PROJECTION_EVENTS.labels(projection.name).inc(len(events))
         except TRANSIENT_ERRORS:
             raise
         except Exception as error:

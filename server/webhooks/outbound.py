@@ -38,6 +38,7 @@ from eventsourcing.persistence import Notification
 
 from domain import services
 from domain.feedback import Feedback
+from infra.counters import NOTIFICATIONS_SENT
 from infra.database import DATABASE_ERRORS, Connection, connect
 from infra.eventstore import PostgresEventStore
 from infra.recorder import TrackingConflict
@@ -491,6 +492,8 @@ class NotificationSender:
                 retry_in,
                 row["lease"],
             )
+            if not done.endswith(" 0"):
+                NOTIFICATIONS_SENT.labels(state).inc()
             if done.endswith(" 0"):
                 # The lease ran out and another sender took the delivery: its record counts.
                 logger.warning("notification %s: lease lost before its answer", row["id"])

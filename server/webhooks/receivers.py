@@ -12,6 +12,7 @@ from litestar import Controller, Request, Response, post
 from litestar.datastructures import Headers
 from litestar.di import NamedDependency
 
+from infra.counters import WEBHOOKS_RECEIVED
 from server.ratelimit import limit_webhooks
 from server.schemas import Schema
 from server.webhooks import generic, github, gitlab
@@ -78,6 +79,7 @@ async def _accept(
     integrations: IntegrationCache = request.app.state.integration_cache
     found = [i for i in await integrations.candidates(pool, source, repository) if verifies(i)]
     if not found:
+        WEBHOOKS_RECEIVED.labels(source, "unverified").inc()
         raise Unverified(_NOT_VERIFIED)
     async with pool.acquire() as conn:
         stored = await store_delivery(
@@ -90,6 +92,7 @@ async def _accept(
             headers=_kept(request.headers, kept),
             body=body,
         )
+    WEBHOOKS_RECEIVED.labels(source, "duplicate" if stored.duplicate else "stored").inc()
     mapper = getattr(request.app.state, "webhook_mapper", None)
     if mapper is not None and not stored.duplicate:
         mapper.wake()

@@ -18,6 +18,7 @@ import asyncpg
 
 from domain.errors import ConcurrencyConflict, DomainError
 from domain.ports import EventStore
+from infra.counters import WEBHOOKS_MAPPED
 from infra.database import DATABASE_ERRORS
 from infra.settings import Settings
 from infra.waiting import wait_until_set
@@ -87,11 +88,13 @@ class MappingWorker:
                 # The payload itself is unusable: retrying cannot help; replay can.
                 reason = f"{type(error).__name__}: {error}"
                 await fail(conn, claimed.id, reason, attempts=attempts, retry_in=None)
+                WEBHOOKS_MAPPED.labels("failed").inc()
         except Exception as error:
             logger.warning("mapping webhook delivery %s failed: %r", claimed.id, error)
             await self._retry(conn, claimed.id, attempts, error)
         else:
             await settle(conn, claimed.id, result.state, result.reason, result.outcome)
+            WEBHOOKS_MAPPED.labels(result.state).inc()
 
     async def _retry(
         self, conn: asyncpg.pool.PoolConnectionProxy, delivery: int, attempts: int, error: Exception
@@ -101,3 +104,4 @@ class MappingWorker:
             retry_in = backoff(attempts, self.settings.webhook_retry_backoff)
         reason = f"{type(error).__name__}: {error}"
         await fail(conn, delivery, reason, attempts=attempts, retry_in=retry_in)
+        WEBHOOKS_MAPPED.labels("failed" if retry_in is None else "retry").inc()
