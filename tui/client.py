@@ -273,6 +273,20 @@ def _moment(when: datetime | None) -> str | None:
     return None if when is None else when.isoformat()
 
 
+class Suggestion(Model):
+    """An item a feedback item may duplicate (`GET /api/feedback/{key}/similar`)."""
+
+    key: str
+    score: float
+    status: str
+    text: str
+
+
+class Suggestions(Model):
+    key: str
+    items: list[Suggestion]
+
+
 class ApiClient:
     """The Loopline API over HTTP with a bearer token; every failure is an `ApiError`."""
 
@@ -362,6 +376,12 @@ class ApiClient:
 
     async def feedback_item(self, key: str) -> FeedbackDetail:
         return await self._request("GET", f"/api/feedback/{key}", FeedbackDetail)
+
+    async def similar(self, key: str, limit: int = 5) -> list[Suggestion]:
+        """The items `key` may duplicate, most alike first (for the duplicate picker)."""
+        path = f"/api/feedback/{key}/similar"
+        found = await self._request("GET", path, Suggestions, params={"limit": limit})
+        return found.items
 
     async def triage(
         self,

@@ -10,6 +10,8 @@ import httpx
 
 from domain.services import close_feedback_loop, decline_feedback, receive_feedback
 from infra.eventstore import PostgresEventStore
+from tests.conftest import ADMIN_TOKEN
+from tui.client import ApiClient
 
 DATA = json.loads((Path(__file__).parents[1] / "data" / "duplicates.json").read_text())
 T0 = datetime(2026, 5, 4, 9, tzinfo=UTC)
@@ -85,6 +87,15 @@ async def test_suggestions_find_the_original_and_leave_out_what_cannot_be_one(
     await close_feedback_loop(store, old.key, how="email", closed_at=T0 - timedelta(398))
     head = await store.recorder.max_notification_id()
     assert old.key not in [i["key"] for i in await suggested(duplicates[0], limit=50)]
+
+    # The terminal UI's client reads the same suggestions.
+    client = ApiClient(str(api.base_url), ADMIN_TOKEN)
+    try:
+        picked = await client.similar(duplicates[1], limit=2)
+    finally:
+        await client.aclose()
+    assert [s.key for s in picked][:1] == [originals[1]]
+    assert len(picked) <= 2
 
     # An unknown key is a 404; a limit out of range a 400.
     assert (await api.get("/api/feedback/FB-99999/similar")).status_code == 404
