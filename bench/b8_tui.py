@@ -19,6 +19,7 @@ import httpx
 
 from bench.data import Size, load
 from bench.harness import Context
+from domain.vocabulary import TRIAGEABLE
 from infra.database import create_pool
 from infra.eventstore import PostgresEventStore
 from infra.settings import Settings, load_settings
@@ -29,7 +30,6 @@ TOKEN = "ll_bench-admin-token-not-a-secret"
 REPETITIONS = 20
 # Formed over the API (the bulk generator skips the slug index); first in the team picker.
 TEAM = "b8"
-TRIAGEABLE = ("new", "triaged", "deferred")
 
 
 @contextlib.contextmanager

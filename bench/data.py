@@ -21,7 +21,7 @@ from domain.incident import Incident
 from domain.increment import Commit, Increment
 from domain.ports import EventStore
 from domain.team import Team
-from domain.vocabulary import Channel
+from domain.vocabulary import Channel, FeedbackStatus
 
 TOUCHPOINTS = ("product", "onboarding", "billing", "support", "delivery", "mobile")
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -84,7 +84,7 @@ def organisation(seed: int, size: Size) -> Iterator[list[Aggregate]]:
         team = teams[n % len(teams)]
         roll = rng.random()
         when = received + timedelta(hours=rng.uniform(1, 200))
-        if roll < 0.1 and previous is not None and previous.status == "new":
+        if roll < 0.1 and previous is not None and previous.status == FeedbackStatus.NEW:
             item.mark_duplicate(original_id=previous.id, marked_at=when)
             previous.merge_demand(
                 duplicate_ids=(item.id,),

@@ -13,7 +13,7 @@ from uuid import UUID, uuid4
 import asyncpg
 import msgspec
 
-from domain import services
+from domain import access, services
 from domain.errors import ValidationError
 from domain.ports import EventStore
 from infra.database import Connection
@@ -31,6 +31,11 @@ class Principal(msgspec.Struct, frozen=True):
     name: str
     role: Role
     team_ids: frozenset[UUID] = frozenset()
+
+    @property
+    def actor(self) -> access.Actor:
+        """Who the domain sees acting: the token's role, teams and name."""
+        return access.Actor(role=access.Role(self.role), team_ids=self.team_ids, name=self.name)
 
 
 class TokenInfo(msgspec.Struct, frozen=True):

@@ -14,6 +14,7 @@ from server.content import require_json_bodies
 from server.decisions import DecisionController
 from server.delivery import IncidentController, IncrementController
 from server.dependencies import (
+    provide_actor,
     provide_caught_up,
     provide_expected_version,
     provide_pool,
@@ -37,6 +38,7 @@ from server.stream import EventStreamController
 from server.strict import make_queries_strict, strict_query
 from server.teams import TeamController
 from server.tokens import TokenController
+from server.vocabulary import VocabularyController
 from server.webhooks.controllers import route_handlers as webhook_route_handlers
 from server.webhooks.integrations import IntegrationCache
 from server.webhooks.lifespan import webhooks_lifespan
@@ -56,6 +58,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         IncrementController,
         IncidentController,
         MetricsController,
+        VocabularyController,
         NpsController,
         *webhook_route_handlers(),
     ]
@@ -67,6 +70,7 @@ def dependencies() -> dict[str, Provide]:
         "settings": Provide(provide_settings, sync_to_thread=False),
         "store": Provide(provide_store, sync_to_thread=False),
         "principal": Provide(provide_principal, sync_to_thread=False),
+        "actor": Provide(provide_actor, sync_to_thread=False),
         "expected_version": Provide(provide_expected_version, sync_to_thread=False),
         "caught_up": Provide(provide_caught_up),
         "reader": Provide(provide_reader),

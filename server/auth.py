@@ -1,7 +1,6 @@
-"""Bearer-token authentication and the role and team rules of the API.
+"""Bearer-token authentication, and guards for the rules that depend on the role alone.
 
-Roles: admin may do everything; product manages teams, outcomes and decisions and
-reads everything; member acts on feedback only within their own teams. Webhooks
+Who may do what is the domain's (`domain.access`; the table in docs/api.md). Webhooks
 authenticate by signature instead, operators' probes need no token.
 """
 
@@ -9,17 +8,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from uuid import UUID
 
 import asyncpg
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.middleware.base import DefineMiddleware
 
+from domain import access
 from infra.noticed import NoticedCache
-from infra.tokens import REVOKED_CHANNEL, Principal, Role, authenticate
+from infra.tokens import REVOKED_CHANNEL, Principal, authenticate
 from server.ratelimit import check_failed_auth, count_failed_auth
 
 OPEN_PATHS = ["^/$", "^/healthz", "^/readyz", "^/metrics", "^/schema", "^/webhooks/"]
@@ -115,30 +114,20 @@ def principal_of(connection: ASGIConnection) -> Principal:  # type: ignore[type-
 Guard = Callable[[ASGIConnection, BaseRouteHandler], Awaitable[None]]  # type: ignore[type-arg]
 
 
-def roles(*allowed: Role) -> Guard:
-    """A guard letting only tokens of the `allowed` roles through (403 otherwise).
+def roles(*allowed: access.Role, action: str) -> Guard:
+    """A guard letting only tokens of the `allowed` roles through (`NotPermitted`, 403,
+    otherwise). For rules that depend on the role alone; rules that depend on a thing's
+    team are checked by the application services after they load it.
 
     Async: Litestar runs a plain function guard in a worker thread, a hop per request.
     """
 
     async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:  # type: ignore[type-arg]
-        principal = principal_of(connection)
-        if principal.role not in allowed:
-            raise PermissionDeniedException(
-                detail=f"a {principal.role} token may not do this; needs {' or '.join(allowed)}"
-            )
+        principal_of(connection).actor.check_role(allowed, action=action)
 
     return guard
 
 
-ADMIN: Guard = roles("admin")
-MANAGERS: Guard = roles("admin", "product")
-ANYONE: Guard = roles("admin", "product", "member")
-
-
-def check_team(principal: Principal, team_id: UUID | None, *, what: str) -> None:
-    """Members act only within their teams; an item without a team is open to any member."""
-    if principal.role != "member" or team_id is None:
-        return
-    if team_id not in principal.team_ids:
-        raise PermissionDeniedException(detail=f"{what} belongs to a team this token is not in")
+ADMIN: Guard = roles(access.Role.ADMIN, action="manage API tokens")
+MANAGERS: Guard = roles(*access.MANAGERS, action="manage teams, outcomes and integrations")
+ANYONE: Guard = roles(*access.Role, action="use the API")

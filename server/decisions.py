@@ -13,13 +13,12 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
 from domain import services
-from domain.services.base import Written
+from domain.access import Actor
 from domain.services.views import DecisionView
 from domain.vocabulary import DecisionStatus
 from infra.eventstore import PostgresEventStore
-from infra.tokens import Principal
 from projections import queries
-from server.auth import ANYONE, MANAGERS
+from server.auth import ANYONE
 from server.history import HistoryEntry, history
 from server.schemas import Schema, WriteResult, write_result
 
@@ -53,16 +52,10 @@ class DecisionDetail(Schema):
     history: list[HistoryEntry]
 
 
-async def _answer(store: PostgresEventStore, written: Written) -> WriteResult:
-    # Ranking and linking keep the status the decision had; read it rather than guess it.
-    status = (await services.get_decision(store, written.id)).status
-    return write_result(written, status)
-
-
 class DecisionController(Controller):
     path = "/api/decisions"
     tags = ["decisions"]
-    guards = [MANAGERS]
+    guards = [ANYONE]
 
     @post(
         operation_id="proposeDecision",
@@ -70,7 +63,7 @@ class DecisionController(Controller):
         description=(
             "A product decision record for a team (slug or id): title, rationale, the options "
             "considered, the outcome it serves and the feedback (keys) it answers. Answers its "
-            "`DEC-<n>` key; commits that name the key ship it. Product or admin."
+            "`DEC-<n>` key; commits that name the key ship it. Members propose for their teams."
         ),
         status_code=201,
     )
@@ -78,7 +71,7 @@ class DecisionController(Controller):
         self,
         data: JSONBody[DecisionCreate],
         store: NamedDependency[PostgresEventStore],
-        principal: NamedDependency[Principal],
+        actor: NamedDependency[Actor],
     ) -> WriteResult:
         written = await services.propose_decision(
             store,
@@ -88,9 +81,9 @@ class DecisionController(Controller):
             options=data.options,
             outcome_id=data.outcome,
             feedback=data.feedback,
-            proposed_by=principal.name,
+            actor=actor,
         )
-        return write_result(written, "proposed")
+        return write_result(written)
 
     @get(
         operation_id="listDecisions",
@@ -100,7 +93,6 @@ class DecisionController(Controller):
             "demand: linked feedback, distinct customers, NPS detractors. By default the open "
             "ones (proposed, accepted, in progress)."
         ),
-        guards=[ANYONE],
     )
     async def backlog(
         self,
@@ -130,7 +122,6 @@ class DecisionController(Controller):
             "Both together: what Loopline knew at `known_at` about the world at `as_of`. "
             "Before it existed: 404."
         ),
-        guards=[ANYONE],
     )
     async def get_decision(
         self,
@@ -150,19 +141,19 @@ class DecisionController(Controller):
         "/{key:str}/accept",
         operation_id="acceptDecision",
         summary="Accept into the backlog",
-        description="The triaged feedback it answers becomes planned. Product or admin.",
+        description="The triaged feedback it answers becomes planned.",
     )
     async def accept(
         self,
         key: Key,
         store: NamedDependency[PostgresEventStore],
-        principal: NamedDependency[Principal],
+        actor: NamedDependency[Actor],
         expected_version: NamedDependency[int | None],
     ) -> WriteResult:
         written = await services.accept_decision(
-            store, key, decided_by=principal.name, expected_version=expected_version
+            store, key, expected_version=expected_version, actor=actor
         )
-        return write_result(written, "accepted")
+        return write_result(written)
 
     @post(
         "/{key:str}/decline",
@@ -170,7 +161,7 @@ class DecisionController(Controller):
         summary="Decline",
         description=(
             "The feedback planned under it is declined with the rationale (the proposal's, "
-            "when none is given). Product or admin."
+            "when none is given)."
         ),
     )
     async def decline(
@@ -178,58 +169,61 @@ class DecisionController(Controller):
         key: Key,
         data: JSONBody[DecisionDecline],
         store: NamedDependency[PostgresEventStore],
-        principal: NamedDependency[Principal],
+        actor: NamedDependency[Actor],
         expected_version: NamedDependency[int | None],
     ) -> WriteResult:
         written = await services.decline_decision(
             store,
             key,
             rationale=data.rationale,
-            decided_by=principal.name,
             expected_version=expected_version,
+            actor=actor,
         )
-        return write_result(written, "declined")
+        return write_result(written)
 
     @post(
         "/{key:str}/supersede",
         operation_id="supersedeDecision",
         summary="Supersede by another decision",
-        description="Its feedback moves to the decision named in `by`. Product or admin.",
+        description="Its feedback moves to the decision named in `by`.",
     )
     async def supersede(
         self,
         key: Key,
         data: JSONBody[DecisionSupersede],
         store: NamedDependency[PostgresEventStore],
+        actor: NamedDependency[Actor],
         expected_version: NamedDependency[int | None],
     ) -> WriteResult:
         written = await services.supersede_decision(
-            store, key, by=data.by, expected_version=expected_version
+            store, key, by=data.by, expected_version=expected_version, actor=actor
         )
-        return write_result(written, "superseded")
+        return write_result(written)
 
     @post(
         "/{key:str}/start",
         operation_id="startDecision",
         summary="Start work on an accepted decision",
-        description="Product or admin.",
+        description="A decision is started once accepted.",
     )
     async def start(
         self,
         key: Key,
         store: NamedDependency[PostgresEventStore],
+        actor: NamedDependency[Actor],
         expected_version: NamedDependency[int | None],
     ) -> WriteResult:
-        written = await services.start_decision(store, key, expected_version=expected_version)
-        return write_result(written, "in_progress")
+        written = await services.start_decision(
+            store, key, expected_version=expected_version, actor=actor
+        )
+        return write_result(written)
 
     @post(
         "/{key:str}/rank",
         operation_id="rankDecision",
         summary="Rank in the team's backlog",
         description=(
-            "Only accepted or in-progress decisions are ranked; 1 is the top, ties sort by "
-            "number. Product or admin."
+            "Only accepted or in-progress decisions are ranked; 1 is the top, ties sort by number."
         ),
     )
     async def rank(
@@ -237,12 +231,13 @@ class DecisionController(Controller):
         key: Key,
         data: JSONBody[DecisionRank],
         store: NamedDependency[PostgresEventStore],
+        actor: NamedDependency[Actor],
         expected_version: NamedDependency[int | None],
     ) -> WriteResult:
         written = await services.rank_decision(
-            store, key, rank=data.position, expected_version=expected_version
+            store, key, rank=data.position, expected_version=expected_version, actor=actor
         )
-        return await _answer(store, written)
+        return write_result(written)
 
     @post(
         "/{key:str}/feedback/{fkey:str}",
@@ -250,7 +245,7 @@ class DecisionController(Controller):
         summary="Link feedback the decision answers",
         description=(
             "A duplicate counts as its original. When the decision is in the backlog, a "
-            "triaged item becomes planned. Product or admin."
+            "triaged item becomes planned."
         ),
     )
     async def link(
@@ -258,18 +253,19 @@ class DecisionController(Controller):
         key: Key,
         fkey: FeedbackKey,
         store: NamedDependency[PostgresEventStore],
+        actor: NamedDependency[Actor],
         expected_version: NamedDependency[int | None],
     ) -> WriteResult:
         written = await services.link_feedback(
-            store, key, feedback=[fkey], expected_version=expected_version
+            store, key, feedback=[fkey], expected_version=expected_version, actor=actor
         )
-        return await _answer(store, written)
+        return write_result(written)
 
     @delete(
         "/{key:str}/feedback/{fkey:str}",
         operation_id="unlinkDecisionFeedback",
         summary="Unlink feedback",
-        description="An item planned under the decision returns to triaged. Product or admin.",
+        description="An item planned under the decision returns to triaged.",
         status_code=200,
     )
     async def unlink(
@@ -277,9 +273,10 @@ class DecisionController(Controller):
         key: Key,
         fkey: FeedbackKey,
         store: NamedDependency[PostgresEventStore],
+        actor: NamedDependency[Actor],
         expected_version: NamedDependency[int | None],
     ) -> WriteResult:
         written = await services.unlink_feedback(
-            store, key, feedback=[fkey], expected_version=expected_version
+            store, key, feedback=[fkey], expected_version=expected_version, actor=actor
         )
-        return await _answer(store, written)
+        return write_result(written)

@@ -13,16 +13,14 @@ import asyncpg
 import msgspec
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
 from domain import services
+from domain.access import Actor
 from domain.increment import Commit
-from domain.index import REPOSITORY, KeyTaken
 from infra.eventstore import PostgresEventStore
-from infra.tokens import Principal
 from projections import queries
-from server.auth import ANYONE, check_team
+from server.auth import ANYONE
 from server.schemas import Schema, WriteResult, write_result
 
 IncidentId = Annotated[UUID, PathParameter(description="The incident's id.")]
@@ -58,6 +56,9 @@ class IncrementRecorded(WriteResult):
     decision_refs: list[str] = msgspec.field(default_factory=list)
     shipped_decisions: list[str] = msgspec.field(default_factory=list)
     shipped_feedback: list[str] = msgspec.field(default_factory=list)
+    not_applied: list[str] = msgspec.field(default_factory=list)
+    """References this token may not ship (a member's increment naming another team's
+    decision or feedback): recorded on the increment, not applied."""
 
 
 class IncidentCreate(Schema):
@@ -72,40 +73,6 @@ class IncidentCreate(Schema):
 class IncidentResolve(Schema):
     resolved_at: datetime | None = None
     resolution: str | None = None
-
-
-class ServiceOwnedElsewhere(KeyTaken):
-    """Raised when an increment names a team other than the one that owns its service."""
-
-    def __init__(self, service: str, owner_id: UUID, owner: str, named: str) -> None:
-        super().__init__(REPOSITORY, service, owner_id)
-        self.args = (f"service {service!r} is owned by team {owner!r}, not {named!r}",)
-
-
-async def check_service(store: PostgresEventStore, principal: Principal, service: str) -> None:
-    """Members write only the delivery of services their teams own."""
-    owner = await services.team_owning(store, service)
-    if principal.role == "member" and owner is None:
-        raise PermissionDeniedException(
-            detail=f"no team owns {service!r}; a member token may report only its teams' services"
-        )
-    check_team(principal, owner, what=f"service {service!r}")
-
-
-async def claim_service(
-    store: PostgresEventStore, principal: Principal, service: str, team: str
-) -> None:
-    """The named team owns the service: already, or from now on when nobody did."""
-    team_id = await services.resolve_team(store, team)
-    await services.get_team(store, team_id)
-    if principal.role == "member" and team_id not in principal.team_ids:
-        raise PermissionDeniedException(detail=f"this token does not act for team {team!r}")
-    owner = await services.team_owning(store, service)
-    if owner is None:
-        await services.own_repository(store, team_id, repository=service)
-    elif owner != team_id:
-        owning = await services.get_team(store, owner)
-        raise ServiceOwnedElsewhere(service, owner, owning.slug, team)
 
 
 class IncrementController(Controller):
@@ -132,11 +99,8 @@ class IncrementController(Controller):
         self,
         data: JSONBody[IncrementCreate],
         store: NamedDependency[PostgresEventStore],
-        principal: NamedDependency[Principal],
+        actor: NamedDependency[Actor],
     ) -> Response[IncrementRecorded]:
-        if data.team is not None:
-            await claim_service(store, principal, data.service, data.team)
-        await check_service(store, principal, data.service)
         written = await services.record_increment(
             store,
             service=data.service,
@@ -149,17 +113,19 @@ class IncrementController(Controller):
             commits=[Commit(c.sha, c.authored_at, c.message) for c in data.commits],
             external_ref=data.external_ref,
             rolls_back=data.rolls_back,
+            team=data.team,
+            actor=actor,
         )
-        status = (await services.get_increment(store, written.id)).status
         body = IncrementRecorded(
             id=written.id,
             version=written.version,
             position=written.position,
-            status=status,
+            status=written.status,
             feedback_refs=list(written.feedback_refs),
             decision_refs=list(written.decision_refs),
             shipped_decisions=list(written.shipped.decisions),
             shipped_feedback=list(written.shipped.feedback),
+            not_applied=list(written.shipped.not_applied),
         )
         return Response(body, status_code=201 if written.created else 200)
 
@@ -213,9 +179,8 @@ class IncidentController(Controller):
         self,
         data: JSONBody[IncidentCreate],
         store: NamedDependency[PostgresEventStore],
-        principal: NamedDependency[Principal],
+        actor: NamedDependency[Actor],
     ) -> Response[WriteResult]:
-        await check_service(store, principal, data.service)
         written = await services.open_incident(
             store,
             service=data.service,
@@ -224,9 +189,9 @@ class IncidentController(Controller):
             caused_by_sha=data.caused_by_sha,
             caused_by_increment=data.caused_by_increment,
             external_ref=data.external_ref,
+            actor=actor,
         )
-        status = (await services.get_incident(store, written.id)).status
-        return Response(write_result(written, status), status_code=201 if written.created else 200)
+        return Response(write_result(written), status_code=201 if written.created else 200)
 
     @post(
         "/{id:uuid}/resolve",
@@ -239,19 +204,18 @@ class IncidentController(Controller):
         id: IncidentId,
         data: JSONBody[IncidentResolve],
         store: NamedDependency[PostgresEventStore],
-        principal: NamedDependency[Principal],
+        actor: NamedDependency[Actor],
         expected_version: NamedDependency[int | None],
     ) -> WriteResult:
-        incident = await services.get_incident(store, id)
-        await check_service(store, principal, incident.service)
         written = await services.resolve_incident(
             store,
             id,
             resolution=data.resolution,
             resolved_at=data.resolved_at,
             expected_version=expected_version,
+            actor=actor,
         )
-        return write_result(written, "resolved")
+        return write_result(written)
 
     @get(
         operation_id="listIncidents",

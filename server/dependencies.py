@@ -16,6 +16,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import ResponseSpec
 from litestar.params import HeaderParameter, QueryParameter
 
+from domain.access import Actor
 from infra.database import Connection
 from infra.eventstore import PostgresEventStore
 from infra.settings import Settings
@@ -50,6 +51,11 @@ def provide_store(state: State) -> PostgresEventStore:
 def provide_principal(request: Request) -> Principal:  # type: ignore[type-arg]
     """Who the request acts for (from its bearer token)."""
     return principal_of(request)
+
+
+def provide_actor(request: Request) -> Actor:  # type: ignore[type-arg]
+    """Who the request acts for, as the domain's rules see it (role, teams, name)."""
+    return principal_of(request).actor
 
 
 def provide_expected_version(

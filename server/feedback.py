@@ -12,19 +12,18 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
 from domain import services
+from domain.access import Actor
 from domain.feedback import FeedbackNotFound
-from domain.services.base import Written
 from domain.services.views import FeedbackView
 from domain.vocabulary import Channel, FeedbackStatus, Impact
 from infra.database import Connection
 from infra.eventstore import PostgresEventStore
-from infra.tokens import Principal
 from projections import queries, similar
-from server.auth import ANYONE, check_team
+from server.auth import ANYONE
 from server.dependencies import Reader, answers
 from server.history import HistoryEntry, history
 from server.metrics import Customer, Segment
-from server.schemas import Schema, WriteResult
+from server.schemas import Schema, WriteResult, write_result
 
 # The read models a feedback list reads (teams by slug, outcomes through decisions).
 FEEDBACK_LIST_READS = ("feedback", "directory", "backlog")
@@ -86,20 +85,6 @@ class FeedbackDetail(Schema):
     history: list[HistoryEntry]
 
 
-def _result(written: Written, status: str) -> WriteResult:
-    return WriteResult(
-        id=written.id,
-        key=written.key,
-        version=written.version,
-        position=written.position,
-        status=status,
-    )
-
-
-async def _team_of(store: NamedDependency[PostgresEventStore], key: str) -> UUID | None:
-    return (await services.get_feedback(store, key)).team_id
-
-
 class FeedbackController(Controller):
     path = "/api/feedback"
     tags = ["feedback"]
@@ -129,10 +114,7 @@ class FeedbackController(Controller):
             external_ref=data.external_ref,
             received_at=data.received_at,
         )
-        status = (
-            "new" if written.created else (await services.get_feedback(store, written.id)).status
-        )
-        return Response(_result(written, status), status_code=201 if written.created else 200)
+        return Response(write_result(written), status_code=201 if written.created else 200)
 
     @get(
         operation_id="listFeedback",
@@ -250,25 +232,20 @@ class FeedbackController(Controller):
         key: Key,
         data: JSONBody[Triage],
         store: NamedDependency[PostgresEventStore],
-        principal: NamedDependency[Principal],
+        actor: NamedDependency[Actor],
         expected_version: NamedDependency[int | None],
     ) -> WriteResult:
-        check_team(principal, await _team_of(store, key), what="this item")
-        team = await services.resolve_team(store, data.team)
-        check_team(principal, team, what="that team")
         written = await services.triage_feedback(
             store,
             key,
-            team=team,
+            team=data.team,
             tags=data.tags,
             impact=data.impact,
             outcome_id=data.outcome,
             expected_version=expected_version,
+            actor=actor,
         )
-        return _result(written, "triaged")
-
-    async def _act(self, key: str, store: PostgresEventStore, principal: Principal) -> None:
-        check_team(principal, await _team_of(store, key), what="this item")
+        return write_result(written)
 
     @post("/{key:str}/duplicate", operation_id="markFeedbackDuplicate", summary="Mark duplicate")
     async def duplicate(
@@ -276,14 +253,13 @@ class FeedbackController(Controller):
         key: Key,
         data: JSONBody[Duplicate],
         store: NamedDependency[PostgresEventStore],
-        principal: NamedDependency[Principal],
+        actor: NamedDependency[Actor],
         expected_version: NamedDependency[int | None],
     ) -> WriteResult:
-        await self._act(key, store, principal)
         written = await services.mark_duplicate(
-            store, key, original=data.of, expected_version=expected_version
+            store, key, original=data.of, expected_version=expected_version, actor=actor
         )
-        return _result(written, "duplicate")
+        return write_result(written)
 
     @post("/{key:str}/plan", operation_id="planFeedback", summary="Plan under a decision")
     async def plan(
@@ -291,14 +267,13 @@ class FeedbackController(Controller):
         key: Key,
         data: JSONBody[Plan],
         store: NamedDependency[PostgresEventStore],
-        principal: NamedDependency[Principal],
+        actor: NamedDependency[Actor],
         expected_version: NamedDependency[int | None],
     ) -> WriteResult:
-        await self._act(key, store, principal)
         written = await services.plan_feedback(
-            store, key, decision=data.decision, expected_version=expected_version
+            store, key, decision=data.decision, expected_version=expected_version, actor=actor
         )
-        return _result(written, "planned")
+        return write_result(written)
 
     @post("/{key:str}/decline", operation_id="declineFeedback", summary="Decline with a reason")
     async def decline(
@@ -306,14 +281,13 @@ class FeedbackController(Controller):
         key: Key,
         data: JSONBody[Decline],
         store: NamedDependency[PostgresEventStore],
-        principal: NamedDependency[Principal],
+        actor: NamedDependency[Actor],
         expected_version: NamedDependency[int | None],
     ) -> WriteResult:
-        await self._act(key, store, principal)
         written = await services.decline_feedback(
-            store, key, reason=data.reason, expected_version=expected_version
+            store, key, reason=data.reason, expected_version=expected_version, actor=actor
         )
-        return _result(written, "declined")
+        return write_result(written)
 
     @post("/{key:str}/defer", operation_id="deferFeedback", summary="Defer until a date")
     async def defer(
@@ -321,14 +295,18 @@ class FeedbackController(Controller):
         key: Key,
         data: JSONBody[Defer],
         store: NamedDependency[PostgresEventStore],
-        principal: NamedDependency[Principal],
+        actor: NamedDependency[Actor],
         expected_version: NamedDependency[int | None],
     ) -> WriteResult:
-        await self._act(key, store, principal)
         written = await services.defer_feedback(
-            store, key, until=data.until, reason=data.reason, expected_version=expected_version
+            store,
+            key,
+            until=data.until,
+            reason=data.reason,
+            expected_version=expected_version,
+            actor=actor,
         )
-        return _result(written, "deferred")
+        return write_result(written)
 
     @post("/{key:str}/reopen", operation_id="reopenFeedback", summary="Reopen with a reason")
     async def reopen(
@@ -336,14 +314,13 @@ class FeedbackController(Controller):
         key: Key,
         data: JSONBody[Reopen],
         store: NamedDependency[PostgresEventStore],
-        principal: NamedDependency[Principal],
+        actor: NamedDependency[Actor],
         expected_version: NamedDependency[int | None],
     ) -> WriteResult:
-        await self._act(key, store, principal)
         written = await services.reopen_feedback(
-            store, key, reason=data.reason, expected_version=expected_version
+            store, key, reason=data.reason, expected_version=expected_version, actor=actor
         )
-        return _result(written, "new")
+        return write_result(written)
 
     @post(
         "/{key:str}/close-loop",
@@ -355,14 +332,13 @@ class FeedbackController(Controller):
         key: Key,
         data: JSONBody[CloseLoop],
         store: NamedDependency[PostgresEventStore],
-        principal: NamedDependency[Principal],
+        actor: NamedDependency[Actor],
         expected_version: NamedDependency[int | None],
     ) -> WriteResult:
-        await self._act(key, store, principal)
         written = await services.close_feedback_loop(
-            store, key, how=data.how, note=data.note, expected_version=expected_version
+            store, key, how=data.how, note=data.note, expected_version=expected_version, actor=actor
         )
-        return _result(written, "closed")
+        return write_result(written)
 
     @post(
         "/{key:str}/undo",
@@ -379,15 +355,15 @@ class FeedbackController(Controller):
         self,
         key: Key,
         store: NamedDependency[PostgresEventStore],
-        principal: NamedDependency[Principal],
+        actor: NamedDependency[Actor],
         expected_version: NamedDependency[int | None],
         data: JSONBody[Undo | None] = None,
     ) -> WriteResult:
-        await self._act(key, store, principal)
         written = await services.undo_feedback(
             store,
             key,
             before_version=data.before_version if data is not None else None,
             expected_version=expected_version,
+            actor=actor,
         )
-        return _result(written, written.status or "")
+        return write_result(written)

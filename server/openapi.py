@@ -131,8 +131,9 @@ def problems_of(route: HTTPRoute, handler: HTTPRouteHandler, method: str) -> set
     statuses = {400, 503}  # strict parameters, and a database that may be away
     if not _OPEN.match(route.path):
         statuses.add(401)
-    if any(guard is not strict_query for guard in handler.resolve_guards()):
-        statuses.add(403)
+    guards = [g for g in handler.resolve_guards() if g is not strict_query]
+    if guards or "actor" in used:
+        statuses.add(403)  # a role guard, or the domain's rules for the acting principal
     if route.path_parameters or method in _WRITES:
         statuses.add(404)
     if "data" in used:

@@ -52,7 +52,7 @@ class OutcomeController(Controller):
             store, statement=data.statement, measure=data.measure, target=data.target
         )
         aligned = await services.align_team(store, defined.id, team=team)
-        return write_result(aligned, "active")
+        return write_result(aligned)
 
     @get(
         operation_id="listOutcomes",

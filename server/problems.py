@@ -17,6 +17,7 @@ from litestar.plugins.problem_details import (
     ProblemDetailsPlugin,
 )
 
+from domain.access import NotPermitted
 from domain.errors import (
     ConcurrencyConflict,
     DomainError,
@@ -127,6 +128,10 @@ def _database_full(error: Exception) -> ProblemDetailsException:
 
 
 def _domain_error(error: DomainError) -> ProblemDetailsException:
+    if isinstance(error, NotPermitted):
+        return ProblemDetailsException(
+            status_code=403, type_=PROBLEMS + "forbidden", title="Forbidden", detail=str(error)
+        )
     if isinstance(error, NotFound):
         return ProblemDetailsException(
             status_code=404, type_=PROBLEMS + "not-found", title="Not found", detail=str(error)

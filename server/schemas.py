@@ -24,12 +24,12 @@ class WriteResult(Schema):
     status: str | None = None
 
 
-def write_result(written: Written, status: str | None = None) -> WriteResult:
-    """The `WriteResult` of a service's `Written` answer."""
+def write_result(written: Written) -> WriteResult:
+    """The `WriteResult` of a service's `Written` answer (with the status it left)."""
     return WriteResult(
         id=written.id,
         key=written.key,
         version=written.version,
         position=written.position,
-        status=status,
+        status=written.status,
     )

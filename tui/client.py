@@ -38,6 +38,15 @@ class Model(msgspec.Struct, kw_only=True):
     """Base of what the TUI reads; fields the TUI does not use are ignored."""
 
 
+class Vocabulary(Model):
+    """The life-cycle words the API defines (`GET /api/vocabulary`): the TUI offers these
+    and hard-codes none of them."""
+
+    feedback_statuses: list[str]
+    inbox_status: str
+    channels: list[str]
+
+
 class FeedbackItem(Model):
     """One row of the inbox (`GET /api/feedback`)."""
 
@@ -446,6 +455,9 @@ class ApiClient:
         return await self._request("DELETE", path, WriteResult)
 
     # --- teams, outcomes, delivery, metrics ----------------------------------------------
+
+    async def vocabulary(self) -> Vocabulary:
+        return await self._request("GET", "/api/vocabulary", Vocabulary)
 
     async def teams(self) -> list[Team]:
         return await self._request("GET", "/api/teams", list[Team])

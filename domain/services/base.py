@@ -22,9 +22,9 @@ class Written(msgspec.Struct, frozen=True):
     """What a command returns: the aggregate it acted on and where its events went.
 
     `version` is the aggregate's version after the command (send it back as the expected
-    version of the next write); `position` is the position of the last event this command
-    stored (wait for projections to reach it), None when the command changed nothing.
-    `status` is the aggregate's status after the command, where the command reports it.
+    version of the next write); `status` is the aggregate's status after it, where it has
+    one; `position` is the position of the last event this command stored (wait for
+    projections to reach it), None when the command changed nothing.
     """
 
     id: UUID
@@ -117,5 +117,8 @@ async def save(store: EventStore, *aggregates: Aggregate) -> int | None:
 
 
 def written(aggregate: Aggregate, position: int | None, **extra: Any) -> Written:
-    """The `Written` answer for `aggregate` after a save at `position`."""
-    return Written(id=aggregate.id, version=aggregate.version, position=position, **extra)
+    """The `Written` answer for `aggregate` after a save at `position`, with its status."""
+    status = getattr(aggregate, "status", None)
+    return Written(
+        id=aggregate.id, version=aggregate.version, position=position, status=status, **extra
+    )

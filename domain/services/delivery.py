@@ -8,6 +8,7 @@ from uuid import UUID
 
 import msgspec
 
+from domain.access import SYSTEM, Actor
 from domain.common import as_utc
 from domain.errors import ConcurrencyConflict
 from domain.incident import Incident, IncidentNotFound
@@ -18,13 +19,42 @@ from domain.increment import (
     Increment,
     IncrementNotFound,
 )
-from domain.index import INCIDENT, INCREMENT, PULL_REQUEST, Index
+from domain.index import INCIDENT, INCREMENT, PULL_REQUEST, REPOSITORY, Index, KeyTaken
 from domain.ports import EventStore
 from domain.pull_request import PullRequest, PullRequestNotFound
 from domain.references import ReferencePattern
 from domain.services.base import Written, check_expected_version, find_index, load, save, written
 from domain.services.loaders import Loaded
 from domain.services.shipping import Shipped, apply_increment
+from domain.services.teams import load_team, own_repository, team_owning
+
+
+class ServiceOwnedElsewhere(KeyTaken):
+    """Raised when an increment names a team other than the one that owns its service."""
+
+    def __init__(self, service: str, owner_id: UUID, owner: str, named: str) -> None:
+        super().__init__(REPOSITORY, service, owner_id)
+        self.args = (f"service {service!r} is owned by team {owner!r}, not {named!r}",)
+
+
+async def _owner(
+    store: EventStore, service: str, team: str | UUID | None, actor: Actor
+) -> UUID | None:
+    """The team owning `service` (None: nobody), which the actor must act for. A named
+    `team` becomes the owner when nobody owns the service yet; naming another team than the
+    owner is refused. Members report only services their teams own."""
+    if team is not None:
+        named = await load_team(store, team)
+        actor.check_team(named.id, what=f"team {named.slug}")
+        owner = await team_owning(store, service)
+        if owner is None:
+            await own_repository(store, named.id, repository=service)
+        elif owner != named.id:
+            owning = await load_team(store, owner)
+            raise ServiceOwnedElsewhere(service, owner, owning.slug, named.slug)
+    owner = await team_owning(store, service)
+    actor.check_owned(owner, what=f"service {service!r}")
+    return owner
 
 
 class IncrementWritten(Written, frozen=True):
@@ -80,6 +110,8 @@ async def record_increment(
     pattern: ReferencePattern | None = None,
     production: tuple[str, ...] = PRODUCTION_ENVIRONMENTS,
     rolls_back: Sequence[UUID | str] = (),
+    team: str | UUID | None = None,
+    actor: Actor = SYSTEM,
 ) -> IncrementWritten:
     """Record a shipped change; a successful production one marks what it references shipped.
 
@@ -89,10 +121,15 @@ async def record_increment(
     `rolls_back` names earlier increments of the same service (by id, or by the
     `external_ref` they were recorded with) that this one rolls back: they become rolled
     back as of this one's finish, in the same write (ones already rolled back are left).
+    `team` names who ships the service when no team owns it yet. A member reports only its
+    teams' services, and its increment ships only the owning team's decisions and feedback:
+    other references are recorded on the increment but not applied (`shipped.not_applied`).
+    Verified deliveries from the delivery tooling act as `SYSTEM` and apply every reference.
     """
     finished = as_utc(finished_at)
     started = as_utc(started_at) if started_at is not None else finished
     service = service.strip().lower()
+    owner = await _owner(store, service, team, actor)
     environment = environment.strip().lower()
     commit_sha = commit_sha.strip().lower() if commit_sha is not None else None
     natural_key = increment_natural_key(
@@ -118,7 +155,10 @@ async def record_increment(
     index = Index(kind=INCREMENT, key=natural_key, target_id=increment.id, registered_at=finished)
     rolled_back = await _roll_back_by(store, increment, rolls_back)
     loaded = Loaded(store)
-    shipped = await apply_increment(store, loaded, increment, production=production)
+    only_teams = None if actor.manages or owner is None else frozenset({owner})
+    shipped = await apply_increment(
+        store, loaded, increment, production=production, only_teams=only_teams
+    )
     try:
         position = await save(store, increment, index, *rolled_back, *loaded.all())
     except ConcurrencyConflict:
@@ -165,6 +205,7 @@ def _answer(
         version=increment.version,
         position=position,
         created=created,
+        status=increment.status,
         feedback_refs=increment.feedback_refs,
         decision_refs=increment.decision_refs,
         shipped=shipped,
@@ -218,9 +259,13 @@ async def open_incident(
     caused_by_sha: str | None = None,
     caused_by_increment: UUID | None = None,
     external_ref: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> Written:
-    """Record a production failure; the same `external_ref` again answers the first one."""
+    """Record a production failure; the same `external_ref` again answers the first one.
+
+    Members open incidents only for services their teams own."""
     service = service.strip().lower()
+    actor.check_owned(await team_owning(store, service), what=f"service {service!r}")
     if caused_by_increment is not None:
         await load_increment(store, caused_by_increment)
     natural_key = f"{service}:{external_ref}" if external_ref is not None else None
@@ -289,9 +334,13 @@ async def resolve_incident(
     resolution: str | None = None,
     resolved_at: datetime | None = None,
     expected_version: int | None = None,
+    actor: Actor = SYSTEM,
 ) -> Written:
-    """The failure is over."""
+    """The failure is over (members: of services their teams own)."""
     incident = await load_incident(store, incident_id)
+    actor.check_owned(
+        await team_owning(store, incident.service), what=f"service {incident.service!r}"
+    )
     check_expected_version(incident, expected_version)
     incident.resolve(resolution=resolution, resolved_at=as_utc(resolved_at))
     return written(incident, await save(store, incident))

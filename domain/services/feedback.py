@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from uuid import UUID
 
+from domain.access import SYSTEM, Actor
 from domain.common import as_utc, normalize_tags
 from domain.errors import ConcurrencyConflict, InvalidTransition
 from domain.feedback import (
@@ -27,7 +28,7 @@ from domain.services.base import (
     save,
     written,
 )
-from domain.services.loaders import load_decision, load_feedback, load_root
+from domain.services.loaders import check_may_link, load_decision, load_feedback, load_root
 from domain.services.teams import load_outcome, load_team
 from domain.vocabulary import IN_BACKLOG
 
@@ -103,8 +104,12 @@ async def receive_feedback(
     raise ConcurrencyConflict(f"could not receive {channel}:{external_ref}")
 
 
-async def _for_update(store: EventStore, ref: str | UUID, expected: int | None) -> Feedback:
+async def _for_update(
+    store: EventStore, ref: str | UUID, expected: int | None, actor: Actor
+) -> Feedback:
+    """The item, loaded once; the actor must act for its team and have seen its version."""
     item = await load_feedback(store, ref)
+    actor.check_team(item.team_id, what=f"feedback {item.key}")
     check_expected_version(item, expected)
     return item
 
@@ -119,10 +124,12 @@ async def triage_feedback(
     outcome_id: UUID | None = None,
     triaged_at: datetime | None = None,
     expected_version: int | None = None,
+    actor: Actor = SYSTEM,
 ) -> Written:
     """A team takes the item: who owns it, its tags, impact and the outcome it touches."""
-    item = await _for_update(store, ref, expected_version)
+    item = await _for_update(store, ref, expected_version, actor)
     owner = await load_team(store, team)
+    actor.check_team(owner.id, what=f"team {owner.slug}")
     if outcome_id is not None:
         await load_outcome(store, outcome_id)
     item.triage(
@@ -142,12 +149,15 @@ async def mark_duplicate(
     original: str | UUID,
     marked_at: datetime | None = None,
     expected_version: int | None = None,
+    actor: Actor = SYSTEM,
 ) -> Written:
     """The item repeats another; its demand (and its own duplicates) move to the root item.
 
+    The actor must act for the item's team; the original may be anyone's.
+
     Raises `DuplicateCycle` when the original is (a duplicate of) this item.
     """
-    item = await _for_update(store, ref, expected_version)
+    item = await _for_update(store, ref, expected_version, actor)
     root = await load_root(store, await load_feedback(store, original))
     if root.id == item.id:
         raise DuplicateCycle(f"{item.key} cannot duplicate an item that duplicates it")
@@ -172,10 +182,12 @@ async def plan_feedback(
     decision: str | UUID,
     planned_at: datetime | None = None,
     expected_version: int | None = None,
+    actor: Actor = SYSTEM,
 ) -> Written:
     """Plan a triaged item under an accepted decision (linking it to the decision)."""
-    item = await _for_update(store, ref, expected_version)
+    item = await _for_update(store, ref, expected_version, actor)
     chosen = await load_decision(store, decision)
+    check_may_link(actor, chosen, item)
     if chosen.status not in IN_BACKLOG:
         raise InvalidTransition(f"decision {chosen.key}", chosen.status, "plan feedback under")
     when = as_utc(planned_at)
@@ -192,9 +204,10 @@ async def decline_feedback(
     reason: str,
     declined_at: datetime | None = None,
     expected_version: int | None = None,
+    actor: Actor = SYSTEM,
 ) -> Written:
     """We will not act on the item, for the given reason."""
-    item = await _for_update(store, ref, expected_version)
+    item = await _for_update(store, ref, expected_version, actor)
     item.decline(reason=reason, decision_id=None, declined_at=as_utc(declined_at))
     return written(item, await save(store, item), key=item.key)
 
@@ -207,9 +220,10 @@ async def defer_feedback(
     reason: str | None = None,
     deferred_at: datetime | None = None,
     expected_version: int | None = None,
+    actor: Actor = SYSTEM,
 ) -> Written:
     """Put the item aside until a date; after it, the item is due for triage again."""
-    item = await _for_update(store, ref, expected_version)
+    item = await _for_update(store, ref, expected_version, actor)
     item.defer(until=until, reason=reason, deferred_at=as_utc(deferred_at))
     return written(item, await save(store, item), key=item.key)
 
@@ -221,9 +235,10 @@ async def reopen_feedback(
     reason: str,
     reopened_at: datetime | None = None,
     expected_version: int | None = None,
+    actor: Actor = SYSTEM,
 ) -> Written:
     """The customer says it is not fixed (or a declined item deserves another look)."""
-    item = await _for_update(store, ref, expected_version)
+    item = await _for_update(store, ref, expected_version, actor)
     item.reopen(reason=reason, reopened_at=as_utc(reopened_at))
     return written(item, await save(store, item), key=item.key)
 
@@ -236,9 +251,10 @@ async def close_feedback_loop(
     note: str | None = None,
     closed_at: datetime | None = None,
     expected_version: int | None = None,
+    actor: Actor = SYSTEM,
 ) -> Written:
     """The customer was told what became of what they said, and how (email, call, …)."""
-    item = await _for_update(store, ref, expected_version)
+    item = await _for_update(store, ref, expected_version, actor)
     item.close_loop(how=how.strip().lower(), note=note, closed_at=as_utc(closed_at))
     return written(item, await save(store, item), key=item.key)
 
@@ -250,9 +266,10 @@ async def edit_feedback_text(
     text: str,
     edited_at: datetime | None = None,
     expected_version: int | None = None,
+    actor: Actor = SYSTEM,
 ) -> Written:
     """Correct the item's text (the earlier text stays in its history)."""
-    item = await _for_update(store, ref, expected_version)
+    item = await _for_update(store, ref, expected_version, actor)
     item.edit_text(text=text, edited_at=as_utc(edited_at))
     return written(item, await save(store, item), key=item.key)
 
@@ -264,9 +281,10 @@ async def retag_feedback(
     tags: Sequence[str],
     retagged_at: datetime | None = None,
     expected_version: int | None = None,
+    actor: Actor = SYSTEM,
 ) -> Written:
     """Replace the item's tags."""
-    item = await _for_update(store, ref, expected_version)
+    item = await _for_update(store, ref, expected_version, actor)
     item.retag(tags=normalize_tags(tags), retagged_at=as_utc(retagged_at))
     return written(item, await save(store, item), key=item.key)
 
@@ -278,6 +296,7 @@ async def undo_feedback(
     before_version: int | None = None,
     corrected_at: datetime | None = None,
     expected_version: int | None = None,
+    actor: Actor = SYSTEM,
 ) -> Written:
     """Return the item to its state before `before_version` (default: before its last
     change) with one correction event that names the versions it cancels.
@@ -285,7 +304,7 @@ async def undo_feedback(
     When the correction takes back the item's marking as a duplicate, its demand (and its
     own duplicates) return to it from the item that absorbed them.
     """
-    item = await _for_update(store, ref, expected_version)
+    item = await _for_update(store, ref, expected_version, actor)
     was_duplicate_of = item.duplicate_of if item.status == DUPLICATE else None
     when = as_utc(corrected_at)
     item.undo(before_version=before_version, corrected_at=when)
@@ -301,4 +320,4 @@ async def undo_feedback(
             duplicate = await load(store, Feedback, duplicate_id, FeedbackNotFound)
             duplicate.repoint_duplicate(original_id=item.id, repointed_at=when)
             changed.append(duplicate)
-    return written(item, await save(store, *changed), key=item.key, status=item.status)
+    return written(item, await save(store, *changed), key=item.key)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from domain.access import Actor
 from domain.decision import Decision, DecisionNotFound
 from domain.feedback import DUPLICATE, Feedback, FeedbackNotFound
 from domain.keys import DECISION_PREFIX, FEEDBACK_PREFIX
@@ -81,6 +82,12 @@ async def load_root(store: EventStore, feedback: Feedback) -> Feedback:
             return item
         item = await load(store, Feedback, item.duplicate_of, FeedbackNotFound)
     raise FeedbackNotFound(f"the duplicate chain of {feedback.key} does not end")
+
+
+def check_may_link(actor: Actor, decision: Decision, item: Feedback) -> None:
+    """Linking an item to a decision (or planning it under one) needs acting for both."""
+    actor.check_team(decision.team_id, what=f"decision {decision.key}")
+    actor.check_team(item.team_id, what=f"feedback {item.key}")
 
 
 class Loaded:

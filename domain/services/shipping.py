@@ -15,10 +15,12 @@ from domain.vocabulary import IN_BACKLOG, SHIPPABLE
 
 
 class Shipped(msgspec.Struct, frozen=True):
-    """The keys an increment marked shipped (empty when it shipped nothing new)."""
+    """The keys an increment marked shipped (empty when it shipped nothing new), and the
+    references it carries but was not allowed to apply (other teams' work, for a member)."""
 
     decisions: tuple[str, ...] = ()
     feedback: tuple[str, ...] = ()
+    not_applied: tuple[str, ...] = ()
 
 
 async def ship_decision(loaded: Loaded, decision: Decision, increment: Increment) -> None:
@@ -50,20 +52,26 @@ async def apply_increment(
     increment: Increment,
     *,
     production: tuple[str, ...] = PRODUCTION_ENVIRONMENTS,
+    only_teams: frozenset[UUID] | None = None,
 ) -> Shipped:
     """Mark shipped what a successful production increment references; idempotent.
 
     A referenced decision that is accepted or in progress becomes shipped with the items
     planned under it; a referenced item (or the root it duplicates) becomes shipped directly.
-    Unknown keys are ignored: commit messages are not ours to validate.
+    Unknown keys are ignored: commit messages are not ours to validate. With `only_teams`,
+    decisions and items of other teams are left as they are and named in `not_applied`.
     """
     if increment.status != SUCCEEDED or not increment.is_production(production):
         return Shipped()
+    not_applied: list[str] = []
     for key in increment.decision_refs:
         try:
             decision_id = await resolve_decision(store, key)
             decision = await loaded.get_decision(decision_id)
         except DecisionNotFound:
+            continue
+        if only_teams is not None and decision.team_id not in only_teams:
+            not_applied.append(key)
             continue
         await ship_decision(loaded, decision, increment)
     for key in increment.feedback_refs:
@@ -72,6 +80,9 @@ async def apply_increment(
             item = await _root(loaded, await loaded.get_feedback(feedback_id))
         except FeedbackNotFound:
             continue
+        if only_teams is not None and item.team_id not in only_teams:
+            not_applied.append(key)
+            continue
         if item.status in SHIPPABLE:
             item.mark_shipped(
                 increment_id=increment.id, decision_id=None, shipped_at=increment.finished_at
@@ -79,6 +90,7 @@ async def apply_increment(
     return Shipped(
         decisions=tuple(d.key for d in loaded.decisions.values() if _changed_by(d, increment)),
         feedback=tuple(f.key for f in loaded.feedback.values() if _changed_by(f, increment)),
+        not_applied=tuple(not_applied),
     )
 
 

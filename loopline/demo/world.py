@@ -570,9 +570,9 @@ class World:
     async def begin(self, decision: DecisionState, when: datetime) -> None:
         if decision.status != ACCEPTED:
             return
-        await start_decision(self.store, decision.key, started_at=when)
+        started = await start_decision(self.store, decision.key, started_at=when)
         self.count()
-        decision.status = "in_progress"
+        decision.status = started.status or decision.status
         team = decision.theme.team
         ready = when + self.around(team.spec.habits.build)
         area = decision.theme.spec.area
@@ -608,9 +608,9 @@ class World:
         theme = old.theme
         title = f"{self.title(theme)}, smaller first step"
         new = await self.new_decision(theme, title, [], when)
-        await supersede_decision(self.store, old.key, by=new.key, superseded_at=when)
+        superseded = await supersede_decision(self.store, old.key, by=new.key, superseded_at=when)
         self.count("superseded")
-        old.status = "superseded"
+        old.status = superseded.status or old.status
         new.items = list(old.items)
         for item in new.items:
             item.decision = new

@@ -189,8 +189,8 @@ class DetailScreen(Screen[None]):
             try:
                 decision = await self.client.decision(str(detail.item.decision_id))
             except ApiError:
-                decision = None  # the backlog is not there yet (or not visible to us)
-        if detail.item.shipped_by or detail.item.status in ("shipped", "closed"):
+                decision = None  # the backlog has not caught up with it yet
+        if detail.item.shipped_by:
             try:
                 refs = {self.key, decision.key if decision else ""}
                 increments = [

@@ -22,6 +22,7 @@ from tui.client import (
     FeedbackItem,
     FeedbackView,
     Team,
+    Vocabulary,
     WriteResult,
 )
 from tui.messages import LiveChange
@@ -35,8 +36,6 @@ from tui.widgets.status_line import StatusLine
 PAGE = 100
 # Load the next page when the cursor comes this close to the last loaded row.
 LOOKAHEAD = 20
-STATUSES = ("new", "triaged", "planned", "shipped", "closed", "declined", "duplicate", "deferred")
-CHANNELS = ("web", "chat", "email", "phone", "social", "survey", "support", "sales", "internal")
 TOUCHPOINTS = ("product", "onboarding", "billing", "support", "delivery", "mobile")
 ANY = "any"
 NEW_DECISION = "+new"
@@ -48,6 +47,12 @@ class PageLoaded(Message):
         self.items = items
         self.next_cursor = next_cursor
         self.first = first
+
+
+class VocabularyLoaded(Message):
+    def __init__(self, vocabulary: Vocabulary | None) -> None:
+        super().__init__()
+        self.vocabulary = vocabulary
 
 
 class TeamsLoaded(Message):
@@ -143,7 +148,8 @@ class InboxScreen(Screen[None]):
         self.seen = 0
         self.filters: dict[str, str | None] = {
             "team": None,
-            "status": "new",
+            # The inbox shows where new items wait, once the API has said which status that is.
+            "status": None,
             "channel": None,
             "touchpoint": None,
             "q": None,
@@ -158,14 +164,10 @@ class InboxScreen(Screen[None]):
                 [("all teams", ANY)], value=ANY, allow_blank=False, compact=True, id="team"
             )
             yield Select[str](
-                [("any status", ANY), *((s, s) for s in STATUSES)],
-                value="new",
-                allow_blank=False,
-                compact=True,
-                id="status",
+                [("any status", ANY)], value=ANY, allow_blank=False, compact=True, id="status"
             )
             yield Select[str](
-                [("any channel", ANY), *((c, c) for c in CHANNELS)],
+                [("any channel", ANY)],
                 value=ANY,
                 allow_blank=False,
                 compact=True,
@@ -192,9 +194,31 @@ class InboxScreen(Screen[None]):
     def on_mount(self) -> None:
         self.table.focus()
         self.load_teams()
-        self.load(first=True)
+        self.load_vocabulary()
 
     # --- loading -----------------------------------------------------------------------
+
+    @work(group="vocabulary")
+    async def load_vocabulary(self) -> None:
+        try:
+            vocabulary: Vocabulary | None = await self.client.vocabulary()
+        except ApiError as error:
+            self.notify(error.detail, title="Statuses", severity="error")
+            vocabulary = None
+        self.post_message(VocabularyLoaded(vocabulary))
+
+    def on_vocabulary_loaded(self, message: VocabularyLoaded) -> None:
+        vocabulary = message.vocabulary
+        if vocabulary is not None:
+            self.filters["status"] = vocabulary.inbox_status
+            status = self.query_one("#status", Select)
+            status.set_options(
+                [("any status", ANY), *((s, s) for s in vocabulary.feedback_statuses)]
+            )
+            status.value = vocabulary.inbox_status
+            channel = self.query_one("#channel", Select)
+            channel.set_options([("any channel", ANY), *((c, c) for c in vocabulary.channels)])
+        self.load(first=True)
 
     @work(group="teams")
     async def load_teams(self) -> None:
