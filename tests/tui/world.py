@@ -17,6 +17,7 @@ from domain.services import (
     defer_feedback,
     define_outcome,
     form_team,
+    link_feedback,
     mark_duplicate,
     open_incident,
     own_repository,
@@ -200,10 +201,11 @@ async def build(store: EventStore) -> None:
         team="onboarding",
         title="Invite teammates from the first screen",
         rationale="New teams stall without their colleagues",
-        feedback=[keys_of[8]],
         proposed_at=decided,
     )
     await accept_decision(store, invite.id, decided_at=decided + timedelta(hours=3))
+    # The ask it answers came in after the decision was taken: linked (and planned) then.
+    await link_feedback(store, invite.id, feedback=[keys_of[8]], linked_at=later(8, 6))
     await start_decision(store, invite.id, started_at=decided + timedelta(days=1))
     csv = await propose_decision(
         store,
