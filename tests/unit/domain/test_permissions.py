@@ -29,10 +29,10 @@ class CountingStore(InMemoryEventStore):
         originator_id: UUID,
         *,
         lte_version: int | None = None,
-        as_of: datetime | None = None,
+        known_at: datetime | None = None,
     ) -> Sequence[CanMutateAggregate[Any]]:
         self.reads[originator_id] += 1
-        return await super().get_events(originator_id, lte_version=lte_version, as_of=as_of)
+        return await super().get_events(originator_id, lte_version=lte_version, known_at=known_at)
 
 
 async def test_a_triage_by_key_loads_the_item_once() -> None:
