@@ -323,6 +323,12 @@ class Feedback(Aggregate):
                 field, f"must not come before the item was received ({first.isoformat()})"
             )
 
+    def _check_time(self, field: str, when: datetime, *, stated: bool) -> None:
+        if stated:
+            self.check_milestone(field, when)
+        else:
+            check_when(field, when)
+
     def triage(
         self,
         team_id: UUID,
@@ -354,8 +360,14 @@ class Feedback(Aggregate):
         self.outcome_id = outcome_id
         self.deferred_until = None
 
-    def plan(self, decision_id: UUID, planned_at: datetime) -> None:
-        self.check_milestone("planned_at", planned_at)
+    def plan(self, decision_id: UUID, planned_at: datetime, *, stated: bool = True) -> None:
+        """Plan the item under a decision.
+
+        `stated=False` when the time is the decision's, not one the caller gives for this
+        item: a decision may be taken before this customer asked (lead-time metrics count
+        such a span as zero and say how many they clamped), so it is not refused.
+        """
+        self._check_time("planned_at", planned_at, stated=stated)
         self._plan(decision_id=decision_id, planned_at=planned_at)
 
     @event("Planned")
@@ -373,9 +385,17 @@ class Feedback(Aggregate):
         self.check_status("unplan", PLANNED)
         self.decision_id = None
 
-    def decline(self, reason: str, decision_id: UUID | None, declined_at: datetime) -> None:
+    def decline(
+        self,
+        reason: str,
+        decision_id: UUID | None,
+        declined_at: datetime,
+        *,
+        stated: bool = True,
+    ) -> None:
+        """Decline the item; `stated=False` as for `plan`, when a declined decision decides."""
         check_text("reason", reason, max_length=MAX_TEXT)
-        self.check_milestone("declined_at", declined_at)
+        self._check_time("declined_at", declined_at, stated=stated)
         self._decline(reason=reason, decision_id=decision_id, declined_at=declined_at)
 
     @event("Declined")

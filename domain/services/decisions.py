@@ -60,7 +60,7 @@ async def _plan_triaged(loaded: Loaded, decision: Decision, when: datetime) -> N
     for feedback_id in decision.feedback_ids:
         item = await loaded.get_feedback(feedback_id)
         if item.status == TRIAGED:
-            item.plan(decision_id=decision.id, planned_at=when)
+            item.plan(decision_id=decision.id, planned_at=when, stated=False)
 
 
 async def propose_decision(
@@ -138,7 +138,9 @@ async def decline_decision(
     for feedback_id in decision.feedback_ids:
         item = await loaded.get_feedback(feedback_id)
         if item.status == PLANNED and item.decision_id == decision.id:
-            item.decline(reason=decision.rationale, decision_id=decision.id, declined_at=when)
+            item.decline(
+                reason=decision.rationale, decision_id=decision.id, declined_at=when, stated=False
+            )
     return written(decision, await save(store, *loaded.all()), key=decision.key)
 
 
@@ -167,7 +169,7 @@ async def supersede_decision(
         if item.status != PLANNED or item.decision_id != old.id:
             continue
         if new.status in IN_BACKLOG:
-            item.plan(decision_id=new.id, planned_at=when)
+            item.plan(decision_id=new.id, planned_at=when, stated=False)
         else:
             item.unplan(reason=f"{old.key} superseded by {new.key}", unplanned_at=when)
     if new.status in IN_BACKLOG:

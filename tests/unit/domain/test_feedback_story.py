@@ -269,3 +269,32 @@ async def test_expected_version_guards_against_lost_updates(store: InMemoryEvent
     with pytest.raises(ConcurrencyConflict) as caught:
         await s.retag_feedback(store, item.id, tags=["perf"], expected_version=1)
     assert caught.value.current_version == 2
+
+
+async def test_a_decision_taken_before_the_ask_still_plans_and_declines_its_items(
+    store: InMemoryEventStore,
+) -> None:
+    await _team(store)
+    # Two customers ask on day 5, after the team had already settled what to do.
+    for text in ("Export my invoices as CSV", "Let me download invoices"):
+        item = await s.receive_feedback(store, channel="email", text=text, received_at=day(5))
+        await s.triage_feedback(store, item.id, team="billing", triaged_at=day(6))
+    await s.propose_decision(
+        store, team="billing", title="CSV export", rationale="asked", feedback=["FB-1"]
+    )
+    await s.propose_decision(
+        store, team="billing", title="Downloads", rationale="no", feedback=["FB-2"]
+    )
+
+    # The decisions are recorded with the days they were taken (day 3, before the asks):
+    # the items follow them, since that time is the decision's, not one stated for an item.
+    await s.accept_decision(store, "DEC-1", decided_at=day(3))
+    assert (await s.get_feedback(store, "FB-1")).status == "planned"
+    await s.accept_decision(store, "DEC-2", decided_at=day(3))
+    await s.decline_decision(store, "DEC-2", decided_at=day(3))
+    assert (await s.get_feedback(store, "FB-2")).status == "declined"
+
+    # A time stated for the item itself still may not precede its ask.
+    await s.receive_feedback(store, channel="email", text="CSV please", received_at=day(5))
+    with pytest.raises(ValidationError, match="triaged_at"):
+        await s.triage_feedback(store, "FB-3", team="billing", triaged_at=day(4))
