@@ -31,6 +31,7 @@ from loopline.demo import DemoConflict
 from loopline.demo.loading import load_demo_command
 from loopline.instance import InstanceFileError, admin_token, write_instance
 from loopline.integrations_cli import integration_app, webhooks_app
+from loopline.report import report
 from loopline.tokens_cli import token_app
 from loopline.tui_cli import tui
 from migrations.runner import Migration, MigrationError, migrate
@@ -75,6 +76,7 @@ app.add_typer(importing.app, name="import")
 app.add_typer(exporting.app, name="export")
 app.add_typer(integration_app, name="integration")
 app.add_typer(webhooks_app, name="webhooks")
+app.command(name="report")(report)
 
 # Failures a user can fix; each is reported as one line, never a traceback.
 EXPECTED_ERRORS = (
