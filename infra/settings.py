@@ -44,6 +44,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """LOOPLINE_APPEND_RETRIES: attempts for an append that timed out waiting for the lock."""
     idle_in_transaction_timeout: float = 60.0
     """LOOPLINE_IDLE_IN_TRANSACTION_TIMEOUT: seconds before PostgreSQL ends a stuck session."""
+    embedded_restart_timeout: float = 60.0
+    """LOOPLINE_EMBEDDED_RESTART_TIMEOUT: seconds `up` tries to start its embedded PostgreSQL
+    again after it died, before it gives up and exits."""
     poll_interval: float = 1.0
     """LOOPLINE_POLL_INTERVAL: seconds between polls when LISTEN/NOTIFY is silent."""
     projection_batch_size: int = 2000
@@ -108,6 +111,7 @@ ENVIRONMENT: dict[str, str] = {
     "lock_timeout": "LOOPLINE_LOCK_TIMEOUT",
     "append_retries": "LOOPLINE_APPEND_RETRIES",
     "idle_in_transaction_timeout": "LOOPLINE_IDLE_IN_TRANSACTION_TIMEOUT",
+    "embedded_restart_timeout": "LOOPLINE_EMBEDDED_RESTART_TIMEOUT",
     "poll_interval": "LOOPLINE_POLL_INTERVAL",
     "projection_batch_size": "LOOPLINE_PROJECTION_BATCH_SIZE",
     "run_projections": "LOOPLINE_RUN_PROJECTIONS",

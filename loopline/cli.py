@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import socket
 import sys
@@ -136,14 +137,34 @@ def apply_migrations(settings: Settings, dsn: str) -> None:
         typer.echo("migrations: up to date")
 
 
-def serve_app(settings: Settings, dsn: str, sock: socket.socket) -> None:
+def serve_app(
+    settings: Settings, dsn: str, sock: socket.socket, failure: list[str] | None = None
+) -> None:
+    """Serve until stopped; a message put in `failure` (then SIGTERM) ends it as an error."""
     from server.app import create_app  # importing Litestar is slow; only serving needs it
 
     try:
         serving.run(create_app(settings, dsn=dsn), sock, log_level=settings.log_level)
     except KeyboardInterrupt:
+        if failure:
+            fail(failure[0])
         # Ctrl-C or SIGTERM after a graceful shutdown: a normal, successful stop.
         typer.echo("loopline: stopped", err=True)
+
+
+def supervise(settings: Settings, failure: list[str]) -> embedded.Supervisor | None:
+    """Watch the embedded PostgreSQL while `up` serves; None when DATABASE_URL is used."""
+    if settings.database_url:
+        return None
+
+    def failed(message: str) -> None:
+        # uvicorn stops gracefully on SIGTERM; serve_app then reports the failure.
+        failure.append(message)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    return embedded.Supervisor(
+        settings.pgdata, failed, within=settings.embedded_restart_timeout
+    ).start()
 
 
 @app.command()
@@ -164,11 +185,21 @@ def up(
             load_demo_command(settings, dsn)
         url = serving.url(settings.host, settings.port)
         token = admin_token(settings)
-        settings = msgspec.structs.replace(settings, admin_token=token)
+        settings = msgspec.structs.replace(settings, admin_token=token.value)
         write_instance(settings, url)
         typer.echo(f"Loopline is running at {url}")
-        typer.echo(f"admin token: {token}")
-        serve_app(settings, dsn, sock)
+        # Printed once, when made: every later start's output lands in logs that outlive it.
+        if token.generated:
+            typer.echo(f"admin token: {token.value} (kept in {token.kept_in})")
+        else:
+            typer.echo(f"admin token: in {token.kept_in}")
+        failure: list[str] = []
+        supervisor = supervise(settings, failure)
+        try:
+            serve_app(settings, dsn, sock, failure)
+        finally:
+            if supervisor is not None:
+                supervisor.stop()
     finally:
         sock.close()
 

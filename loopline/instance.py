@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 from pathlib import Path
+from typing import NamedTuple
 
 from infra.settings import Settings
 
@@ -14,21 +15,31 @@ class InstanceFileError(RuntimeError):
     """Raised when the token or instance file cannot be read or written."""
 
 
-def admin_token(settings: Settings) -> str:
+class AdminToken(NamedTuple):
+    """The bootstrap admin token and where it is kept."""
+
+    value: str
+    kept_in: str
+    """Where a user finds it again: the environment variable or the token file."""
+    generated: bool
+    """Made just now: shown once, the only time `up` prints it."""
+
+
+def admin_token(settings: Settings) -> AdminToken:
     """LOOPLINE_ADMIN_TOKEN, else the bootstrap token in the token file, created (0600) once."""
     if settings.admin_token:
-        return settings.admin_token
+        return AdminToken(settings.admin_token, "LOOPLINE_ADMIN_TOKEN", generated=False)
     path = settings.token_file
     try:
         if path.exists():
             token = path.read_text(encoding="utf-8").strip()
             if token:
-                return token
+                return AdminToken(token, str(path), generated=False)
         token = secrets.token_urlsafe(32)
         _write_private(path, token + "\n")
     except OSError as error:
         raise InstanceFileError(f"token file {path}: {error.strerror or error}") from None
-    return token
+    return AdminToken(token, str(path), generated=True)
 
 
 def write_instance(settings: Settings, url: str) -> None:

@@ -1,8 +1,9 @@
 """Request logging: a request id on every line and in `X-Request-ID`; problems logged by kind.
 
-A client's mistake (4xx) is one INFO line with its status and detail; a server failure (5xx)
-is an ERROR with its traceback. Nothing a request carries is logged except its method, path
-and status, so tokens and webhook secrets never reach the log.
+A client's mistake (4xx) is one INFO line with its status and detail; a database that is away
+(503) one WARNING line; a server failure (other 5xx) an ERROR with its traceback. Nothing a
+request carries is logged except its method, path and status, so tokens and webhook secrets
+never reach the log.
 """
 
 from __future__ import annotations
@@ -34,7 +35,12 @@ def _log_problem(_: Any, scope: Scope, __: list[str]) -> None:
         return
     status = status_of(error)
     where = {"method": scope.get("method"), "path": scope.get("path"), "status": status}
-    if status >= 500:
+    if status == 503:
+        # The database is away (down, restarting, read-only) and every request meanwhile is
+        # answered 503: one line each. Rendering a traceback for each would hold the process
+        # busy just when it should reconnect (a postmaster restart under load took minutes).
+        logger.warning("request deferred", **where, detail=_detail(error))
+    elif status >= 500:
         logger.error("request failed", **where, exc_info=error)
     else:
         logger.info("request refused", **where, detail=_detail(error))

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import itertools
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -35,6 +36,18 @@ def _with_database(dsn: str, name: str) -> str:
     head, sep, query = dsn.partition("?")
     base = head.rsplit("/", 1)[0]
     return f"{base}/{name}{sep}{query}"
+
+
+@pytest.fixture
+def embedded_dir() -> Iterator[Path]:
+    """A directory for an embedded server's data directory, outside pytest's own: under root
+    the server runs as another user, and any pytest session that starts makes
+    /tmp/pytest-of-root private again, locking that user out of tmp_path."""
+    parent = Path(tempfile.mkdtemp(prefix="loopline-embedded-"))
+    try:
+        yield parent
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

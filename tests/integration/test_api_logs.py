@@ -12,6 +12,7 @@ import httpx
 import pytest
 import structlog
 
+from infra.database import DatabaseUnavailable
 from infra.logs import configure_structlog, formatter
 from server.logs import _log_problem
 from tests.api_helpers import create_token
@@ -91,6 +92,22 @@ async def test_a_server_failure_is_an_error_with_its_traceback(log_lines: _Lines
     assert line["status"] == 500
     assert line["request_id"] == "r-1"
     assert "the disk caught fire" in json.dumps(line["exception"])
+
+
+async def test_a_database_that_is_away_is_one_warning_line_without_a_traceback(
+    log_lines: _Lines,
+) -> None:
+    scope: Any = {"type": "http", "method": "POST", "path": "/api/feedback"}
+    try:
+        raise DatabaseUnavailable("the database does not answer (ConnectionRefusedError)")
+    except DatabaseUnavailable:
+        _log_problem(None, scope, [])
+
+    [line] = [line for line in log_lines.parsed() if line.get("status") == 503]
+    assert line["level"] == "warning"
+    assert line["event"] == "request deferred"
+    assert "does not answer" in line["detail"]
+    assert "exception" not in line
 
 
 async def test_tokens_and_webhook_secrets_never_reach_the_log(

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -64,22 +61,11 @@ def test_a_new_or_same_version_data_dir_passes_the_check(tmp_path: Path) -> None
     assert data_major(tmp_path) == server_major()
 
 
-@pytest.fixture
-def data_dirs() -> Iterator[Path]:
-    """A directory for data directories outside pytest's: under root the embedded server runs
-    as another user, and a concurrent pytest session makes /tmp/pytest-of-root private again."""
-    parent = Path(tempfile.mkdtemp(prefix="loopline-versions-"))
-    try:
-        yield parent
-    finally:
-        shutil.rmtree(parent, ignore_errors=True)
-
-
 @pytest.mark.slow
 def test_export_events_then_import_events_moves_an_instance_into_a_new_data_dir(
-    data_dirs: Path, tmp_path: Path
+    embedded_dir: Path, tmp_path: Path
 ) -> None:
-    old, new = data_dirs / "old", data_dirs / "new"
+    old, new = embedded_dir / "old", embedded_dir / "new"
     env = loopline_env()  # no DATABASE_URL: each command starts the embedded server itself
     feedback = tmp_path / "feedback.jsonl"
     feedback.write_text(

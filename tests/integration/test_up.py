@@ -62,8 +62,8 @@ def _stop(process: subprocess.Popen[str], sig: signal.Signals) -> tuple[str, str
 
 
 @pytest.mark.slow
-def test_up_serves_stops_cleanly_and_finds_its_data_again(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
+def test_up_serves_stops_cleanly_and_finds_its_data_again(embedded_dir: Path) -> None:
+    data_dir = embedded_dir / "data"
     pgdata = data_dir / "pgdata"
     env = loopline_env()  # no DATABASE_URL: the embedded server
     port = free_port()
@@ -86,9 +86,10 @@ def test_up_serves_stops_cleanly_and_finds_its_data_again(tmp_path: Path) -> Non
     assert f"Loopline is running at {url}" in out
     assert not (pgdata / "postmaster.pid").exists(), "the embedded PostgreSQL is still running"
 
-    # It left the bootstrap admin token (private) and where it listened, for the TUI.
+    # It left the bootstrap admin token (private) and where it listened, for the TUI; the
+    # token was printed once, as it was made.
     token = (data_dir / "admin-token").read_text().strip()
-    assert f"admin token: {token}" in out
+    assert f"admin token: {token} (kept in {data_dir / 'admin-token'})" in out
     assert stat.S_IMODE((data_dir / "admin-token").stat().st_mode) == 0o600
     assert json.loads((data_dir / "instance.json").read_text())["url"] == url
 
@@ -103,7 +104,9 @@ def test_up_serves_stops_cleanly_and_finds_its_data_again(tmp_path: Path) -> Non
     # SIGTERM stops it as cleanly as Ctrl-C.
     assert second.returncode == 0, err
     assert "migrations: up to date" in out
-    assert f"admin token: {token}" in out
+    # The token is not printed again, only where it is kept.
+    assert token not in out + err
+    assert f"admin token: in {data_dir / 'admin-token'}" in out
     assert not (pgdata / "postmaster.pid").exists()
 
 
@@ -121,7 +124,8 @@ def test_up_with_database_url_starts_no_embedded_server(
         out, err = _stop(process, signal.SIGINT)
 
     assert process.returncode == 0, err
-    assert "admin token: s3cret" in out
+    assert "s3cret" not in out + err
+    assert "admin token: in LOOPLINE_ADMIN_TOKEN" in out
     assert not (data_dir / "pgdata").exists()
     assert not (data_dir / "admin-token").exists()
 
