@@ -43,12 +43,12 @@ def happened_by(events: Sequence[Any], when: datetime) -> list[Any]:
     return kept
 
 
-def replay(events: Sequence[Any]) -> Any:
-    """The aggregate the `events` build (None for none). Versions skipped by a correction
-    are stepped over: each event is applied as the next one."""
+def replay(events: Sequence[Any], *, skipping: bool = False) -> Any:
+    """The aggregate the `events` build (None for none). With `skipping`, versions left out
+    (cancelled by a correction) are stepped over; without, a missing version is an error."""
     aggregate: Any = None
     for e in events:
-        if aggregate is not None:
+        if skipping and aggregate is not None:
             aggregate.version = e.originator_version - 1
         aggregate = e.mutate(aggregate)
     return aggregate

@@ -54,7 +54,10 @@ async def load(
         if when is not None and when.utcoffset() is None:
             raise ValidationError(field, "must carry a time zone")
     events = await store.get_events(aggregate_id, lte_version=lte_version, known_at=known_at)
-    aggregate: Any = replay(events if as_of is None else happened_by(events, as_of))
+    if as_of is None:
+        aggregate: Any = replay(events)
+    else:
+        aggregate = replay(happened_by(events, as_of), skipping=True)
     if not isinstance(aggregate, cls):
         raise not_found(f"no {cls.__name__.lower()} {aggregate_id}")
     return aggregate
