@@ -376,7 +376,7 @@ def render(f: ReportFigures) -> str:
         f"<title>Loopline report: {_e(scope)}</title><style>{_STYLE}</style></head><body>"
         f"<h1>The loop: {_e(scope)}</h1>"
         f'<p class="sub">From {_e(start)} to {_e(end)}'
-        f"{' (' + _e(f.window.default) + ')' if f.window.default else ''}; generated "
+        f"{', ' + _e(f.window.default) if f.window.default else ''}; generated "
         f"{_e(f.generated_at.isoformat(timespec='minutes'))}. Definitions: docs/metrics.md.</p>"
         + _lead_section(f)
         + _dora_section(f)
