@@ -26,6 +26,7 @@ from litestar.static_files import create_static_files_router
 
 from server.auth import OPEN_PATHS
 from server.problems import ProblemDetails
+from server.ratelimit import limit_webhooks
 from server.strict import strict_query
 
 DOCS_PATH = "/schema"
@@ -35,12 +36,14 @@ BEARER = "bearer"
 
 _PROBLEM = "application/problem+json"
 _OPEN = re.compile("|".join(OPEN_PATHS))
+_SIGNED = re.compile("^/webhooks/")
+"""Webhook receivers authenticate deliveries by their signature instead of a token."""
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 # What each status means for any operation that can answer it (the body says the specifics).
 _WHY = {
     400: "The request is malformed: an unknown or wrongly typed parameter, or an invalid body.",
-    401: "No API token was sent, or it is unknown or revoked.",
+    401: "No API token (or, for webhooks, no valid signature) was sent, or it is unknown.",
     403: "The token's role or teams do not allow this.",
     404: "Something the request names does not exist.",
     409: "A concurrent write changed the item first, or the name or key is taken.",
@@ -48,6 +51,7 @@ _WHY = {
     413: "The request body is too large.",
     415: "The body is not declared as application/json.",
     422: "The request is well formed but the item's state or a rule forbids it.",
+    429: "Too many requests (or failed authentications) from this client; see Retry-After.",
     503: "The database is unavailable or still starting; retry after Retry-After seconds.",
     504: "The read models did not reach the requested position (`after`) in time.",
 }
@@ -129,12 +133,16 @@ def problems_of(route: HTTPRoute, handler: HTTPRouteHandler, method: str) -> set
     """The problem statuses an operation can answer, from what it is and what it uses."""
     used = _used_names(handler)
     statuses = {400, 503}  # strict parameters, and a database that may be away
+    guards = handler.resolve_guards()
     if not _OPEN.match(route.path):
-        statuses.add(401)
-    guards = [g for g in handler.resolve_guards() if g is not strict_query]
-    if guards or "actor" in used:
+        statuses |= {401, 429}  # failed authentications are rate-limited too
+    if _SIGNED.match(route.path):
+        statuses |= {401, 413}  # signatures, and bodies stored whole
+    if limit_webhooks in guards:
+        statuses.add(429)
+    if any(g not in {strict_query, limit_webhooks} for g in guards) or "actor" in used:
         statuses.add(403)  # a role guard, or the domain's rules for the acting principal
-    if route.path_parameters or method in _WRITES:
+    if route.path_parameters or (method in _WRITES and not _SIGNED.match(route.path)):
         statuses.add(404)
     if "data" in used:
         statuses |= {413, 415}

@@ -1,5 +1,6 @@
-"""Property-based tests of every API operation from the served OpenAPI schema: no 5xx, no
-response that violates the schema, every 4xx answered as problem+json."""
+"""Property-based tests of every API operation from the served OpenAPI schema: no 5xx, and the
+document's conformance checks (every status code and content type answered is documented for
+the operation, every body matches its schema); every 4xx answered as problem+json."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ from typing import Any
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from tests.conftest import ADMIN_TOKEN
 from tests.served import openapi
@@ -42,6 +47,8 @@ def test_every_operation_keeps_its_contract(case: Any, served: str) -> None:
         headers=AUTH,
         checks=[
             not_a_server_error,
+            status_code_conformance,
+            content_type_conformance,
             response_schema_conformance,
             problem_details_for_client_errors,
         ],
