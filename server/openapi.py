@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from importlib.metadata import version
+from typing import Any
 
 import openapi_ui_bundles.swagger_ui
 from litestar import Litestar, get
@@ -18,7 +19,7 @@ from litestar.di import Provide
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import Components, Operation, SecurityScheme
 from litestar.response import Redirect
 from litestar.router import Router
 from litestar.routes import HTTPRoute
@@ -146,8 +147,10 @@ def problems_of(route: HTTPRoute, handler: HTTPRouteHandler, method: str) -> set
         statuses.add(404)
     if "data" in used:
         statuses |= {413, 415}
+    if method in _WRITES and not _SIGNED.match(route.path):
+        statuses.add(409)  # changed concurrently, or a name or key already taken
     if method in _WRITES and "store" in used:
-        statuses |= {409, 422}
+        statuses.add(422)
     if "expected_version" in used:
         statuses.add(412)
     if used & {"caught_up", "reader"}:
@@ -174,6 +177,24 @@ def _operations(app: Litestar) -> Iterable[tuple[HTTPRoute, HTTPRouteHandler, st
                     yield route, handler, method
 
 
+def _also_problems(base: type[Operation], statuses: frozenset[int]) -> type[Operation]:
+    """An Operation class that adds problem+json to responses the handler declared with a
+    body of its own (e.g. /readyz answers 503 with its report, or a problem when the
+    database does not answer)."""
+
+    class WithProblems(base):  # type: ignore[valid-type,misc]
+        def to_schema(self) -> dict[str, Any]:
+            schema: dict[str, Any] = super().to_schema()
+            for status in statuses:
+                response = schema["responses"][str(status)]
+                response.setdefault("content", {})[_PROBLEM] = {
+                    "schema": {"$ref": f"#/components/schemas/{ProblemDetails.__name__}"}
+                }
+            return schema
+
+    return WithProblems
+
+
 def document(app: Litestar) -> Litestar:
     """Adds to each operation its bearer requirement and every problem it can answer.
 
@@ -184,7 +205,10 @@ def document(app: Litestar) -> Litestar:
         if not _OPEN.match(route.path):
             handler.security = [{BEARER: []}]
         declared: dict[int, ResponseSpec] = dict(handler.responses or {})
-        for status in problems_of(route, handler, method):
+        problems = problems_of(route, handler, method)
+        if shared := frozenset(problems & {*declared, handler.status_code}):
+            handler.operation_class = _also_problems(handler.operation_class, shared)
+        for status in problems - {handler.status_code}:
             declared.setdefault(status, _problem_response(status))
         handler.responses = dict(sorted(declared.items()))
     return app

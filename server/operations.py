@@ -7,6 +7,7 @@ import asyncio
 import asyncpg
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.plugins.prometheus import PrometheusConfig
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_latest
 
@@ -132,6 +133,14 @@ class OperationsController(Controller):
             "Projection lag (events behind the store's head) and stuck sessions (including "
             "sessions idle in a transaction) are reported either way."
         ),
+        responses={
+            503: ResponseSpec(
+                Readiness,
+                description="Not ready: the report says why (a problem when the database "
+                "does not answer at all).",
+                generate_examples=False,
+            )
+        },
     )
     async def readiness(
         self, pool: NamedDependency[asyncpg.Pool], settings: NamedDependency[Settings]
