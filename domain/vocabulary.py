@@ -66,6 +66,10 @@ class DecisionStatus(StrEnum):
     SUPERSEDED = "superseded"
 
 
+#: NPS bands: promoters score 9-10, passives 7-8, detractors 0-6 (below `PASSIVE`).
+PROMOTER = 9
+PASSIVE = 7
+
 #: Feedback not yet resolved: its open age is the aging work in progress PMs watch.
 OPEN_FEEDBACK = frozenset(
     {FeedbackStatus.NEW, FeedbackStatus.TRIAGED, FeedbackStatus.PLANNED, FeedbackStatus.DEFERRED}

@@ -323,14 +323,15 @@ def _backlog_section(f: ReportFigures) -> str:
 def _outcomes_section(f: ReportFigures) -> str:
     rows = "".join(
         f"<tr><td>{_e(o.statement)}</td><td>{_e(', '.join(t.slug for t in o.teams))}</td>"
-        f"<td>{o.feedback}</td><td>{o.open_items}</td>"
+        f"<td>{o.items}</td><td>{o.demand}</td><td>{o.open_items}</td>"
         f"<td>{NONE if o.nps is None else f'{o.nps:+.0f}'}</td>"
         f"<td>{duration(o.time_to_ship.p50)}</td></tr>"
         for o in f.outcomes
     )
     return (
         "<section><h2>Outcomes</h2><table><thead><tr><th>outcome</th><th>teams</th>"
-        "<th>feedback</th><th>open</th><th>NPS</th><th>time to ship (p50)</th></tr></thead>"
+        "<th>items</th><th>demand</th><th>open</th><th>NPS</th><th>time to ship (p50)</th>"
+        "</tr></thead>"
         f"<tbody>{rows}</tbody></table></section>"
     )
 

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from domain.feedback import Feedback, live_events
 from domain.lifecycle import status_after
-from domain.vocabulary import OPEN_FEEDBACK, FeedbackStatus, sql_list
+from domain.vocabulary import OPEN_FEEDBACK, PASSIVE, FeedbackStatus, sql_list
 from infra.database import Connection
 from infra.recorder import select_events
 from infra.transcoder import EventMapper
@@ -102,6 +102,7 @@ CREATE INDEX ON feedback_items (status, received_at DESC);
 CREATE INDEX ON feedback_items (team_id, status);
 CREATE INDEX ON feedback_items (received_at DESC, number DESC);
 CREATE INDEX ON feedback_items (decision_id) WHERE decision_id IS NOT NULL;
+CREATE INDEX ON feedback_items (duplicate_of) WHERE duplicate_of IS NOT NULL;
 CREATE INDEX ON feedback_items (channel, external_ref);
 CREATE INDEX ON feedback_items USING gin (search);
 -- Covering indexes for the lead-time measures: one per span end, holding what the
@@ -122,6 +123,29 @@ CREATE INDEX ON feedback_items (status)
     INCLUDE (earliest_received_at, team_id, channel, touchpoint, outcome_id)
     WHERE status IN {open};
 """
+
+
+def asks(items: str) -> str:
+    """SQL for every ask behind some items: each item itself and each duplicate merged into
+    it, as rows `(grp, item_id, ask_id, customer_ref, nps)`. `items` is a relation (a CTE's
+    name or a parenthesised SELECT) with columns `grp` (what the figures are grouped by: a
+    decision, an outcome) and `id` (an item). Count them with `DEMAND`."""
+    return f"""
+    SELECT i.grp, i.id AS item_id, a.id AS ask_id, a.customer_ref, a.nps
+    FROM {items} i JOIN read.feedback_items a ON a.id = i.id
+    UNION ALL
+    SELECT i.grp, i.id, a.id, a.customer_ref, a.nps
+    FROM {items} i JOIN read.feedback_items a ON a.duplicate_of = i.id
+    WHERE a.status = '{FeedbackStatus.DUPLICATE}'
+    """
+
+
+#: The one definition of demand (docs/metrics.md, "Demand"), over `asks` rows: `items`
+#: asked about, `demand` (every ask), distinct `customers` among the askers (by customer
+#: reference) and the `detractors` among them (scored 0-6).
+DEMAND = f"""count(DISTINCT item_id)::int AS items, count(*)::int AS demand,
+    count(DISTINCT customer_ref)::int AS customers,
+    count(DISTINCT customer_ref) FILTER (WHERE nps < {PASSIVE})::int AS detractors"""
 
 
 INDEXES = INDEXES_SQL.format(duplicate=FeedbackStatus.DUPLICATE, open=sql_list(OPEN_FEEDBACK))
@@ -145,7 +169,7 @@ class FeedbackItems(Projection):
     """One row per feedback item, current state plus first-time milestones."""
 
     name = "feedback"
-    version = 4
+    version = 5
     tables = ("feedback_items",)
     topics = events_of(
         Feedback,

@@ -15,9 +15,10 @@ from uuid import UUID
 
 import msgspec
 
-from domain.vocabulary import FeedbackStatus
+from domain.vocabulary import PASSIVE, PROMOTER, FeedbackStatus
 from infra.database import Connection
-from projections.nps import PASSIVE, PROMOTER, nps_score
+from projections.feedback import DEMAND, asks
+from projections.nps import nps_score
 from projections.queries import (
     OPEN_FEEDBACK,
     InvalidQuery,
@@ -562,11 +563,11 @@ class ShipFigures(Row, frozen=True, kw_only=True):
 class OutcomeScorecard(Row, frozen=True, kw_only=True):
     """An outcome with the feedback aligned to it.
 
-    `feedback` counts the items triaged to the outcome (a merged duplicate counts once,
-    on its original); `demand` adds the duplicates merged into them; `open_items` are
+    `items`, `demand`, `customers` and `detractors` mean what they mean for a decision
+    (docs/metrics.md, "Demand"), over the items triaged to the outcome; `open_items` are
     those not yet resolved. NPS is over every scored ask (items and their duplicates):
-    % promoters (9-10) - % detractors (0-6), None without scores. `time_to_ship` is
-    first ask → first shipped, over the shipped items.
+    % promoters (9-10) - % detractors (0-6) of the `nps_responses`, None without scores.
+    `time_to_ship` is first ask → first shipped, over the shipped items.
     """
 
     id: UUID
@@ -575,12 +576,14 @@ class OutcomeScorecard(Row, frozen=True, kw_only=True):
     target: str | None
     status: str
     teams: list[TeamRef]
-    feedback: int
+    items: int
     demand: int
+    customers: int
+    detractors: int
     open_items: int
     nps_responses: int
-    promoters: int
-    detractors: int
+    nps_promoters: int
+    nps_detractors: int
     nps: float | None
     time_to_ship: ShipFigures
 
@@ -600,10 +603,11 @@ scores AS (
     WHERE d.status = 'duplicate' AND d.nps IS NOT NULL AND {asked_by("d", 2, 3)}
 ),
 volume AS (
-    SELECT outcome_id, count(*)::int AS feedback, sum(demand)::int AS demand,
-           count(*) FILTER (WHERE status = ANY($1::text[]))::int AS open_items
+    SELECT outcome_id, count(*) FILTER (WHERE status = ANY($1::text[]))::int AS open_items
     FROM items GROUP BY outcome_id
 ),
+asks AS ({asks("(SELECT outcome_id AS grp, id FROM items)")}),
+demand AS (SELECT grp AS outcome_id, {DEMAND} FROM asks GROUP BY grp),
 nps AS (
     SELECT outcome_id, count(*)::int AS responses,
            count(*) FILTER (WHERE nps >= {PROMOTER})::int AS promoters,
@@ -622,13 +626,15 @@ SELECT o.id, o.statement, o.measure, o.target, o.status,
              JOIN read.teams t ON t.id = u.id ORDER BY u.n) AS team_ids,
        ARRAY(SELECT t.slug FROM unnest(o.team_ids) WITH ORDINALITY AS u(id, n)
              JOIN read.teams t ON t.id = u.id ORDER BY u.n) AS team_slugs,
-       coalesce(v.feedback, 0) AS feedback, coalesce(v.demand, 0) AS demand,
+       coalesce(d.items, 0) AS items, coalesce(d.demand, 0) AS demand,
+       coalesce(d.customers, 0) AS customers, coalesce(d.detractors, 0) AS detractors,
        coalesce(v.open_items, 0) AS open_items,
        coalesce(n.responses, 0) AS responses, coalesce(n.promoters, 0) AS promoters,
-       coalesce(n.detractors, 0) AS detractors,
+       coalesce(n.detractors, 0) AS nps_detractors,
        s.count AS ship_count, s.percentiles AS ship_percentiles
 FROM read.outcomes o
 LEFT JOIN volume v ON v.outcome_id = o.id
+LEFT JOIN demand d ON d.outcome_id = o.id
 LEFT JOIN nps n ON n.outcome_id = o.id
 LEFT JOIN shipping s ON s.outcome_id = o.id
 ORDER BY o.defined_at, o.id
@@ -655,13 +661,15 @@ async def outcome_scorecards(
                     TeamRef(id=i, slug=s)
                     for i, s in zip(r["team_ids"], r["team_slugs"], strict=True)
                 ],
-                feedback=r["feedback"],
+                items=r["items"],
                 demand=r["demand"],
+                customers=r["customers"],
+                detractors=r["detractors"],
                 open_items=r["open_items"],
                 nps_responses=r["responses"],
-                promoters=r["promoters"],
-                detractors=r["detractors"],
-                nps=nps_score(r["responses"], r["promoters"], r["detractors"]),
+                nps_promoters=r["promoters"],
+                nps_detractors=r["nps_detractors"],
+                nps=nps_score(r["responses"], r["promoters"], r["nps_detractors"]),
                 time_to_ship=ShipFigures(count=shipped.count, p50=shipped.p50),
             )
         )

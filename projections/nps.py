@@ -18,14 +18,11 @@ from typing import Any
 from uuid import UUID
 
 from domain.feedback import Feedback
-from domain.vocabulary import FeedbackStatus
+from domain.vocabulary import PASSIVE, PROMOTER, FeedbackStatus
 from infra.database import Connection
 from projections.base import Positioned, Projection, events_of
 from projections.queries import InvalidQuery, Row, page_limit, team_ref, uuid_text
 
-#: The lowest score of a promoter (9-10) and of a passive (7-8); below, detractors (0-6).
-PROMOTER = 9
-PASSIVE = 7
 #: The most periods a series answers (ten years of weeks).
 MAX_PERIODS = 520
 #: z for a two-sided 95 % interval.

@@ -15,6 +15,7 @@ import msgspec
 from domain import vocabulary
 from domain.vocabulary import Channel, DecisionStatus, FeedbackStatus, Impact, in_order
 from infra.database import Connection
+from projections.feedback import DEMAND, asks
 
 T = TypeVar("T")
 
@@ -284,11 +285,10 @@ async def get_feedback_item(conn: Connection, ref: str | UUID) -> FeedbackItem |
 
 
 class BacklogDecision(Row, frozen=True, kw_only=True):
-    """A decision with the demand behind it.
-
-    `demand` is the number of feedback items linked to it; `customers` the distinct
-    customers who asked (in those items and in their duplicates); `detractors` how many of
-    those items and duplicates carry an NPS score of 0-6.
+    """A decision with the demand behind it (docs/metrics.md, "Demand"): the `items` it
+    answers (`feedback`, their keys); `demand`, every ask behind them (each item and the
+    duplicates merged into it); the distinct `customers` among those asks, and the
+    `detractors` among them (NPS 0-6).
     """
 
     id: UUID
@@ -310,6 +310,7 @@ class BacklogDecision(Row, frozen=True, kw_only=True):
     shipped_at: datetime | None
     superseded_by: UUID | None
     feedback: list[str]
+    items: int
     demand: int
     customers: int
     detractors: int
@@ -318,7 +319,7 @@ class BacklogDecision(Row, frozen=True, kw_only=True):
     updated_at: datetime
 
 
-_DECISIONS = """
+_DECISIONS = f"""
 WITH chosen AS (
     SELECT d.* FROM read.decisions d
     WHERE ($1::text IS NULL
@@ -328,44 +329,27 @@ WITH chosen AS (
       AND ($4::text IS NULL OR d.key = $4)
 ),
 linked AS (
-    SELECT l.decision_id, f.id, f.key, f.number, f.customers, f.nps
-    FROM read.decision_feedback l
-    JOIN chosen c ON c.id = l.decision_id
-    JOIN read.feedback_items f ON f.id = l.feedback_id
+    SELECT l.decision_id AS grp, l.feedback_id AS id
+    FROM read.decision_feedback l JOIN chosen c ON c.id = l.decision_id
 ),
--- Every ask behind a decision: the linked items and the duplicates merged into them.
-asks AS (
-    SELECT decision_id, id, customers, nps FROM linked
-    UNION ALL
-    SELECT l.decision_id, d.id, ARRAY[d.customer_ref], d.nps
-    FROM linked l JOIN read.feedback_items d ON d.duplicate_of = l.id
-    WHERE d.status = 'duplicate'
+keys AS (
+    SELECT l.grp AS decision_id, array_agg(f.key ORDER BY f.number) AS feedback
+    FROM linked l JOIN read.feedback_items f ON f.id = l.id GROUP BY l.grp
 ),
-demand AS (
-    SELECT decision_id, count(*)::int AS demand,
-           array_agg(key ORDER BY number) AS feedback
-    FROM linked GROUP BY decision_id
-),
-customers AS (
-    SELECT a.decision_id, count(DISTINCT c.customer)::int AS customers
-    FROM asks a CROSS JOIN LATERAL unnest(a.customers) AS c(customer)
-    GROUP BY a.decision_id
-),
-detractors AS (
-    SELECT decision_id, count(DISTINCT id)::int AS detractors
-    FROM asks WHERE nps <= 6 GROUP BY decision_id
-)
+-- Demand is counted over every ask behind the decision: its items and their duplicates.
+asks AS ({asks("linked")}),
+demand AS (SELECT grp AS decision_id, {DEMAND} FROM asks GROUP BY grp)
 SELECT c.id, c.key, c.number, c.team_id, t.slug AS team, c.title, c.rationale, c.options,
        c.outcome_id, c.status, c.rank, c.proposed_by, c.proposed_at, c.decided_by,
        c.decided_at, c.started_at, c.shipped_at, c.superseded_by,
-       coalesce(dm.feedback, '{}') AS feedback, coalesce(dm.demand, 0) AS demand,
-       coalesce(cu.customers, 0) AS customers, coalesce(de.detractors, 0) AS detractors,
+       coalesce(k.feedback, '{{}}') AS feedback, coalesce(dm.items, 0) AS items,
+       coalesce(dm.demand, 0) AS demand, coalesce(dm.customers, 0) AS customers,
+       coalesce(dm.detractors, 0) AS detractors,
        c.version, c.position, c.updated_at
 FROM chosen c
 LEFT JOIN read.teams t ON t.id = c.team_id
+LEFT JOIN keys k ON k.decision_id = c.id
 LEFT JOIN demand dm ON dm.decision_id = c.id
-LEFT JOIN customers cu ON cu.decision_id = c.id
-LEFT JOIN detractors de ON de.decision_id = c.id
 ORDER BY c.rank NULLS LAST, c.number
 """
 

@@ -47,9 +47,20 @@ class DecisionRank(Schema):
     position: Annotated[int, msgspec.Meta(ge=1, description="1 is the top of the backlog.")]
 
 
+class DecisionDemand(Schema):
+    """The demand behind a decision now, as the backlog counts it (docs/metrics.md)."""
+
+    items: int
+    demand: int
+    customers: int
+    detractors: int
+
+
 class DecisionDetail(Schema):
     decision: DecisionView
     history: list[HistoryEntry]
+    demand: DecisionDemand | None = None
+    """Its demand now (null until the read models have the decision)."""
 
 
 class DecisionController(Controller):
@@ -127,14 +138,26 @@ class DecisionController(Controller):
         self,
         key: Key,
         store: NamedDependency[PostgresEventStore],
+        pool: NamedDependency[asyncpg.Pool],
         caught_up: NamedDependency[int | None],
         as_of: FromQuery[datetime | None] = None,
         known_at: FromQuery[datetime | None] = None,
     ) -> DecisionDetail:
         decision = await services.get_decision(store, key, as_of=as_of, known_at=known_at)
+        async with pool.acquire() as conn:
+            now = await queries.get_decision_item(conn, decision.id)
+        demand = None
+        if now is not None:
+            demand = DecisionDemand(
+                items=now.items,
+                demand=now.demand,
+                customers=now.customers,
+                detractors=now.detractors,
+            )
         return DecisionDetail(
             decision=decision,
             history=await history(store, decision.id, as_of=as_of, known_at=known_at),
+            demand=demand,
         )
 
     @post(

@@ -260,7 +260,8 @@ class MetricsController(Controller):
         operation_id="getOutcomeScorecards",
         summary="Outcome scorecards",
         description=(
-            "Per outcome: the feedback aligned to it, demand, open items, NPS and time to ship."
+            "Per outcome: the items aligned to it and their demand (asks, customers, detractors), "
+            "open items, NPS and time to ship."
         ),
     )
     async def outcomes(

@@ -358,12 +358,15 @@ async def test_outcome_scorecards(
     # NPS over FB-1's 3, FB-2's 10 and FB-3's 9: (2 promoters - 1 detractor) / 3.
     assert billing.id == story.self_service
     assert [t.slug for t in billing.teams] == ["billing"]
-    assert (billing.feedback, billing.demand, billing.open_items) == (2, 3, 2)
-    assert (billing.nps_responses, billing.promoters, billing.detractors) == (3, 2, 1)
+    # Demand counts the asks; none names its customer, so none counts as a customer (or a
+    # detractor among them), while every score counts as an NPS response.
+    assert (billing.items, billing.demand, billing.open_items) == (2, 3, 2)
+    assert (billing.customers, billing.detractors) == (0, 0)
+    assert (billing.nps_responses, billing.nps_promoters, billing.nps_detractors) == (3, 2, 1)
     assert billing.nps == pytest.approx(100 / 3)
     assert (billing.time_to_ship.count, billing.time_to_ship.p50) == (0, None)
     # Fast app: FB-4, shipped after 3 days and reopened, no scores.
-    assert (app.feedback, app.demand, app.open_items) == (1, 1, 1)
+    assert (app.items, app.demand, app.open_items) == (1, 1, 1)
     assert (app.nps_responses, app.nps) == (0, None)
     assert (app.time_to_ship.count, app.time_to_ship.p50) == (1, 3 * D)
 

@@ -250,11 +250,12 @@ async def test_backlog_ranks_decisions_with_their_demand(
         assert [d.rank for d in ranked] == [1, 2, None]
         assert {d.team for d in ranked} == {"billing"}
         top = ranked[1]
-        # Demand: 2 linked items; customers acme, globex, initech; detractors: acme's 3
-        # and initech's 5 (globex's 9 is a promoter).
-        assert (top.feedback, top.demand, top.customers, top.detractors) == (
+        # Demand: 2 linked items and the 2 duplicates merged into Acme's, 4 asks; customers
+        # acme, globex, initech; detractors: acme (3) and initech (5); globex's 9 promotes.
+        assert (top.feedback, top.items, top.demand, top.customers, top.detractors) == (
             [acme, globex],
             2,
+            4,
             3,
             2,
         )
