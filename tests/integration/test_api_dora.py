@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 
@@ -15,7 +16,9 @@ def sha(n: int) -> str:
     return f"{n:040x}"
 
 
-async def deploy(api: httpx.AsyncClient, finished: datetime, n: int, **extra: object) -> dict:  # type: ignore[type-arg]
+async def deploy(
+    api: httpx.AsyncClient, finished: datetime, n: int, **extra: object
+) -> dict[str, Any]:
     body = {
         "service": "billing-api",
         "environment": "production",
@@ -30,7 +33,7 @@ async def deploy(api: httpx.AsyncClient, finished: datetime, n: int, **extra: ob
         ],
         **extra,
     }
-    answer: dict = ok(await api.post("/api/increments", json=body))  # type: ignore[type-arg]
+    answer: dict[str, Any] = ok(await api.post("/api/increments", json=body))
     return answer
 
 

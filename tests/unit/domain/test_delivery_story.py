@@ -6,7 +6,7 @@ import pytest
 
 from domain import services as s
 from domain.errors import InvalidTransition, ValidationError
-from domain.increment import Commit
+from domain.increment import Commit, IncrementNotFound
 from domain.memory import InMemoryEventStore
 from domain.references import ReferencePattern, extract_references
 from tests.unit.domain.times import day
@@ -183,3 +183,75 @@ async def test_an_incident_opens_is_attributed_and_resolves(store: InMemoryEvent
     other = await s.open_incident(store, service="api", title="slow", opened_at=day(2))
     with pytest.raises(ValidationError, match="resolved_at"):
         await s.resolve_incident(store, other.id, resolved_at=day(1))
+
+
+async def test_an_increment_rolls_back_earlier_ones_of_its_service(
+    store: InMemoryEventStore,
+) -> None:
+    # Two deployments of the api, the second named by its own reference.
+    first = await s.record_increment(
+        store, service="api", environment="production", commit_sha="a" * 40, finished_at=day(2)
+    )
+    second = await s.record_increment(
+        store,
+        service="api",
+        environment="production",
+        commit_sha="b" * 40,
+        finished_at=day(2) + timedelta(hours=1),
+        external_ref="deploy-2",
+    )
+    # A third puts the first one's commit back, naming the second by its reference.
+    rollback = await s.record_increment(
+        store,
+        service="api",
+        environment="production",
+        commit_sha="a" * 40,
+        finished_at=day(2) + timedelta(hours=2),
+        rolls_back=["deploy-2"],
+    )
+    rolled = await s.get_increment(store, second.id)
+    assert rolled.status == "rolled_back"
+    assert rolled.reason == f"rolled back by increment {rollback.id}"
+    assert (await s.get_increment(store, first.id)).status == "succeeded"
+
+    # Naming it again is no change; another service's increment, itself, an increment that
+    # finished later, or one never recorded cannot be rolled back by it.
+    again = await s.record_increment(
+        store,
+        service="api",
+        environment="production",
+        commit_sha="c" * 40,
+        finished_at=day(3),
+        rolls_back=[second.id],
+    )
+    assert again.created
+    other = await s.record_increment(
+        store, service="web", environment="production", commit_sha="d" * 40, finished_at=day(2)
+    )
+    with pytest.raises(ValidationError, match="rolls_back"):
+        await s.record_increment(
+            store,
+            service="api",
+            environment="production",
+            commit_sha="e" * 40,
+            finished_at=day(4),
+            rolls_back=[other.id],
+        )
+    with pytest.raises(ValidationError, match="rolls_back"):
+        await s.record_increment(
+            store,
+            service="api",
+            environment="production",
+            commit_sha="f" * 40,
+            finished_at=day(1),
+            rolls_back=[first.id],
+        )
+    with pytest.raises(IncrementNotFound):
+        await s.record_increment(
+            store,
+            service="api",
+            environment="production",
+            commit_sha="1" * 40,
+            finished_at=day(5),
+            rolls_back=["deploy-404"],
+        )
