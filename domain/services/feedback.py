@@ -8,6 +8,7 @@ from uuid import UUID
 
 from domain.access import SYSTEM, Actor
 from domain.common import as_utc, normalize_tags
+from domain.decision import Decision, DecisionNotFound
 from domain.errors import ConcurrencyConflict, InvalidTransition
 from domain.feedback import (
     DUPLICATE,
@@ -30,7 +31,7 @@ from domain.services.base import (
 )
 from domain.services.loaders import check_may_link, load_decision, load_feedback, load_root
 from domain.services.teams import load_outcome, load_team
-from domain.vocabulary import IN_BACKLOG
+from domain.vocabulary import IN_BACKLOG, OPEN_DECISIONS
 
 #: How many times `receive_feedback` re-reads after losing a race for the same reference.
 _RECEIVE_RETRIES = 3
@@ -302,13 +303,18 @@ async def undo_feedback(
     change) with one correction event that names the versions it cancels.
 
     When the correction takes back the item's marking as a duplicate, its demand (and its
-    own duplicates) return to it from the item that absorbed them.
+    own duplicates) return to it from the item that absorbed them. When it takes the item
+    off an open decision (undoing its plan), the decision no longer answers it; when it puts
+    the item back under one, the decision answers it again.
     """
     item = await _for_update(store, ref, expected_version, actor)
     was_duplicate_of = item.duplicate_of if item.status == DUPLICATE else None
+    was_under = item.decision_id
     when = as_utc(corrected_at)
     item.undo(before_version=before_version, corrected_at=when)
-    changed: list[Feedback] = [item]
+    changed: list[Feedback | Decision] = [item]
+    if item.decision_id != was_under:
+        changed.extend(await _relink(store, item, was_under, when))
     if was_duplicate_of is not None and item.status != DUPLICATE:
         root = await load_root(
             store, await load(store, Feedback, was_duplicate_of, FeedbackNotFound)
@@ -321,3 +327,21 @@ async def undo_feedback(
             duplicate.repoint_duplicate(original_id=item.id, repointed_at=when)
             changed.append(duplicate)
     return written(item, await save(store, *changed), key=item.key)
+
+
+async def _relink(
+    store: EventStore, item: Feedback, was_under: UUID | None, when: datetime
+) -> list[Decision]:
+    """The open decisions whose links follow the item's corrected decision."""
+    changed: list[Decision] = []
+    if was_under is not None:
+        left = await load(store, Decision, was_under, DecisionNotFound)
+        if left.status in OPEN_DECISIONS and item.id in left.feedback_ids:
+            left.unlink_feedback(feedback_ids=(item.id,), unlinked_at=when)
+            changed.append(left)
+    if item.decision_id is not None:
+        back = await load(store, Decision, item.decision_id, DecisionNotFound)
+        if back.status in OPEN_DECISIONS and item.id not in back.feedback_ids:
+            back.link_feedback(feedback_ids=(item.id,), linked_at=when)
+            changed.append(back)
+    return changed

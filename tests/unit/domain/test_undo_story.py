@@ -110,3 +110,26 @@ async def test_undoing_a_duplicate_marking_moves_the_demand_back(
     assert sorted(d.customer_ref or "" for d in item.demand) == ["cust-2", "cust-3"]
     assert (await s.get_feedback(store, earlier)).duplicate_of == item.id
     assert (await _events(store, original))[-1] == "DemandReturned"
+
+
+async def test_undoing_a_plan_takes_the_item_off_the_decision(store: InMemoryEventStore) -> None:
+    await s.form_team(store, slug="billing", name="Billing", formed_at=day(0))
+    key = await _item(store)
+    await s.triage_feedback(store, key, team="billing", triaged_at=day(2))
+    await s.propose_decision(
+        store, team="billing", title="Clearer invoices", rationale="calls", proposed_at=day(2)
+    )
+    await s.accept_decision(store, "DEC-1", decided_at=day(3))
+
+    # Planned under DEC-1 by mistake, then undone: the decision no longer answers it.
+    await s.plan_feedback(store, key, decision="DEC-1", planned_at=day(4))
+    item = await s.get_feedback(store, key)
+    assert item.id in (await s.get_decision(store, "DEC-1")).feedback_ids
+    await s.undo_feedback(store, key, corrected_at=day(5))
+    assert (await s.get_feedback(store, key)).status == "triaged"
+    assert item.id not in (await s.get_decision(store, "DEC-1")).feedback_ids
+
+    # Undoing that undo plans it again, and the decision answers it again.
+    await s.undo_feedback(store, key, corrected_at=day(6))
+    assert (await s.get_feedback(store, key)).status == "planned"
+    assert item.id in (await s.get_decision(store, "DEC-1")).feedback_ids

@@ -22,7 +22,7 @@ ITEMS = 4
 Op = tuple[str, int, int]
 """(command, item, other item or customer); command "undo" takes back the last one."""
 
-COMMANDS = ["receive", "triage", "decline", "defer", "reopen", "duplicate", "close"]
+COMMANDS = ["receive", "triage", "decline", "defer", "reopen", "duplicate", "close", "plan"]
 
 # Each run starts with two items received; about half the steps are undos.
 ops = st.lists(
@@ -45,6 +45,15 @@ class Run:
         self.touchpoint = f"tp-{uuid4().hex[:12]}"
         self.items: list[UUID] = []
         self.done: list[tuple[UUID, int]] = []  # (item, version its command made): the stack
+        self.decision: UUID | None = None
+
+    async def start(self) -> None:
+        """An accepted decision of the run's own, to plan items under."""
+        proposed = await s.propose_decision(
+            self.store, team=self.team, title="t", rationale="r", proposed_at=T0
+        )
+        await s.accept_decision(self.store, proposed.id, decided_at=T0)
+        self.decision = proposed.id
 
     def item(self, i: int) -> UUID | None:
         return self.items[i % len(self.items)] if self.items else None
@@ -92,6 +101,8 @@ class Run:
             return await s.reopen_feedback(store, item, reason="again", reopened_at=at)
         if name == "duplicate":
             return await s.mark_duplicate(store, item, original=other, marked_at=at)
+        if name == "plan" and self.decision is not None:
+            return await s.plan_feedback(store, item, decision=self.decision, planned_at=at)
         return await s.close_feedback_loop(store, item, how="email", closed_at=at)
 
 
@@ -100,6 +111,7 @@ async def run_both(store: EventStore, team: str, ops: list[Op]) -> tuple[Run, Ru
     minus the undone ones. (A command refused while an undone one was in force is left out
     of both.)"""
     undone = Run(store, team, undoing=True)
+    await undone.start()
     received = [step for step, op in enumerate(ops) if op[0] == "receive"]
     made: list[int] = []  # the steps whose command changed an item and is not undone
     for step, op in enumerate(ops):
@@ -110,6 +122,7 @@ async def run_both(store: EventStore, team: str, ops: list[Op]) -> tuple[Run, Ru
         elif len(undone.done) > before:
             made.append(step)
     never = Run(store, team, undoing=False)
+    await never.start()
     for step in sorted([*received, *made]):
         await never.apply(step, ops[step])
     return undone, never
