@@ -14,11 +14,11 @@ import pytest
 from infra.database import create_pool
 from infra.recorder import AsyncpgRecorder
 from infra.settings import Settings, load_settings
-from loopline.demo import DemoSize, catalog, default_anchor
+from loopline.demo import DemoSize, catalog
 from loopline.demo.loading import load_demo_database
 from projections.catalog import all_projections
 from projections.metrics import MEASURES, dora, lead_times
-from projections.nps import Selection, follow_up_queue, nps, why
+from projections.nps import Selection, follow_up_queue, why
 from projections.worker import build_runner
 from tests.integration.test_up import embedded_dsn
 from tests.processes import free_port, loopline_env, start_loopline, wait_healthy
@@ -56,19 +56,9 @@ async def test_every_demo_team_has_lead_times_and_dora(
     assert tiers["checkout"] == "elite"
     assert len(set(tiers.values())) >= 3, tiers
 
-    # Surveys tell a story: checkout and onboarding win customers over, fulfilment loses
-    # them (NPS of the first and the second half of the demo's months).
-    anchor = default_anchor()
-    middle = anchor - timedelta(days=SMALL.days / 2)
+    # Surveys tell a story (the trends per team are tested on the model, in
+    # tests/unit/test_demo.py, since a week's draws of a small demo are few).
     async with pool.acquire() as conn:
-        halves: list[dict[str | None, float]] = []
-        for selection in (Selection(end=middle), Selection(start=middle)):
-            answer = await nps(conn, selection, group_by="team")
-            halves.append({g.group["team"]: g.nps or 0.0 for g in answer.groups if g.group["team"]})
-        first, second = halves
-        assert second["checkout"] > first["checkout"], halves
-        assert second["onboarding"] > first["onboarding"], halves
-        assert second["fulfilment"] < first["fulfilment"], halves
         # Detractors' whys share a theme: they waited for an answer.
         themes = await why(conn, Selection(), limit=5)
         assert "wait" in [t.term for t in themes.detractor_terms[:3]], themes.detractor_terms

@@ -13,7 +13,7 @@ from domain.incident import Incident
 from domain.increment import Increment
 from domain.memory import InMemoryEventStore
 from domain.vocabulary import Channel, DecisionStatus, FeedbackStatus
-from loopline.demo import DemoReport, DemoSize, load_demo
+from loopline.demo import DemoReport, DemoSize, catalog, load_demo
 
 ANCHOR = datetime(2026, 3, 2, 12, tzinfo=UTC)
 SMALL = DemoSize(teams=4, feedback=400, increments=120, days=90)
@@ -109,3 +109,29 @@ async def test_loading_twice_adds_nothing() -> None:
     # The second load finds the marker and stops.
     assert await load_demo(store, seed=1, size=SMALL, anchor=ANCHOR) is None
     assert len(store.all_events()) == events
+
+
+def expected_nps(trend: str | None, progress: float, draws: int = 1000) -> float:
+    """The NPS of the score model at `progress`, over evenly spread draws."""
+    scores = [catalog.nps_score(trend, progress, (i + 0.5) / draws) for i in range(draws)]
+    promoters = sum(s >= 9 for s in scores)
+    detractors = sum(s <= 6 for s in scores)
+    return 100 * (promoters - detractors) / draws
+
+
+def test_survey_scores_follow_each_teams_trend() -> None:
+    # Improving teams end far above where they started, the declining team far below, and
+    # steady teams stay where they are.
+    assert expected_nps("improving", 1.0) - expected_nps("improving", 0.0) > 50
+    assert expected_nps("declining", 1.0) - expected_nps("declining", 0.0) < -50
+    assert expected_nps(None, 0.0) == expected_nps(None, 1.0)
+    # The demo's teams: two improve, one declines.
+    assert sorted(catalog.NPS_TRENDS.values()) == ["declining", "improving", "improving"]
+    assert set(catalog.NPS_TRENDS) <= {t.slug for t in catalog.TEAMS}
+
+
+def test_most_detractors_say_they_waited() -> None:
+    whys = [catalog.nps_why(score, "Ask", (i + 0.5) / 100) for i in range(100) for score in (0, 10)]
+    detractors, promoters = whys[::2], whys[1::2]
+    assert sum("wait" in w.lower() for w in detractors) >= 50
+    assert not any("wait" in w.lower() for w in promoters)
