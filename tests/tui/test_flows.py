@@ -196,6 +196,11 @@ async def test_other_peoples_changes_appear_live(session: Session, api: httpx.As
     key = session.keys[1]
     (await api.post(f"/api/feedback/{key}/triage", json={"team": "billing"})).raise_for_status()
     await session.wait(lambda: key not in session.table.items)
+    # They undo it: the item is new again and comes back, without a refresh.
+    (await api.post(f"/api/feedback/{key}/undo")).raise_for_status()
+    await session.wait(
+        lambda: (row := session.table.items.get(key)) is not None and row.status == "new"
+    )
     # A new item arrives: it appears, newest first.
     response = await api.post(
         "/api/feedback",

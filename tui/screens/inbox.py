@@ -583,9 +583,15 @@ class InboxScreen(Screen[None]):
         # Not every event carries the key; the id is always there.
         key = change.key or self.table.keys.get(change.id)
         item = self.table.items.get(key) if key else None
+        # An undo (a correction) may restore any earlier state, so its change names no
+        # status: ask for the item as it now stands.
+        corrected = change.event == "Corrected"
         if item is not None:
             if change.version <= item.version:
                 return  # our own write, already shown
+            if corrected:
+                self.fetch_arrival(change)
+                return
             changes: dict[str, object] = {"version": change.version}
             if change.status is not None:
                 changes["status"] = change.status
@@ -594,7 +600,7 @@ class InboxScreen(Screen[None]):
             self.replace(item, **changes)
             self.summarise()
         elif self.filters["q"] is None and (
-            self.filters["status"] is None or change.status == self.filters["status"]
+            corrected or self.filters["status"] is None or change.status == self.filters["status"]
         ):
             self.fetch_arrival(change)
 
@@ -609,7 +615,13 @@ class InboxScreen(Screen[None]):
 
     def on_arrived(self, message: Arrived) -> None:
         item = message.item
-        if item.key in self.table.items or not self.matches(item):
+        shown = self.table.items.get(item.key)
+        if shown is not None:
+            if shown.version < item.version:  # corrected since: show it as it now stands
+                self.replace(shown, **msgspec.structs.asdict(item))
+                self.summarise()
+            return
+        if not self.matches(item):
             return
         table = self.table
         at_top = table.cursor_row == 0
