@@ -213,6 +213,11 @@ async def test_nps_over_http(api: httpx.AsyncClient, event_store: PostgresEventS
     bad = await api.get("/api/metrics/nps", params={"group_by": "week,month"})
     assert bad.status_code == 400
     assert "group_by" in bad.text
+    # A misspelt parameter is refused by name, not ignored (server/strict.py).
+    for path in ("/api/metrics/nps", "/api/metrics/nps/why", "/api/metrics/nps/follow-ups"):
+        typo = await api.get(path, params={"segmnt": "smb"})
+        assert typo.status_code == 400, path
+        assert "segmnt" in typo.text
     # The why of the same selection.
     themes = await api.get("/api/metrics/nps/why", params={"segment": "SMB", "limit": "2"})
     assert themes.status_code == 200, themes.text
