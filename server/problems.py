@@ -293,4 +293,5 @@ def status_of(error: BaseException) -> int:
 
 def problem_details_plugin() -> ProblemDetailsPlugin:
     """Every HTTP error, and each mapped exception, answered as application/problem+json."""
-    return ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map=_CONVERSIONS))
+    # Conflicts go through `_conflict` (412 when If-Match was sent), which needs the request.
+    return _ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map=_CONVERSIONS))

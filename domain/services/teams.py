@@ -7,7 +7,7 @@ from datetime import datetime
 from uuid import UUID
 
 from domain.common import as_utc
-from domain.errors import ValidationError
+from domain.errors import ConcurrencyConflict, ValidationError
 from domain.index import REPOSITORY, TEAM_SLUG, Index
 from domain.outcome import Outcome, OutcomeNotFound
 from domain.ports import EventStore
@@ -21,6 +21,9 @@ from domain.services.base import (
     written,
 )
 from domain.team import Team, TeamNotFound, normalize_repository
+
+#: How many times `own_repository` reloads after losing a race on the team or the key.
+_OWN_RETRIES = 3
 
 
 async def resolve_team(store: EventStore, ref: str | UUID) -> UUID:
@@ -132,15 +135,25 @@ async def own_repository(
     owned_at: datetime | None = None,
     expected_version: int | None = None,
 ) -> Written:
-    """The team owns a repository or service; raises `KeyTaken` when another team does."""
-    team = await _team_for_update(store, team_ref, expected_version)
+    """The team owns a repository or service; raises `KeyTaken` when another team does.
+
+    Owning what the team already owns changes nothing, also when the same claim raced
+    (concurrent deliveries naming the team): the loser reloads and finds it owned.
+    """
     name = normalize_repository(repository)
-    if name in team.repositories:
-        return written(team, None, key=team.slug)
     when = as_utc(owned_at)
-    team.own(repository=name, owned_at=when)
-    index = await claim_key(store, REPOSITORY, name, team.id, when)
-    return written(team, await save(store, team, index), key=team.slug)
+    for _ in range(_OWN_RETRIES):
+        team = await _team_for_update(store, team_ref, expected_version)
+        if name in team.repositories:
+            return written(team, None, key=team.slug)
+        team.own(repository=name, owned_at=when)
+        index = await claim_key(store, REPOSITORY, name, team.id, when)
+        try:
+            return written(team, await save(store, team, index), key=team.slug)
+        except ConcurrencyConflict:
+            if expected_version is not None:
+                raise
+    raise ConcurrencyConflict(f"could not record that team {team_ref} owns {name}")
 
 
 async def disown_repository(

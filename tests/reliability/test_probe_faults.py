@@ -23,6 +23,9 @@ pytestmark = pytest.mark.reliability
 
 REPOSITORY = "acme/svc-a"
 CONCURRENT = 100
+LIMITS = httpx.Limits(max_connections=CONCURRENT, max_keepalive_connections=0)
+"""A new connection per request: a kept-alive one the server closes as idle between two
+rounds would fail the next request with a read error (the keep-alive race)."""
 
 
 def is_problem(answer: httpx.Response) -> bool:
@@ -153,9 +156,9 @@ async def test_concurrent_identical_creates_answer_the_one_resource(
 ) -> None:
     await owned(api, event_store)
     figures: dict[str, dict[int, int]] = {}
-    limits = httpx.Limits(max_connections=CONCURRENT)
+
     async with httpx.AsyncClient(
-        base_url=api_server, headers=dict(api.headers), timeout=60, limits=limits
+        base_url=api_server, headers=dict(api.headers), timeout=60, limits=LIMITS
     ) as many:
         began = time.monotonic()
         feedback = await concurrently(
@@ -178,6 +181,21 @@ async def test_concurrent_identical_creates_answer_the_one_resource(
             },
         )
         figures["increments"] = same_resource(increment)
+        # Naming the team that is to own a service nobody owns yet: the claims race too.
+        claimed = await concurrently(
+            many,
+            "POST",
+            "/api/increments",
+            json={
+                "service": "acme/svc-b",
+                "team": "svc",
+                "environment": "production",
+                "finished_at": "2024-05-01T11:00:00Z",
+                "version": "2024.5.3",
+                "external_ref": "deploy-79",
+            },
+        )
+        figures["increments claiming their service"] = same_resource(claimed)
         incident = await concurrently(
             many,
             "POST",
@@ -209,9 +227,9 @@ async def test_a_lost_race_with_if_match_is_always_412(
 ) -> None:
     await services.form_team(event_store, slug="svc", name="Service team")
     statuses: Counter[int] = Counter()
-    limits = httpx.Limits(max_connections=CONCURRENT)
+
     async with httpx.AsyncClient(
-        base_url=api_server, headers=dict(api.headers), timeout=60, limits=limits
+        base_url=api_server, headers=dict(api.headers), timeout=60, limits=LIMITS
     ) as many:
         for round_ in range(3):
             item = (await api.post("/api/feedback", json={"text": "x", "channel": "chat"})).json()
