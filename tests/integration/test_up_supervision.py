@@ -29,11 +29,16 @@ def postmaster_pid(pgdata: Path) -> int:
 
 
 def alive(pid: int) -> bool:
+    """Running, and not a zombie waiting for init to reap it (which takes seconds here)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return not Path("/proc").is_dir()  # without /proc (macOS) the pid is all we know
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 def wait_until(condition: str, check: Callable[[], bool], within: float) -> None:
