@@ -14,7 +14,7 @@ import asyncpg
 import msgspec
 
 from domain import access, services
-from domain.errors import ValidationError
+from domain.errors import DomainError, ValidationError
 from domain.ports import EventStore
 from infra.database import Connection
 
@@ -144,13 +144,27 @@ async def list_tokens(conn: Connection) -> list[TokenInfo]:
     ]
 
 
+class BootstrapTokenKept(DomainError):
+    """Raised when the bootstrap admin token is to be revoked: the server's configuration
+    keeps it (each start makes it live again), so it is changed there, not revoked."""
+
+
 async def revoke_token(conn: Connection, token_id: UUID) -> bool:
     """Revoke a token; False when there is no live token with that id."""
     revoked = await conn.fetch(
         "WITH t AS (UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL"
-        f" RETURNING id) SELECT pg_notify('{REVOKED_CHANNEL}', id::text) FROM t",
+        f" AND name <> '{BOOTSTRAP}' RETURNING id)"
+        f" SELECT pg_notify('{REVOKED_CHANNEL}', id::text) FROM t",
         token_id,
     )
+    if not revoked:
+        name = await conn.fetchval("SELECT name FROM api_tokens WHERE id = $1", token_id)
+        if name == BOOTSTRAP:
+            raise BootstrapTokenKept(
+                "the bootstrap admin token is kept by the server's configuration "
+                "(LOOPLINE_ADMIN_TOKEN or the admin-token file) and comes back at every start: "
+                "change it there instead of revoking it"
+            )
     return len(revoked) == 1
 
 

@@ -145,6 +145,10 @@ def revoke(
 ) -> None:
     """Revoke a token; requests with it answer 401 from then on."""
     settings = load_settings(data_dir=data_dir)
-    if not asyncio.run(_revoke(settings, database_url(settings), token_id)):
+    try:
+        revoked = asyncio.run(_revoke(settings, database_url(settings), token_id))
+    except tokens.BootstrapTokenKept as kept:
+        fail(str(kept))
+    if not revoked:
         fail(f"no live token {token_id}")
     typer.echo(f"revoked {token_id}")
