@@ -171,6 +171,10 @@ class FeedbackItem(Row, frozen=True, kw_only=True):
     updated_at: datetime
 
 
+class FeedbackPage(Page[FeedbackItem], frozen=True, kw_only=True):
+    """A page of feedback items."""
+
+
 _FEEDBACK_COLUMNS = """
     f.id, f.key, f.number, f.status, f.channel, f.touchpoint, f.text, f.customer_ref,
     f.segment, f.nps, f.nps_reason, f.external_ref, f.received_at, f.earliest_received_at,
@@ -228,7 +232,7 @@ async def list_feedback(
     customer: str | None = None,
     cursor: str | None = None,
     limit: int = DEFAULT_LIMIT,
-) -> Page[FeedbackItem]:
+) -> FeedbackPage:
     """Feedback items, newest received first (then highest number), filtered.
 
     `team` is an id or slug; `status` one status or several; `q` is full-text search in
@@ -262,7 +266,7 @@ async def list_feedback(
     items = [_decode(r, FeedbackItem) for r in rows[:size]]
     more = len(rows) > size
     last = items[-1] if items and more else None
-    return Page(
+    return FeedbackPage(
         items=items,
         next_cursor=encode_cursor(last.received_at, last.number) if last else None,
     )
@@ -409,6 +413,10 @@ class IncrementItem(Row, frozen=True, kw_only=True):
     position: int
 
 
+class IncrementPage(Page[IncrementItem], frozen=True, kw_only=True):
+    """A page of increments."""
+
+
 _LIST_INCREMENTS = """
 SELECT i.id, i.service, r.team_id, t.slug AS team, i.environment, i.production,
        i.release_version, i.commit_sha, i.started_at, i.finished_at, i.status, i.reason,
@@ -436,7 +444,7 @@ async def list_increments(
     status: str | Sequence[str] | None = None,
     cursor: str | None = None,
     limit: int = DEFAULT_LIMIT,
-) -> Page[IncrementItem]:
+) -> IncrementPage:
     """Increments, most recently finished first. `team` selects the services it owns;
     `status` is succeeded, failed or rolled_back."""
     after_at, after_id = None, None
@@ -456,7 +464,9 @@ async def list_increments(
     )
     items = [_decode(r, IncrementItem) for r in rows[:size]]
     last = items[-1] if items and len(rows) > size else None
-    return Page(items=items, next_cursor=encode_cursor(last.finished_at, last.id) if last else None)
+    return IncrementPage(
+        items=items, next_cursor=encode_cursor(last.finished_at, last.id) if last else None
+    )
 
 
 class IncidentItem(Row, frozen=True, kw_only=True):
@@ -476,6 +486,10 @@ class IncidentItem(Row, frozen=True, kw_only=True):
     external_ref: str | None
     version: int
     position: int
+
+
+class IncidentPage(Page[IncidentItem], frozen=True, kw_only=True):
+    """A page of incidents."""
 
 
 _LIST_INCIDENTS = """
@@ -503,7 +517,7 @@ async def list_incidents(
     status: str | Sequence[str] | None = None,
     cursor: str | None = None,
     limit: int = DEFAULT_LIMIT,
-) -> Page[IncidentItem]:
+) -> IncidentPage:
     """Incidents, most recently opened first; `status` is open or resolved."""
     after_at, after_id = None, None
     if cursor is not None:
@@ -521,7 +535,9 @@ async def list_incidents(
     )
     items = [_decode(r, IncidentItem) for r in rows[:size]]
     last = items[-1] if items and len(rows) > size else None
-    return Page(items=items, next_cursor=encode_cursor(last.opened_at, last.id) if last else None)
+    return IncidentPage(
+        items=items, next_cursor=encode_cursor(last.opened_at, last.id) if last else None
+    )
 
 
 def _cursor_uuid(raw: str) -> UUID:

@@ -147,7 +147,7 @@ class IncrementController(Controller):
         status: FromQuery[str | None] = None,
         cursor: FromQuery[str | None] = None,
         limit: Limit = queries.DEFAULT_LIMIT,
-    ) -> queries.Page[queries.IncrementItem]:
+    ) -> queries.IncrementPage:
         async with pool.acquire() as conn:
             return await queries.list_increments(
                 conn,
@@ -231,7 +231,7 @@ class IncidentController(Controller):
         status: FromQuery[str | None] = None,
         cursor: FromQuery[str | None] = None,
         limit: Limit = queries.DEFAULT_LIMIT,
-    ) -> queries.Page[queries.IncidentItem]:
+    ) -> queries.IncidentPage:
         async with pool.acquire() as conn:
             return await queries.list_incidents(
                 conn, team=team, service=service, status=status, cursor=cursor, limit=limit

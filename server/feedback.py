@@ -118,7 +118,7 @@ class FeedbackController(Controller):
 
     @get(
         operation_id="listFeedback",
-        responses=answers(queries.Page[queries.FeedbackItem]),
+        responses=answers(queries.FeedbackPage),
         summary="List and search feedback",
         description="Newest first, cursor-paginated.",
     )
@@ -226,7 +226,13 @@ class FeedbackController(Controller):
 
         return await reader.json(similar.READS, ("similar", key, limit), suggest)
 
-    @post("/{key:str}/triage", operation_id="triageFeedback", summary="Triage into a team")
+    @post(
+        "/{key:str}/triage",
+        operation_id="triageFeedback",
+        summary="Triage into a team",
+        description="Assigns a new or reopened item to a team, with tags, its impact and the "
+        "outcome it concerns; a member may triage only into their own teams.",
+    )
     async def triage(
         self,
         key: Key,
@@ -247,7 +253,13 @@ class FeedbackController(Controller):
         )
         return write_result(written)
 
-    @post("/{key:str}/duplicate", operation_id="markFeedbackDuplicate", summary="Mark duplicate")
+    @post(
+        "/{key:str}/duplicate",
+        operation_id="markFeedbackDuplicate",
+        summary="Mark duplicate",
+        description="Marks the item a duplicate of another (`of`: a key or id); its demand "
+        "moves to the original, which counts once in lead times.",
+    )
     async def duplicate(
         self,
         key: Key,
@@ -261,7 +273,13 @@ class FeedbackController(Controller):
         )
         return write_result(written)
 
-    @post("/{key:str}/plan", operation_id="planFeedback", summary="Plan under a decision")
+    @post(
+        "/{key:str}/plan",
+        operation_id="planFeedback",
+        summary="Plan under a decision",
+        description="Links the item to an accepted decision: it is planned, and ships when an "
+        "increment carrying that decision reaches production.",
+    )
     async def plan(
         self,
         key: Key,
@@ -275,7 +293,13 @@ class FeedbackController(Controller):
         )
         return write_result(written)
 
-    @post("/{key:str}/decline", operation_id="declineFeedback", summary="Decline with a reason")
+    @post(
+        "/{key:str}/decline",
+        operation_id="declineFeedback",
+        summary="Decline with a reason",
+        description="Resolves the item as declined; the reason is kept in its history and "
+        "can be told to the customer.",
+    )
     async def decline(
         self,
         key: Key,
@@ -289,7 +313,12 @@ class FeedbackController(Controller):
         )
         return write_result(written)
 
-    @post("/{key:str}/defer", operation_id="deferFeedback", summary="Defer until a date")
+    @post(
+        "/{key:str}/defer",
+        operation_id="deferFeedback",
+        summary="Defer until a date",
+        description="Sets the item aside until a date, when it returns to triage.",
+    )
     async def defer(
         self,
         key: Key,
@@ -308,7 +337,13 @@ class FeedbackController(Controller):
         )
         return write_result(written)
 
-    @post("/{key:str}/reopen", operation_id="reopenFeedback", summary="Reopen with a reason")
+    @post(
+        "/{key:str}/reopen",
+        operation_id="reopenFeedback",
+        summary="Reopen with a reason",
+        description="Reopens a resolved item (e.g. the customer says it is not fixed); it "
+        "goes back to triage.",
+    )
     async def reopen(
         self,
         key: Key,
@@ -326,6 +361,8 @@ class FeedbackController(Controller):
         "/{key:str}/close-loop",
         operation_id="closeFeedbackLoop",
         summary="Close the loop (the customer was told)",
+        description="Records that the customer was told what became of what they said "
+        "(`how`: email, call, …), which ends its lead time to close the loop.",
     )
     async def close_loop(
         self,

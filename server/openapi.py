@@ -26,6 +26,7 @@ from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 
 from server.auth import OPEN_PATHS
+from server.examples import EXAMPLES
 from server.problems import ProblemDetails
 from server.ratelimit import limit_webhooks
 from server.strict import strict_query
@@ -177,22 +178,79 @@ def _operations(app: Litestar) -> Iterable[tuple[HTTPRoute, HTTPRouteHandler, st
                     yield route, handler, method
 
 
-def _also_problems(base: type[Operation], statuses: frozenset[int]) -> type[Operation]:
-    """An Operation class that adds problem+json to responses the handler declared with a
-    body of its own (e.g. /readyz answers 503 with its report, or a problem when the
-    database does not answer)."""
+# Parameters that mean the same on every operation that takes them, described once.
+_PARAMETERS = {
+    "team": "A team's slug or id: only what belongs to that team.",
+    "service": "A service or repository (e.g. `acme/billing-api`).",
+    "channel": "Only feedback that came through this channel.",
+    "touchpoint": "Only feedback about this touchpoint (product, onboarding, billing, …).",
+    "outcome": "Only what serves this outcome (its id).",
+    "received_from": "Only feedback received at or after this time (RFC 3339 with offset).",
+    "received_to": "Only feedback received before this time (RFC 3339 with offset).",
+    "as_of": "How it stood in the world at this time (RFC 3339): each event's own time.",
+    "known_at": "What Loopline had recorded by this time (RFC 3339): the recording time.",
+    "cursor": "The `next_cursor` of the previous page; omit it for the first page.",
+    "limit": "At most this many items in the page.",
+    "production": "true: production deployments only; false: the other environments only.",
+    "source": "Only deliveries from this source (github, gitlab, generic).",
+    "Last-Event-ID": "Resume after this event (the `id` of the last one received).",
+}
+# `status` differs by resource: the life cycle of what the path lists.
+_STATUS = {
+    "/api/feedback": "Only feedback in this life-cycle status.",
+    "/api/increments": "Only increments that succeeded (`success`) or failed (`failure`).",
+    "/api/incidents": "Only incidents that are `open` or `resolved`.",
+}
 
-    class WithProblems(base):  # type: ignore[valid-type,misc]
+
+def _described(path: str, name: str) -> str | None:
+    if name == "status":
+        return _STATUS.get(path)
+    return _PARAMETERS.get(name)
+
+
+def _documented(
+    base: type[Operation], path: str, problems: frozenset[int], example: dict[str, Any] | None
+) -> type[Operation]:
+    """An Operation class that completes what Litestar generates: problem+json next to a
+    handler's own body for the same status (e.g. /readyz answers 503 with its report, or a
+    problem when the database does not answer), the request body's example, and the
+    description of parameters that are described once (`_PARAMETERS`)."""
+
+    class Documented(base):  # type: ignore[valid-type,misc]
         def to_schema(self) -> dict[str, Any]:
             schema: dict[str, Any] = super().to_schema()
-            for status in statuses:
+            for status in problems:
                 response = schema["responses"][str(status)]
                 response.setdefault("content", {})[_PROBLEM] = {
                     "schema": {"$ref": f"#/components/schemas/{ProblemDetails.__name__}"}
                 }
+            for parameter in schema.get("parameters", []):
+                if not parameter.get("description"):
+                    described = _described(path, parameter["name"])
+                    if described:
+                        parameter["description"] = described
+            if example is not None and "requestBody" in schema:
+                for media in schema["requestBody"]["content"].values():
+                    media["examples"] = {"example": {"value": example}}
             return schema
 
-    return WithProblems
+    return Documented
+
+
+def body_type(handler: HTTPRouteHandler) -> type | None:
+    """The Struct a handler's request body is converted into, if it takes one."""
+    fields = {}
+    for provider in handler.resolve_dependencies().values():
+        fields.update(provider.parsed_fn_signature.parameters)
+    fields.update(handler.parsed_fn_signature.parameters)
+    data = fields.get("data")
+    if data is None:
+        return None
+    for candidate in [data.annotation, *(t.annotation for t in data.inner_types)]:
+        if isinstance(candidate, type) and candidate is not type(None):
+            return candidate
+    return None
 
 
 def document(app: Litestar) -> Litestar:
@@ -206,8 +264,12 @@ def document(app: Litestar) -> Litestar:
             handler.security = [{BEARER: []}]
         declared: dict[int, ResponseSpec] = dict(handler.responses or {})
         problems = problems_of(route, handler, method)
-        if shared := frozenset(problems & {*declared, handler.status_code}):
-            handler.operation_class = _also_problems(handler.operation_class, shared)
+        shared = frozenset(problems & {*declared, handler.status_code})
+        body = body_type(handler)
+        example = EXAMPLES.get(body.__name__) if body is not None else None
+        handler.operation_class = _documented(
+            handler.operation_class, route.path_format, shared, example
+        )
         for status in problems - {handler.status_code}:
             declared.setdefault(status, _problem_response(status))
         handler.responses = dict(sorted(declared.items()))

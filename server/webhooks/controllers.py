@@ -44,7 +44,7 @@ class IntegrationCreate(Schema):
     incident_label: str = DEFAULT_INCIDENT_LABEL
 
 
-class IntegrationOut(Schema):
+class IntegrationItem(Schema):
     """An integration as the API shows it: never its secret."""
 
     id: UUID
@@ -58,7 +58,7 @@ class IntegrationOut(Schema):
     created_at: datetime | None
 
     @classmethod
-    def of(cls, integration: Integration) -> IntegrationOut:
+    def of(cls, integration: Integration) -> IntegrationItem:
         return cls(
             id=integration.id,
             source=integration.source,
@@ -85,7 +85,7 @@ class IntegrationsController(Controller):
     )
     async def add(
         self, data: JSONBody[IntegrationCreate], pool: NamedDependency[asyncpg.Pool]
-    ) -> IntegrationOut:
+    ) -> IntegrationItem:
         async with pool.acquire() as conn:
             integration = await add_integration(
                 conn,
@@ -98,15 +98,24 @@ class IntegrationsController(Controller):
                 releases_are_deployments=data.releases_are_deployments,
                 incident_label=data.incident_label,
             )
-        return IntegrationOut.of(integration)
+        return IntegrationItem.of(integration)
 
-    @get(operation_id="listIntegrations", summary="List integrations (without secrets)")
-    async def list_all(self, pool: NamedDependency[asyncpg.Pool]) -> list[IntegrationOut]:
+    @get(
+        operation_id="listIntegrations",
+        summary="List integrations (without secrets)",
+        description="Every integration: its source, repositories, what counts as a production "
+        "deployment and an incident. Secrets are never answered.",
+    )
+    async def list_all(self, pool: NamedDependency[asyncpg.Pool]) -> list[IntegrationItem]:
         async with pool.acquire() as conn:
-            return [IntegrationOut.of(i) for i in await list_integrations(conn)]
+            return [IntegrationItem.of(i) for i in await list_integrations(conn)]
 
     @delete(
-        "/{integration_id:uuid}", operation_id="removeIntegration", summary="Remove an integration"
+        "/{integration_id:uuid}",
+        operation_id="removeIntegration",
+        summary="Remove an integration",
+        description="Deliveries for its repositories are refused (401) from now on; those "
+        "already stored are kept.",
     )
     async def remove(
         self, integration_id: IntegrationId, pool: NamedDependency[asyncpg.Pool]
@@ -165,7 +174,13 @@ class DeliveriesController(Controller):
         last = items[-1].id if len(items) == limit else None
         return DeliveryPage(items=items, counts=counts, before=last)
 
-    @get("/{delivery:int}", operation_id="getWebhookDelivery", summary="One stored delivery")
+    @get(
+        "/{delivery:int}",
+        operation_id="getWebhookDelivery",
+        summary="One stored delivery",
+        description="A stored delivery with its state (pending, mapped, ignored, failed), "
+        "attempts and why it was ignored or failed.",
+    )
     async def get_one(
         self, delivery: DeliveryId, pool: NamedDependency[asyncpg.Pool]
     ) -> inbox.Delivery:
@@ -179,6 +194,8 @@ class DeliveriesController(Controller):
         "/replay",
         operation_id="replayWebhookDeliveries",
         summary="Map stored deliveries again (after the mapping or the configuration improved)",
+        description="Queues the named deliveries (by id and/or state) to be mapped again; "
+        "mapping is idempotent, so replaying is safe at any time.",
         status_code=202,
     )
     async def replay(self, data: JSONBody[Replay], pool: NamedDependency[asyncpg.Pool]) -> Replayed:
@@ -193,7 +210,7 @@ class TargetCreate(Schema):
     events: list[str] = msgspec.field(default_factory=lambda: list(outbound.EVENTS))
 
 
-class TargetOut(Schema):
+class TargetItem(Schema):
     id: UUID
     url: str
     events: list[str]
@@ -202,7 +219,7 @@ class TargetOut(Schema):
     """Only in the answer that created the target, and only when Loopline generated it."""
 
     @classmethod
-    def of(cls, target: outbound.Target, secret: str | None = None) -> TargetOut:
+    def of(cls, target: outbound.Target, secret: str | None = None) -> TargetItem:
         return cls(
             id=target.id,
             url=target.url,
@@ -233,7 +250,7 @@ class NotificationsController(Controller):
         data: JSONBody[TargetCreate],
         pool: NamedDependency[asyncpg.Pool],
         settings: NamedDependency[Settings],
-    ) -> TargetOut:
+    ) -> TargetItem:
         async with pool.acquire() as conn:
             target, secret = await outbound.add_target(
                 conn,
@@ -242,17 +259,24 @@ class NotificationsController(Controller):
                 events=data.events,
                 allow_private=settings.outbound_allow_private,
             )
-        return TargetOut.of(target, None if data.secret else secret)
+        return TargetItem.of(target, None if data.secret else secret)
 
-    @get("/targets", operation_id="listNotificationTargets", summary="Notification targets")
-    async def list_targets(self, pool: NamedDependency[asyncpg.Pool]) -> list[TargetOut]:
+    @get(
+        "/targets",
+        operation_id="listNotificationTargets",
+        summary="Notification targets",
+        description="The URLs notified when feedback ships or its loop closes, and which "
+        "events each receives. Secrets are never answered.",
+    )
+    async def list_targets(self, pool: NamedDependency[asyncpg.Pool]) -> list[TargetItem]:
         async with pool.acquire() as conn:
-            return [TargetOut.of(t) for t in await outbound.list_targets(conn)]
+            return [TargetItem.of(t) for t in await outbound.list_targets(conn)]
 
     @delete(
         "/targets/{target_id:uuid}",
         operation_id="removeNotificationTarget",
         summary="Remove a notification target",
+        description="Stops notifying the URL; notifications already sent stay in the log.",
     )
     async def remove_target(self, target_id: TargetId, pool: NamedDependency[asyncpg.Pool]) -> None:
         async with pool.acquire() as conn:
