@@ -39,6 +39,13 @@ async def behind(pool: asyncpg.Pool) -> int:
         return sum(s.lag for s in await statuses(conn, all_projections()))
 
 
+async def _progress_below(pool: asyncpg.Pool, lag: int) -> None:
+    """Return once the projections are less than `lag` events behind (at most 2 minutes)."""
+    async with asyncio.timeout(120):
+        while await behind(pool) >= lag:
+            await asyncio.sleep(0.01)
+
+
 async def test_kill_nine_at_twenty_random_points_then_equal_to_a_clean_rebuild(
     database_url: str, event_store: PostgresEventStore, pool: asyncpg.Pool, settings: Settings
 ) -> None:
@@ -60,7 +67,10 @@ async def test_kill_nine_at_twenty_random_points_then_equal_to_a_clean_rebuild(
             while "projecting" not in line:
                 line = await asyncio.to_thread(worker.stdout.readline)
                 assert line, "the worker exited before it started projecting"
-            await asyncio.sleep(rng.uniform(0.05, 0.3))
+            # Killed at a random point once this worker has committed some progress: on
+            # a loaded machine a fixed wall-clock wait may end before its first batch.
+            await _progress_below(pool, lags[-1] if lags else await behind(pool))
+            await asyncio.sleep(rng.uniform(0.0, 0.2))
         finally:
             # Killed here whatever happened above: a failed test leaves no worker behind.
             worker.send_signal(signal.SIGKILL)
@@ -69,9 +79,9 @@ async def test_kill_nine_at_twenty_random_points_then_equal_to_a_clean_rebuild(
         assert lag > 0, "the worker caught up before it was killed enough times"
         kills_while_behind += 1
         lags.append(lag)
-    # Each kill interrupted a worker that had made some progress.
+    # Each kill interrupted a worker after it had made some progress.
     assert lags == sorted(lags, reverse=True)
-    assert len(set(lags)) > KILLS // 2
+    assert len(set(lags)) == KILLS
     # A last worker finishes the job.
     runner = build_runner(settings, database_url, pool, all_projections())
     began = time.monotonic()
