@@ -58,7 +58,7 @@ async def test_kill_nine_at_twenty_random_points_then_equal_to_a_clean_rebuild(
     env = loopline_env(DATABASE_URL=database_url, LOOPLINE_PROJECTION_BATCH_SIZE="20")
     rng = random.Random(20)
     kills_while_behind = 0
-    lags = []
+    lags: list[int] = []
     # A worker starts, projects for a random while, and is killed with SIGKILL; again and again.
     while kills_while_behind < KILLS:
         worker = start_loopline("project", env=env)
