@@ -61,7 +61,7 @@ CAUSED_ELSEWHERE = ("DemandMerged", "DemandReturned", "DuplicateRepointed")
 # What the aggregate's snapshots leave out: the library's own bookkeeping, and the
 # snapshots themselves.
 _NOT_STATE = frozenset(
-    {"_id", "_version", "_pending_events", "_created_on", "_modified_on", "_states"}
+    {"_id", "_version", "_pending_events", "_created_on", "_modified_on", "_own_events"}
 )
 
 
@@ -127,8 +127,8 @@ class Feedback(Aggregate):
     status: FeedbackStatus
 
     class Event(Aggregate.Event):
-        """Every event of an item sets the status `STATUS_AFTER` names, and remembers the
-        state it leads to, so that a correction can restore an earlier version (`undo`)."""
+        """Every event of an item sets the status `STATUS_AFTER` names, and is remembered by
+        the item, so that a correction can rebuild an earlier version (`undo`)."""
 
         def apply(self, aggregate: Any) -> None:
             # Runs after the event's own body: the status comes from the one map.
@@ -138,7 +138,7 @@ class Feedback(Aggregate):
 
         def mutate(self, aggregate: Any) -> Any:
             item: Any = super().mutate(aggregate)
-            item._remember(type(self).__name__)
+            item._remember(self)
             return item
 
     @classmethod
@@ -186,20 +186,31 @@ class Feedback(Aggregate):
         cancels_to: int
         corrected_at: datetime
 
-    def _remember(self, event_name: str) -> None:
-        history: dict[int, tuple[str, dict[str, Any]]] = self.__dict__.setdefault("_states", {})
-        state = {k: v for k, v in vars(self).items() if k not in _NOT_STATE}
-        history[self.version] = (event_name, state)
+    def _remember(self, event: Any) -> None:
+        # Only a reference per event: an earlier state is rebuilt when an undo needs it.
+        self.__dict__.setdefault("_own_events", {})[self.version] = event
 
-    def _history(self) -> dict[int, tuple[str, dict[str, Any]]]:
-        history: dict[int, tuple[str, dict[str, Any]]] = self.__dict__.get("_states", {})
-        return history
+    def _events(self) -> dict[int, Any]:
+        events: dict[int, Any] = self.__dict__.get("_own_events", {})
+        return events
+
+    def _event_name(self, version: int) -> str:
+        return type(self._events()[version]).__name__
 
     def state_at(self, version: int) -> dict[str, Any]:
-        """The item's attributes as they were right after `version` (a copy)."""
-        if version not in self._history():
+        """The item's attributes as they were right after `version`, rebuilt by replaying
+        its own events up to it (corrections among them restore in turn)."""
+        events = self._events()
+        if version not in events:
             raise CannotUndo(f"feedback {self.key} has no version {version}")
-        return dict(self._history()[version][1])
+        earlier: Any = None
+        for v, e in events.items():
+            if v > version:
+                break
+            if earlier is not None:
+                earlier.version = v - 1  # loaded as of a time, an item may skip versions
+            earlier = e.mutate(earlier)
+        return {k: value for k, value in vars(earlier).items() if k not in _NOT_STATE}
 
     def undo(self, before_version: int | None, corrected_at: datetime) -> None:
         """Return the item to the state it had before `before_version` (default: before
@@ -219,8 +230,7 @@ class Feedback(Aggregate):
                 f"feedback {self.key} has no version {first} (it is at {self.version})"
             )
         check_when("corrected_at", corrected_at)
-        history = self._history()
-        restored = history[first - 1][1]
+        restored = self.state_at(first - 1)
         self._check_nothing_caused_elsewhere_stays(first)
         if restored["status"] == DUPLICATE and self.status != DUPLICATE:
             raise CannotUndo(
@@ -235,12 +245,11 @@ class Feedback(Aggregate):
 
         The item's own marking as a duplicate is taken back by `undo_feedback`, which
         returns its demand; so up to that marking the demand must be as it was before."""
-        history = self._history()
         versions = range(first, self.version + 1)
-        caused = [v for v in versions if history[v][0] in CAUSED_ELSEWHERE]
+        caused = [v for v in versions if self._event_name(v) in CAUSED_ELSEWHERE]
         if not caused:
             return
-        marking = next((v for v in versions if history[v][0] == "MarkedDuplicate"), None)
+        marking = next((v for v in versions if self._event_name(v) == "MarkedDuplicate"), None)
         last = self.version if marking is None else marking - 1
 
         def asked(state: dict[str, Any]) -> tuple[set[UUID], set[UUID], UUID | None]:
@@ -250,10 +259,10 @@ class Feedback(Aggregate):
                 state["duplicate_of"],
             )
 
-        if asked(history[first - 1][1]) != asked(history[last][1]):
+        if asked(self.state_at(first - 1)) != asked(self.state_at(last)):
             version = caused[0]
             raise CannotUndo(
-                f"feedback {self.key} version {version} ({history[version][0]}) was caused by"
+                f"feedback {self.key} version {version} ({self._event_name(version)}) was caused by"
                 " another item; undo the duplicate's marking on that item instead"
             )
 
