@@ -32,13 +32,19 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def as_utc(value: datetime | None) -> datetime:
-    """`value` converted to UTC, or now when None; naive datetimes are refused."""
+def as_utc(value: datetime | None, field: str = "time") -> datetime:
+    """`value` converted to UTC, or now when None; naive datetimes, and times whose UTC
+    equivalent Python cannot hold (`0001-01-01T01:00:00+03:00`), are refused naming `field`."""
     if value is None:
         return utcnow()
     if value.tzinfo is None or value.utcoffset() is None:
-        raise ValidationError("time", "must carry a time zone")
-    return value.astimezone(UTC)
+        raise ValidationError(field, "must carry a time zone")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValidationError(
+            field, f"must lie between {EARLIEST.date().isoformat()} and now"
+        ) from None
 
 
 def check_when(field: str, value: datetime) -> None:

@@ -83,6 +83,10 @@ class LeadTimeGroup(Row, frozen=True, kw_only=True):
     p75: float | None
     p85: float | None
     p95: float | None
+    clamped: int = 0
+    """Of `count`, the spans that ended before the first ask (a time from the outside
+    world, e.g. a deployment that finished before the feedback was received), each counted
+    as zero rather than as a negative duration."""
 
 
 class LeadTimes(Row, frozen=True, kw_only=True):
@@ -136,7 +140,9 @@ items AS (
       AND {asked_by("f", 11, 12)}
 ),
 spans AS (
-    SELECT extract(epoch FROM i.ended_at - i.started_at)::float8 AS span,
+    -- A span that ends before it starts (the outside world's times disagree) counts as 0.
+    SELECT greatest(extract(epoch FROM i.ended_at - i.started_at), 0)::float8 AS span,
+           i.ended_at < i.started_at AS clamped,
            CASE $9::text
                WHEN 'team' THEN i.team_id::text
                WHEN 'channel' THEN i.channel
@@ -149,12 +155,12 @@ spans AS (
     WHERE {window}
 ),
 summaries AS (
-    SELECT group_key, {SUMMARY}
+    SELECT group_key, {SUMMARY}, count(*) FILTER (WHERE clamped)::int AS clamped
     FROM spans GROUP BY group_key
 )
 SELECT s.group_key,
        CASE $9 WHEN 'team' THEN t.slug WHEN 'outcome' THEN o.statement END AS label,
-       s.count, s.mean, s.percentiles
+       s.count, s.mean, s.percentiles, s.clamped
 FROM summaries s
 LEFT JOIN read.teams t ON $9 = 'team' AND t.id::text = s.group_key
 LEFT JOIN read.outcomes o ON $9 = 'outcome' AND o.id::text = s.group_key
@@ -223,6 +229,7 @@ async def lead_times(
         LeadTimeGroup(
             group=_group(group_by, r["group_key"], r["label"]),
             **_fields(figures(r["count"], r["mean"], r["percentiles"])),
+            clamped=r["clamped"],
         )
         for r in rows
     ]
@@ -558,6 +565,8 @@ class TeamRef(Row, frozen=True, kw_only=True):
 class ShipFigures(Row, frozen=True, kw_only=True):
     count: int
     p50: float | None
+    clamped: int = 0
+    """Of `count`, spans that ended before the first ask, counted as zero."""
 
 
 class OutcomeScorecard(Row, frozen=True, kw_only=True):
@@ -615,9 +624,11 @@ nps AS (
     FROM scores GROUP BY outcome_id
 ),
 shipping AS (
-    SELECT outcome_id, {SUMMARY}
+    SELECT outcome_id, {SUMMARY}, count(*) FILTER (WHERE clamped)::int AS clamped
     FROM (SELECT outcome_id,
-                 extract(epoch FROM shipped_at - earliest_received_at)::float8 AS span
+                 greatest(extract(epoch FROM shipped_at - earliest_received_at), 0)::float8
+                     AS span,
+                 shipped_at < earliest_received_at AS clamped
           FROM items WHERE shipped_at IS NOT NULL) s
     GROUP BY outcome_id
 )
@@ -631,7 +642,7 @@ SELECT o.id, o.statement, o.measure, o.target, o.status,
        coalesce(v.open_items, 0) AS open_items,
        coalesce(n.responses, 0) AS responses, coalesce(n.promoters, 0) AS promoters,
        coalesce(n.detractors, 0) AS nps_detractors,
-       s.count AS ship_count, s.percentiles AS ship_percentiles
+       s.count AS ship_count, s.percentiles AS ship_percentiles, s.clamped AS ship_clamped
 FROM read.outcomes o
 LEFT JOIN volume v ON v.outcome_id = o.id
 LEFT JOIN demand d ON d.outcome_id = o.id
@@ -670,7 +681,9 @@ async def outcome_scorecards(
                 nps_promoters=r["promoters"],
                 nps_detractors=r["nps_detractors"],
                 nps=nps_score(r["responses"], r["promoters"], r["nps_detractors"]),
-                time_to_ship=ShipFigures(count=shipped.count, p50=shipped.p50),
+                time_to_ship=ShipFigures(
+                    count=shipped.count, p50=shipped.p50, clamped=r["ship_clamped"] or 0
+                ),
             )
         )
     return cards

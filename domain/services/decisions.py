@@ -82,7 +82,7 @@ async def propose_decision(
     if outcome_id is not None:
         await load_outcome(store, outcome_id)
     feedback_ids = tuple(await _roots(store, feedback, actor, None))
-    when = as_utc(proposed_at)
+    when = as_utc(proposed_at, "proposed_at")
     proposed_by = actor.name if proposed_by is None else proposed_by
     key = format_key(DECISION_PREFIX, await store.next_number(DECISION_PREFIX))
     decision = Decision.propose(
@@ -111,7 +111,7 @@ async def accept_decision(
 ) -> Written:
     """Accept the decision into its team's backlog; the triaged items it answers get planned."""
     loaded, decision = await _for_update(store, ref, expected_version, actor)
-    when = as_utc(decided_at)
+    when = as_utc(decided_at, "decided_at")
     decision.accept(decided_by=decided_by or actor.name, decided_at=when)
     await _plan_triaged(loaded, decision, when)
     return written(decision, await save(store, *loaded.all()), key=decision.key)
@@ -129,7 +129,7 @@ async def decline_decision(
 ) -> Written:
     """Decline the decision; the items planned under it are declined with its rationale."""
     loaded, decision = await _for_update(store, ref, expected_version, actor)
-    when = as_utc(decided_at)
+    when = as_utc(decided_at, "decided_at")
     decision.decline(
         rationale=rationale or decision.rationale,
         decided_by=decided_by or actor.name,
@@ -161,7 +161,7 @@ async def supersede_decision(
     loaded, old = await _for_update(store, ref, expected_version, actor)
     new = await loaded.get_decision((await load_decision(store, by)).id)
     actor.check_team(new.team_id, what=f"decision {new.key}")
-    when = as_utc(superseded_at)
+    when = as_utc(superseded_at, "superseded_at")
     old.supersede(by_decision_id=new.id, superseded_at=when)
     new.link_feedback(feedback_ids=old.feedback_ids, linked_at=when)
     for feedback_id in old.feedback_ids:
@@ -187,7 +187,7 @@ async def start_decision(
 ) -> Written:
     """The team starts working on an accepted decision."""
     _, decision = await _for_update(store, ref, expected_version, actor)
-    decision.start(started_at=as_utc(started_at))
+    decision.start(started_at=as_utc(started_at, "started_at"))
     return written(decision, await save(store, decision), key=decision.key)
 
 
@@ -202,7 +202,7 @@ async def rank_decision(
 ) -> Written:
     """Place the decision in its team's backlog (1 is the top; ties sort by acceptance)."""
     _, decision = await _for_update(store, ref, expected_version, actor)
-    decision.rank_in_backlog(rank=rank, ranked_at=as_utc(ranked_at))
+    decision.rank_in_backlog(rank=rank, ranked_at=as_utc(ranked_at, "ranked_at"))
     return written(decision, await save(store, decision), key=decision.key)
 
 
@@ -220,7 +220,7 @@ async def link_feedback(
     When the decision is already in the backlog, triaged items get planned under it.
     """
     loaded, decision = await _for_update(store, ref, expected_version, actor)
-    when = as_utc(linked_at)
+    when = as_utc(linked_at, "linked_at")
     roots = await _roots(store, feedback, actor, decision)
     loaded.add(*roots.values())
     feedback_ids = tuple(roots)
@@ -241,7 +241,7 @@ async def unlink_feedback(
 ) -> Written:
     """The decision no longer answers these items; those planned under it return to triaged."""
     loaded, decision = await _for_update(store, ref, expected_version, actor)
-    when = as_utc(unlinked_at)
+    when = as_utc(unlinked_at, "unlinked_at")
     roots = await _roots(store, feedback, actor, decision)
     loaded.add(*roots.values())
     feedback_ids = tuple(roots)

@@ -126,8 +126,8 @@ async def record_increment(
     other references are recorded on the increment but not applied (`shipped.not_applied`).
     Verified deliveries from the delivery tooling act as `SYSTEM` and apply every reference.
     """
-    finished = as_utc(finished_at)
-    started = as_utc(started_at) if started_at is not None else finished
+    finished = as_utc(finished_at, "finished_at")
+    started = as_utc(started_at, "started_at") if started_at is not None else finished
     service = service.strip().lower()
     owner = await _owner(store, service, team, actor)
     environment = environment.strip().lower()
@@ -231,7 +231,7 @@ async def mark_increment_failed(
     """The increment turned out to have failed (what it shipped stays shipped)."""
     increment = await load_increment(store, increment_id)
     check_expected_version(increment, expected_version)
-    increment.mark_failed(reason=reason, failed_at=as_utc(failed_at))
+    increment.mark_failed(reason=reason, failed_at=as_utc(failed_at, "failed_at"))
     return written(increment, await save(store, increment))
 
 
@@ -246,7 +246,7 @@ async def roll_back_increment(
     """The increment was rolled back."""
     increment = await load_increment(store, increment_id)
     check_expected_version(increment, expected_version)
-    increment.roll_back(reason=reason, rolled_back_at=as_utc(rolled_back_at))
+    increment.roll_back(reason=reason, rolled_back_at=as_utc(rolled_back_at, "rolled_back_at"))
     return written(increment, await save(store, increment))
 
 
@@ -273,7 +273,7 @@ async def open_incident(
         earlier = await _already_opened(store, natural_key)
         if earlier is not None:
             return earlier
-    when = as_utc(opened_at)
+    when = as_utc(opened_at, "opened_at")
     incident = Incident(
         service=service,
         title=title,
@@ -322,7 +322,7 @@ async def attribute_incident_cause(
     incident.attribute_cause(
         caused_by_sha=caused_by_sha,
         caused_by_increment_id=caused_by_increment,
-        attributed_at=as_utc(attributed_at),
+        attributed_at=as_utc(attributed_at, "attributed_at"),
     )
     return written(incident, await save(store, incident))
 
@@ -342,7 +342,7 @@ async def resolve_incident(
         await team_owning(store, incident.service), what=f"service {incident.service!r}"
     )
     check_expected_version(incident, expected_version)
-    incident.resolve(resolution=resolution, resolved_at=as_utc(resolved_at))
+    incident.resolve(resolution=resolution, resolved_at=as_utc(resolved_at, "resolved_at"))
     return written(incident, await save(store, incident))
 
 
@@ -364,13 +364,15 @@ async def record_pull_request(
     if earlier is not None and earlier.target_id is not None:
         found = await load(store, PullRequest, earlier.target_id, PullRequestNotFound)
         return written(found, None, created=False)
-    merged = as_utc(merged_at)
+    merged = as_utc(merged_at, "merged_at")
     pull = PullRequest(
         service=service,
         ref=ref,
         title=title,
-        first_commit_at=as_utc(first_commit_at) if first_commit_at is not None else None,
-        opened_at=as_utc(opened_at),
+        first_commit_at=as_utc(first_commit_at, "first_commit_at")
+        if first_commit_at is not None
+        else None,
+        opened_at=as_utc(opened_at, "opened_at"),
         merged_at=merged,
         merge_sha=merge_sha.strip().lower(),
     )

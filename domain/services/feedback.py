@@ -70,7 +70,7 @@ async def receive_feedback(
     channel = channel.strip().lower()
     check_channel(channel)
     check_nps(nps, nps_reason)
-    when = as_utc(received_at)
+    when = as_utc(received_at, "received_at")
     for _ in range(_RECEIVE_RETRIES):
         if external_ref is not None:
             earlier = await _already_received(store, channel, external_ref)
@@ -138,7 +138,7 @@ async def triage_feedback(
         tags=normalize_tags(tags),
         impact=impact,
         outcome_id=outcome_id,
-        triaged_at=as_utc(triaged_at),
+        triaged_at=as_utc(triaged_at, "triaged_at"),
     )
     return written(item, await save(store, item), key=item.key)
 
@@ -162,7 +162,7 @@ async def mark_duplicate(
     root = await load_root(store, await load_feedback(store, original))
     if root.id == item.id:
         raise DuplicateCycle(f"{item.key} cannot duplicate an item that duplicates it")
-    when = as_utc(marked_at)
+    when = as_utc(marked_at, "marked_at")
     moved_demand = item.demand
     moved_ids = (item.id, *item.duplicate_ids)
     earlier_duplicates = [
@@ -191,7 +191,7 @@ async def plan_feedback(
     check_may_link(actor, chosen, item)
     if chosen.status not in IN_BACKLOG:
         raise InvalidTransition(f"decision {chosen.key}", chosen.status, "plan feedback under")
-    when = as_utc(planned_at)
+    when = as_utc(planned_at, "planned_at")
     item.plan(decision_id=chosen.id, planned_at=when)
     if item.id not in chosen.feedback_ids:
         chosen.link_feedback(feedback_ids=(item.id,), linked_at=when)
@@ -209,7 +209,7 @@ async def decline_feedback(
 ) -> Written:
     """We will not act on the item, for the given reason."""
     item = await _for_update(store, ref, expected_version, actor)
-    item.decline(reason=reason, decision_id=None, declined_at=as_utc(declined_at))
+    item.decline(reason=reason, decision_id=None, declined_at=as_utc(declined_at, "declined_at"))
     return written(item, await save(store, item), key=item.key)
 
 
@@ -225,7 +225,7 @@ async def defer_feedback(
 ) -> Written:
     """Put the item aside until a date; after it, the item is due for triage again."""
     item = await _for_update(store, ref, expected_version, actor)
-    item.defer(until=until, reason=reason, deferred_at=as_utc(deferred_at))
+    item.defer(until=until, reason=reason, deferred_at=as_utc(deferred_at, "deferred_at"))
     return written(item, await save(store, item), key=item.key)
 
 
@@ -240,7 +240,7 @@ async def reopen_feedback(
 ) -> Written:
     """The customer says it is not fixed (or a declined item deserves another look)."""
     item = await _for_update(store, ref, expected_version, actor)
-    item.reopen(reason=reason, reopened_at=as_utc(reopened_at))
+    item.reopen(reason=reason, reopened_at=as_utc(reopened_at, "reopened_at"))
     return written(item, await save(store, item), key=item.key)
 
 
@@ -256,7 +256,7 @@ async def close_feedback_loop(
 ) -> Written:
     """The customer was told what became of what they said, and how (email, call, …)."""
     item = await _for_update(store, ref, expected_version, actor)
-    item.close_loop(how=how.strip().lower(), note=note, closed_at=as_utc(closed_at))
+    item.close_loop(how=how.strip().lower(), note=note, closed_at=as_utc(closed_at, "closed_at"))
     return written(item, await save(store, item), key=item.key)
 
 
@@ -271,7 +271,7 @@ async def edit_feedback_text(
 ) -> Written:
     """Correct the item's text (the earlier text stays in its history)."""
     item = await _for_update(store, ref, expected_version, actor)
-    item.edit_text(text=text, edited_at=as_utc(edited_at))
+    item.edit_text(text=text, edited_at=as_utc(edited_at, "edited_at"))
     return written(item, await save(store, item), key=item.key)
 
 
@@ -286,7 +286,7 @@ async def retag_feedback(
 ) -> Written:
     """Replace the item's tags."""
     item = await _for_update(store, ref, expected_version, actor)
-    item.retag(tags=normalize_tags(tags), retagged_at=as_utc(retagged_at))
+    item.retag(tags=normalize_tags(tags), retagged_at=as_utc(retagged_at, "retagged_at"))
     return written(item, await save(store, item), key=item.key)
 
 
@@ -310,7 +310,7 @@ async def undo_feedback(
     item = await _for_update(store, ref, expected_version, actor)
     was_duplicate_of = item.duplicate_of if item.status == DUPLICATE else None
     was_under = item.decision_id
-    when = as_utc(corrected_at)
+    when = as_utc(corrected_at, "corrected_at")
     item.undo(before_version=before_version, corrected_at=when)
     changed: list[Feedback | Decision] = [item]
     if item.decision_id != was_under:

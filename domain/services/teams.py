@@ -63,7 +63,7 @@ async def form_team(
 ) -> Written:
     """Form a team with a unique slug; raises `KeyTaken` when the slug is in use."""
     slug = slug.strip().lower()
-    when = as_utc(formed_at)
+    when = as_utc(formed_at, "formed_at")
     team = Team(slug=slug, name=name, formed_at=when)
     index = await claim_key(store, TEAM_SLUG, slug, team.id, when)
     return written(team, await save(store, team, index), key=slug, created=True)
@@ -79,7 +79,7 @@ async def rename_team(
 ) -> Written:
     """Give a team a new display name (its slug stays)."""
     team = await _team_for_update(store, team_ref, expected_version)
-    team.rename(name=name, renamed_at=as_utc(renamed_at))
+    team.rename(name=name, renamed_at=as_utc(renamed_at, "renamed_at"))
     return written(team, await save(store, team), key=team.slug)
 
 
@@ -94,7 +94,9 @@ async def add_member(
 ) -> Written:
     """A person joins the team, described by their handle and skills."""
     team = await _team_for_update(store, team_ref, expected_version)
-    team.join(handle=handle.strip(), skills=_skills(skills), joined_at=as_utc(joined_at))
+    team.join(
+        handle=handle.strip(), skills=_skills(skills), joined_at=as_utc(joined_at, "joined_at")
+    )
     return written(team, await save(store, team), key=team.slug)
 
 
@@ -109,7 +111,9 @@ async def change_member_skills(
 ) -> Written:
     """Record a member's current skills."""
     team = await _team_for_update(store, team_ref, expected_version)
-    team.change_skills(handle=handle.strip(), skills=_skills(skills), changed_at=as_utc(changed_at))
+    team.change_skills(
+        handle=handle.strip(), skills=_skills(skills), changed_at=as_utc(changed_at, "changed_at")
+    )
     return written(team, await save(store, team), key=team.slug)
 
 
@@ -123,7 +127,7 @@ async def remove_member(
 ) -> Written:
     """A member leaves the team."""
     team = await _team_for_update(store, team_ref, expected_version)
-    team.leave(handle=handle.strip(), left_at=as_utc(left_at))
+    team.leave(handle=handle.strip(), left_at=as_utc(left_at, "left_at"))
     return written(team, await save(store, team), key=team.slug)
 
 
@@ -141,7 +145,7 @@ async def own_repository(
     (concurrent deliveries naming the team): the loser reloads and finds it owned.
     """
     name = normalize_repository(repository)
-    when = as_utc(owned_at)
+    when = as_utc(owned_at, "owned_at")
     for _ in range(_OWN_RETRIES):
         team = await _team_for_update(store, team_ref, expected_version)
         if name in team.repositories:
@@ -167,7 +171,7 @@ async def disown_repository(
     """The team no longer owns a repository or service; another team may now own it."""
     team = await _team_for_update(store, team_ref, expected_version)
     name = normalize_repository(repository)
-    when = as_utc(disowned_at)
+    when = as_utc(disowned_at, "disowned_at")
     team.disown(repository=name, disowned_at=when)
     index = await find_index(store, REPOSITORY, name)
     touched: list[Team | Index] = [team]
@@ -194,7 +198,7 @@ async def adopt_outcome(
     """The team adopts a customer outcome (and the outcome records the team as aligned)."""
     team = await _team_for_update(store, team_ref, expected_version)
     outcome = await load_outcome(store, outcome_id)
-    when = as_utc(adopted_at)
+    when = as_utc(adopted_at, "adopted_at")
     if outcome_id not in team.outcome_ids:
         team.adopt_outcome(outcome_id=outcome_id, adopted_at=when)
     if team.id not in outcome.team_ids:
@@ -213,7 +217,7 @@ async def drop_outcome(
     """The team drops an outcome it had adopted."""
     team = await _team_for_update(store, team_ref, expected_version)
     outcome = await load_outcome(store, outcome_id)
-    when = as_utc(dropped_at)
+    when = as_utc(dropped_at, "dropped_at")
     team.drop_outcome(outcome_id=outcome_id, dropped_at=when)
     if team.id in outcome.team_ids:
         outcome.unalign_team(team_id=team.id, unaligned_at=when)
@@ -230,7 +234,10 @@ async def define_outcome(
 ) -> Written:
     """Define a desired customer outcome and how it is measured."""
     outcome = Outcome(
-        statement=statement, measure=measure, target=target, defined_at=as_utc(defined_at)
+        statement=statement,
+        measure=measure,
+        target=target,
+        defined_at=as_utc(defined_at, "defined_at"),
     )
     return written(outcome, await save(store, outcome), created=True)
 
@@ -249,7 +256,10 @@ async def revise_outcome(
     outcome = await load_outcome(store, outcome_id)
     check_expected_version(outcome, expected_version)
     outcome.revise(
-        statement=statement, measure=measure, target=target, revised_at=as_utc(revised_at)
+        statement=statement,
+        measure=measure,
+        target=target,
+        revised_at=as_utc(revised_at, "revised_at"),
     )
     return written(outcome, await save(store, outcome))
 
@@ -278,7 +288,7 @@ async def retire_outcome(
     """Retire an outcome that no longer guides the work."""
     outcome = await load_outcome(store, outcome_id)
     check_expected_version(outcome, expected_version)
-    outcome.retire(reason=reason, retired_at=as_utc(retired_at))
+    outcome.retire(reason=reason, retired_at=as_utc(retired_at, "retired_at"))
     return written(outcome, await save(store, outcome))
 
 

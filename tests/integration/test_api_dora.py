@@ -97,7 +97,16 @@ async def test_series_periods_answer_what_their_window_answers(api: httpx.AsyncC
     )
     assert [p["period"] for p in lead["periods"]] == ["2026-03"]
     assert lead["periods"][0]["groups"] == [
-        {"group": {}, "count": 0, "mean": None, "p50": None, "p75": None, "p85": None, "p95": None}
+        {
+            "group": {},
+            "count": 0,
+            "mean": None,
+            "p50": None,
+            "p75": None,
+            "p85": None,
+            "p95": None,
+            "clamped": 0,
+        }
     ]
 
     # Bad choices are 400s naming the parameter.

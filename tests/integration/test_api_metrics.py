@@ -18,7 +18,7 @@ async def test_metrics_shapes_and_bad_parameters(api: httpx.AsyncClient) -> None
     assert empty == {
         "measure": "triage",
         "unit": "seconds",
-        "groups": [{"group": {}, **dict.fromkeys(FIGURES - {"count"}), "count": 0}],
+        "groups": [{"group": {}, **dict.fromkeys(FIGURES - {"count"}), "count": 0, "clamped": 0}],
     }
     dora = ok(await api.get("/api/metrics/dora"))
     assert dora["unit"] == "seconds"
@@ -93,7 +93,7 @@ async def test_metrics_shapes_and_bad_parameters(api: httpx.AsyncClient) -> None
     )
     groups = {g["group"]["channel"]: g for g in by_channel["groups"]}
     assert set(groups) == {"chat", "email"}
-    assert set(groups["chat"]) == {"group", *FIGURES}
+    assert set(groups["chat"]) == {"group", "clamped", *FIGURES}
     assert groups["chat"]["p50"] == pytest.approx(3600, abs=5)
     # By team, the group names the team's slug and id.
     by_team = ok(
