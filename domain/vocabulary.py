@@ -66,6 +66,21 @@ class DecisionStatus(StrEnum):
     SUPERSEDED = "superseded"
 
 
+class IncrementStatus(StrEnum):
+    """How a shipped increment ended: it succeeded, failed, or was rolled back later."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    ROLLED_BACK = "rolled_back"
+
+
+class IncidentStatus(StrEnum):
+    """Whether a production incident is still open."""
+
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
 #: NPS bands: promoters score 9-10, passives 7-8, detractors 0-6 (below `PASSIVE`).
 PROMOTER = 9
 PASSIVE = 7

@@ -13,7 +13,15 @@ from uuid import UUID
 import msgspec
 
 from domain import vocabulary
-from domain.vocabulary import Channel, DecisionStatus, FeedbackStatus, Impact, in_order
+from domain.vocabulary import (
+    Channel,
+    DecisionStatus,
+    FeedbackStatus,
+    Impact,
+    IncidentStatus,
+    IncrementStatus,
+    in_order,
+)
 from infra.database import Connection
 from projections.feedback import DEMAND, asks
 
@@ -403,7 +411,7 @@ class IncrementItem(Row, frozen=True, kw_only=True):
     commit_sha: str | None
     started_at: datetime
     finished_at: datetime
-    status: str
+    status: IncrementStatus
     reason: str | None
     commits: int
     feedback_refs: list[str]
@@ -477,7 +485,7 @@ class IncidentItem(Row, frozen=True, kw_only=True):
     team_id: UUID | None
     team: str | None
     title: str
-    status: str
+    status: IncidentStatus
     opened_at: datetime
     resolved_at: datetime | None
     caused_by_sha: str | None

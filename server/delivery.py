@@ -18,6 +18,7 @@ from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 from domain import services
 from domain.access import Actor
 from domain.increment import Commit
+from domain.vocabulary import IncidentStatus, IncrementStatus
 from infra.eventstore import PostgresEventStore
 from projections import queries
 from server.auth import ANYONE
@@ -144,7 +145,7 @@ class IncrementController(Controller):
         team: FromQuery[str | None] = None,
         service: FromQuery[str | None] = None,
         production: FromQuery[bool | None] = None,
-        status: FromQuery[str | None] = None,
+        status: FromQuery[IncrementStatus | None] = None,
         cursor: FromQuery[str | None] = None,
         limit: Limit = queries.DEFAULT_LIMIT,
     ) -> queries.IncrementPage:
@@ -228,7 +229,7 @@ class IncidentController(Controller):
         caught_up: NamedDependency[int | None],
         team: FromQuery[str | None] = None,
         service: FromQuery[str | None] = None,
-        status: FromQuery[str | None] = None,
+        status: FromQuery[IncidentStatus | None] = None,
         cursor: FromQuery[str | None] = None,
         limit: Limit = queries.DEFAULT_LIMIT,
     ) -> queries.IncidentPage:

@@ -198,7 +198,7 @@ _PARAMETERS = {
 # `status` differs by resource: the life cycle of what the path lists.
 _STATUS = {
     "/api/feedback": "Only feedback in this life-cycle status.",
-    "/api/increments": "Only increments that succeeded (`success`) or failed (`failure`).",
+    "/api/increments": "Only increments that succeeded, failed or were rolled back.",
     "/api/incidents": "Only incidents that are `open` or `resolved`.",
 }
 

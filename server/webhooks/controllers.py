@@ -21,6 +21,7 @@ from server.webhooks.errors import ConfigurationNotFound
 from server.webhooks.integrations import (
     DEFAULT_INCIDENT_LABEL,
     Integration,
+    Source,
     add_integration,
     list_integrations,
     remove_integration,
@@ -32,7 +33,7 @@ DeliveryId = Annotated[int, PathParameter(description="The stored delivery's id.
 
 
 class IntegrationCreate(Schema):
-    source: str
+    source: Source
     secret: str
     repositories: list[str]
     name: str | None = None
@@ -158,9 +159,10 @@ class DeliveriesController(Controller):
         self,
         pool: NamedDependency[asyncpg.Pool],
         state_filter: Annotated[
-            str | None, QueryParameter(name="state", description="Only deliveries in this state.")
+            inbox.State | None,
+            QueryParameter(name="state", description="Only deliveries in this state."),
         ] = None,
-        source: FromQuery[str | None] = None,
+        source: FromQuery[Source | None] = None,
         before: Annotated[
             int | None, QueryParameter(description="Only deliveries with a smaller id.")
         ] = None,

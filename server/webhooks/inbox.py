@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
 import msgspec
 
 from infra.database import Connection
+from server.webhooks.integrations import Source
 
 PENDING, MAPPED, IGNORED, FAILED = "pending", "mapped", "ignored", "failed"
 STATES = (PENDING, MAPPED, IGNORED, FAILED)
+State = Literal["pending", "mapped", "ignored", "failed"]
+"""Where a stored delivery stands (`STATES`)."""
 MAX_BACKOFF = 3600.0
 
 
@@ -21,7 +24,7 @@ class Stored(msgspec.Struct, frozen=True):
     """The inbox row a delivery landed in; `duplicate` when its delivery id was known."""
 
     id: int
-    state: str
+    state: State
     duplicate: bool
 
 
@@ -29,11 +32,11 @@ class Delivery(msgspec.Struct, frozen=True, kw_only=True):
     """A stored delivery as operators see it (the body stays in the database)."""
 
     id: int
-    source: str
+    source: Source
     delivery_id: str
     event: str
     repository: str | None
-    state: str
+    state: State
     reason: str | None
     outcome: dict[str, Any] | None
     attempts: int

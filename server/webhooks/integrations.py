@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 import asyncpg
@@ -17,6 +18,8 @@ from infra.noticed import NoticedCache
 from server.webhooks.errors import ConfigurationNotFound, InvalidConfiguration, RepositoryTaken
 
 SOURCES = ("github", "gitlab", "generic")
+Source = Literal["github", "gitlab", "generic"]
+"""Who sends webhook deliveries (`SOURCES`)."""
 INTEGRATIONS_CHANNEL = "loopline_integrations"
 """NOTIFY channel: an integration was added or removed (API processes drop their copies)."""
 _NOTIFY = f"SELECT pg_notify('{INTEGRATIONS_CHANNEL}', $1)"
