@@ -22,7 +22,7 @@ from domain.vocabulary import IncidentStatus, IncrementStatus
 from infra.eventstore import PostgresEventStore
 from projections import queries
 from server.auth import ANYONE
-from server.schemas import Schema, WriteResult, write_result
+from server.schemas import Schema, WriteResult, already_recorded, write_result
 
 IncidentId = Annotated[UUID, PathParameter(description="The incident's id.")]
 Limit = Annotated[int, QueryParameter(ge=1, le=queries.MAX_LIMIT)]
@@ -95,6 +95,7 @@ class IncrementController(Controller):
             "when this one finished. Admin, product, or a member of the owning team."
         ),
         status_code=201,
+        responses=already_recorded(IncrementRecorded),
     )
     async def record(
         self,
@@ -175,6 +176,7 @@ class IncidentController(Controller):
             "Admin, product, or a member of the team owning the service."
         ),
         status_code=201,
+        responses=already_recorded(WriteResult),
     )
     async def open_incident(
         self,

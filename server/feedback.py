@@ -23,7 +23,7 @@ from server.auth import ANYONE
 from server.dependencies import Reader, answers
 from server.history import HistoryEntry, history
 from server.metrics import Customer, Segment
-from server.schemas import Schema, WriteResult, write_result
+from server.schemas import Schema, WriteResult, already_recorded, write_result
 
 # The read models a feedback list reads (teams by slug, outcomes through decisions).
 FEEDBACK_LIST_READS = ("feedback", "directory", "backlog")
@@ -98,6 +98,7 @@ class FeedbackController(Controller):
             "pair again answers the existing item with 200."
         ),
         status_code=201,
+        responses=already_recorded(WriteResult),
     )
     async def receive(
         self, data: JSONBody[FeedbackCreate], store: NamedDependency[PostgresEventStore]

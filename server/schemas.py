@@ -5,6 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 import msgspec
+from litestar.openapi import ResponseSpec
 
 from domain.services.base import Written
 
@@ -33,3 +34,14 @@ def write_result(written: Written) -> WriteResult:
         position=written.position,
         status=written.status,
     )
+
+
+def already_recorded(data: type) -> dict[int, ResponseSpec]:
+    """The 200 of an idempotent create: the same thing again answers the existing one."""
+    return {
+        200: ResponseSpec(
+            data,
+            description="Already recorded: the existing one, unchanged",
+            generate_examples=False,
+        )
+    }

@@ -11,6 +11,7 @@ import msgspec
 from litestar import Controller, Request, Response, post
 from litestar.datastructures import Headers
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 
 from infra.counters import WEBHOOKS_RECEIVED
 from server.ratelimit import limit_webhooks
@@ -121,6 +122,9 @@ class WebhookReceivers(Controller):
         ),
         request_max_body_size=MAX_BODY,
         status_code=202,
+        responses={
+            200: ResponseSpec(Accepted, description="A ping, stored", generate_examples=False)
+        },
     )
     async def receive_github(
         self, request: Request[Any, Any, Any], pool: NamedDependency[asyncpg.Pool]
