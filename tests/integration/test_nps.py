@@ -423,9 +423,9 @@ async def test_segment_and_customer_filter_lead_times_the_list_and_outcomes(
 
     # Outcome scorecards count the enterprise items only.
     cards = await api.get("/api/metrics/outcomes", params={"segment": "enterprise"})
-    assert [(o["statement"], o["feedback"]) for o in cards.json()] == [("Bills are right", 2)]
+    assert [(o["statement"], o["items"]) for o in cards.json()] == [("Bills are right", 2)]
     none = await api.get("/api/metrics/outcomes", params={"customer": "nobody@example.com"})
-    assert [o["feedback"] for o in none.json()] == [0]
+    assert [o["items"] for o in none.json()] == [0]
 
 
 async def test_an_undone_follow_up_puts_the_detractor_back_in_the_queue(
