@@ -40,7 +40,7 @@ class IncrementCreate(Schema):
     finished_at: datetime | None = None
     status: Literal["success", "failure"] = "success"
     version: str | None = None
-    sha: str | None = None
+    commit_sha: str | None = None
     started_at: datetime | None = None
     commits: list[CommitCreate] = msgspec.field(default_factory=list)
     team: str | None = None
@@ -108,7 +108,7 @@ class IncrementController(Controller):
             service=data.service,
             environment=data.environment,
             release_version=data.version,
-            commit_sha=data.sha,
+            commit_sha=data.commit_sha,
             started_at=data.started_at,
             finished_at=data.finished_at,
             succeeded=data.status == "success",

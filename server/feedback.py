@@ -35,10 +35,10 @@ class FeedbackCreate(Schema):
     text: str
     channel: Channel
     touchpoint: str = "product"
-    customer: str | None = None
+    customer_ref: str | None = None
     segment: str | None = None
     nps: int | None = None
-    nps_why: str | None = None
+    nps_reason: str | None = None
     external_ref: str | None = None
     received_at: datetime | None = None
 
@@ -108,10 +108,10 @@ class FeedbackController(Controller):
             channel=data.channel,
             text=data.text,
             touchpoint=data.touchpoint,
-            customer_ref=data.customer,
+            customer_ref=data.customer_ref,
             segment=data.segment,
             nps=data.nps,
-            nps_reason=data.nps_why,
+            nps_reason=data.nps_reason,
             external_ref=data.external_ref,
             received_at=data.received_at,
         )

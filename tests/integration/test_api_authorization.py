@@ -98,7 +98,7 @@ class Fixtures:
 
     def increment(self) -> dict[str, Any]:
         sha = f"{next(self.numbers):012x}"
-        return {"service": "billing-api", "environment": "production", "sha": sha}
+        return {"service": "billing-api", "environment": "production", "commit_sha": sha}
 
 
 def endpoints(f: Fixtures) -> list[Endpoint]:
@@ -301,7 +301,7 @@ async def test_a_member_reports_only_its_teams_services(
     ok(await api.post("/api/teams", json={"slug": "support", "name": "Support"}))
     ok(await api.post("/api/teams/billing/repositories", json={"repository": "billing-api"}))
     member = client(api_server, await create_token(api, "member", "billing"))
-    deploy = {"environment": "production", "sha": "abcdef1234"}
+    deploy = {"environment": "production", "commit_sha": "abcdef1234"}
     async with member:
         # An unowned service without a team: the member must say which team ships it.
         unowned = await member.post("/api/increments", json={"service": "new-api", **deploy})
@@ -342,7 +342,7 @@ async def test_a_members_increment_ships_only_its_teams_work(
     deploy = {
         "service": "billing-api",
         "environment": "production",
-        "sha": "abcdef1234",
+        "commit_sha": "abcdef1234",
         "commits": [
             {"sha": "abcdef1234", "authored_at": "2026-01-05T10:00:00Z", "message": message}
         ],

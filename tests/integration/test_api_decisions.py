@@ -27,7 +27,7 @@ async def test_decision_life_cycle_and_backlog_ranking(api: httpx.AsyncClient) -
     # Two customers ask; both items are triaged into billing.
     items = []
     for customer in ("acme", "globex"):
-        body = {"text": "exports time out", "channel": "chat", "customer": customer, "nps": 3}
+        body = {"text": "exports time out", "channel": "chat", "customer_ref": customer, "nps": 3}
         key = ok(await api.post("/api/feedback", json=body))["key"]
         ok(await api.post(f"/api/feedback/{key}/triage", json={"team": "billing"}))
         items.append(key)

@@ -24,7 +24,7 @@ async def test_increments_and_incidents_feed_dora(api: httpx.AsyncClient) -> Non
             "service": "billing-api",
             "environment": "production",
             "status": status,
-            "sha": sha,
+            "commit_sha": sha,
             "started_at": (finished - timedelta(minutes=5)).isoformat(),
             "finished_at": finished.isoformat(),
             "commits": [

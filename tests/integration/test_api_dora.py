@@ -22,7 +22,7 @@ async def deploy(
     body = {
         "service": "billing-api",
         "environment": "production",
-        "sha": sha(n),
+        "commit_sha": sha(n),
         "finished_at": finished.isoformat(),
         "commits": [
             {

@@ -17,9 +17,9 @@ async def test_receive_is_idempotent_and_readable_after_the_write(api: httpx.Asy
         "text": "Exporting invoices to CSV times out",
         "channel": "chat",
         "touchpoint": "billing",
-        "customer": "acme-corp",
+        "customer_ref": "acme-corp",
         "nps": 4,
-        "nps_why": "exports keep failing",
+        "nps_reason": "exports keep failing",
         "external_ref": "chat-981",
     }
     created = await api.post("/api/feedback", json=body)

@@ -26,7 +26,7 @@ async def test_feedback_ships_through_a_decision_and_the_lead_time_counts_it(
             "text": "Exporting invoices to CSV times out",
             "channel": "chat",
             "touchpoint": "billing",
-            "customer": "acme-corp",
+            "customer_ref": "acme-corp",
             "received_at": asked.isoformat(),
         },
     )
@@ -63,7 +63,7 @@ async def test_feedback_ships_through_a_decision_and_the_lead_time_counts_it(
         json={
             "service": "billing-api",
             "version": "2024.6.1",
-            "sha": "a1b2c3d4e5f6",
+            "commit_sha": "a1b2c3d4e5f6",
             "environment": "production",
             "status": "success",
             "started_at": (now - timedelta(minutes=10)).isoformat(),

@@ -13,7 +13,7 @@ from tests.api_helpers import ok
 
 async def _receive(api: httpx.AsyncClient, customer: str) -> dict[str, Any]:
     received_at = (datetime.now(UTC) - timedelta(days=3)).isoformat()
-    body = {"text": "Invoices", "channel": "email", "customer": customer}
+    body = {"text": "Invoices", "channel": "email", "customer_ref": customer}
     return ok(await api.post("/api/feedback", json={**body, "received_at": received_at}))  # type: ignore[no-any-return]
 
 

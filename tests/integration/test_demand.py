@@ -21,7 +21,7 @@ async def test_a_decision_counts_the_duplicates_merged_into_its_items(
 
     async def ask(customer: str, nps: int | None) -> str:
         body: dict[str, Any] = {"text": "Invoices are unreadable", "channel": "survey"}
-        body |= {"customer": customer, "nps": nps}
+        body |= {"customer_ref": customer, "nps": nps}
         key: str = ok(await api.post("/api/feedback", json=body))["key"]
         return key
 

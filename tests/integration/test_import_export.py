@@ -33,8 +33,8 @@ T-7,No time zone,gus@acme.example,phone,,,2025-11-06T10:00:00
 T-8,too,few
 """
 CSV_MAPPING = (
-    "--map", "text=body", "--map", "customer=email", "--map", "external_ref=ticket",
-    "--map", "nps_why=why", "--map", "received_at=when", "--channel", "web",
+    "--map", "text=body", "--map", "customer_ref=email", "--map", "external_ref=ticket",
+    "--map", "nps_reason=why", "--map", "received_at=when", "--channel", "web",
 )  # fmt: skip
 CSV_REJECTED = {
     4: "text: is missing",
@@ -46,13 +46,14 @@ CSV_REJECTED = {
 
 FEEDBACK_JSONL = [
     '{"text": "Checkout is slow", "channel": "web", "external_ref": "w-1",'
-    ' "received_at": "2025-10-01T08:00:00Z", "customer": "ann@acme.example"}',
-    '{"text": "NPS with a why", "channel": "survey", "nps": 3, "nps_why": "Too slow",'
+    ' "received_at": "2025-10-01T08:00:00Z", "customer_ref": "ann@acme.example"}',
+    '{"text": "NPS with a why", "channel": "survey", "nps": 3, "nps_reason": "Too slow",'
     ' "external_ref": "s-1"}',
     "{not json",
     '["an", "array"]',
     "",
-    '{"text": "Why without a score", "channel": "survey", "nps_why": "?", "external_ref": "s-2"}',
+    '{"text": "Why without a score", "channel": "survey", "nps_reason": "?",'
+    ' "external_ref": "s-2"}',
     '{"text": "Received in the future", "channel": "email", "external_ref": "e-1",'
     ' "received_at": "2999-01-01T00:00:00Z"}',
 ]
@@ -159,7 +160,7 @@ def test_import_teams_and_historical_increments(database_url: str, tmp_path: Pat
     )
     increments = tmp_path / "increments.jsonl"
     increments.write_text(
-        '{"service": "acme/growth-api", "version": "v1", "sha": "abcdef1",'
+        '{"service": "acme/growth-api", "version": "v1", "commit_sha": "abcdef1",'
         ' "started_at": "2025-11-10T09:50:00Z", "finished_at": "2025-11-10T10:00:00Z",'
         ' "commits": [{"sha": "abcdef1", "authored_at": "2025-11-08T10:00:00Z",'
         ' "message": "Faster export"}], "external_ref": "run-1"}\n'

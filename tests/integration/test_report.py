@@ -41,7 +41,7 @@ async def story(api: httpx.AsyncClient) -> int:
             "text": f"note {n}",
             "channel": "survey",
             "nps": score,
-            "nps_why": why,
+            "nps_reason": why,
             "received_at": iso(received),
         }
         key = ok(await api.post("/api/feedback", json=body))["key"]
@@ -70,7 +70,7 @@ async def story(api: httpx.AsyncClient) -> int:
         body = {
             "service": "billing-api",
             "environment": "production",
-            "sha": f"{day + 1:040x}",
+            "commit_sha": f"{day + 1:040x}",
             "finished_at": iso(finished),
             "commits": [
                 {

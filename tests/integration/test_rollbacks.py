@@ -62,7 +62,7 @@ async def test_an_increment_recorded_as_the_rollback_of_another(
         return {
             "service": "billing-api",
             "environment": "production",
-            "sha": f"{n:040x}",
+            "commit_sha": f"{n:040x}",
             "finished_at": iso(finished),
             "external_ref": f"deploy-{n}",
             **extra,
@@ -145,12 +145,12 @@ async def test_the_generic_body_and_the_import_name_what_they_roll_back(
 
     # A line of `loopline import increments` names the earlier line it rolls back.
     row = increment_row(event_store)
-    line = {"service": "acme/jobs", "sha": C, "finished_at": iso(T + timedelta(days=1))}
+    line = {"service": "acme/jobs", "commit_sha": C, "finished_at": iso(T + timedelta(days=1))}
     assert await row({**line, "external_ref": "import-1"})
     assert await row(
         {
             **line,
-            "sha": A,
+            "commit_sha": A,
             "finished_at": iso(T + timedelta(days=1, hours=2)),
             "rolls_back": ["import-1"],
         }

@@ -47,7 +47,7 @@ async def seed(api: httpx.AsyncClient, items: int = 5) -> list[str]:
                 "text": f"Invoice export number {n} is broken",
                 "channel": "email",
                 "touchpoint": "billing",
-                "customer": f"cust-{n}",
+                "customer_ref": f"cust-{n}",
                 "received_at": f"2026-02-{n + 1:02d}T10:00:00+00:00",
             },
         )
