@@ -26,8 +26,15 @@ from projections.queries import InvalidQuery, Row
 READS = ("feedback",)
 #: How many full-text candidates are re-ranked.
 CANDIDATES = 50
-#: Words in at least this share of items are left out of the full-text query.
+#: Words in at least this share of items are left out of the full-text query...
 COMMON = 0.005
+#: ...except the least common words up to this many, each in less than `TOPIC` of items:
+#: a complaint many customers make is common by that very fact, and without them the item
+#: was found by its rarest words left, often a name in a signature (the demo's
+#: "Hello, Font is cut off on small Android screens. Thanks, Anna (Proseware)" was offered
+#: Anna's other requests, none of its 45 repeats).
+MIN_TERMS = 6
+TOPIC = 0.05
 #: Items resolved longer ago than this before the item was received are not suggested.
 RECENT = timedelta(days=180)
 MAX_LIMIT = 50
@@ -68,7 +75,8 @@ FROM read.feedback_items WHERE id = $1 OR key = $2
 # lexeme's share of rows in pg_stats) would make the query read and rank a large part of
 # the table, so common words are left out (unless all are: then the two least common).
 # (`plainto_tsquery('simple', …)` quotes a lexeme as it is; its text form is re-read as
-# a tsquery with the terms OR-ed.)
+# a tsquery with the terms OR-ed.) The least common words up to MIN_TERMS stay in
+# however common (below TOPIC), so an often-repeated topic still finds its repeats.
 _CANDIDATES = f"""
 WITH stats AS (
     SELECT s.lexeme, s.freq
@@ -88,6 +96,9 @@ terms AS (
     UNION
     -- Every word common: the two least common stand for the item.
     (SELECT '(' || plainto_tsquery('simple', w)::text || ')' FROM words ORDER BY freq, w LIMIT 2)
+    UNION
+    (SELECT '(' || plainto_tsquery('simple', w)::text || ')' FROM words WHERE freq < $6
+     ORDER BY freq, w LIMIT $7)
 ),
 q AS (SELECT nullif(string_agg(term, ' | '), '')::tsquery AS query FROM terms)
 SELECT c.key, c.status, c.channel, c.customer_ref, c.text, c.received_at,
@@ -144,6 +155,8 @@ async def similar(conn: Connection, ref: str | UUID, *, limit: int = 5) -> Simil
         item["received_at"] - RECENT,
         max(CANDIDATES, limit),
         COMMON,
+        TOPIC,
+        MIN_TERMS,
     )
     top_rank = max((c["rank"] for c in candidates), default=0.0)
     ranked = sorted(

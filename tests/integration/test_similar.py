@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import httpx
 
 from domain.services import close_feedback_loop, decline_feedback, receive_feedback
@@ -100,3 +101,65 @@ async def test_suggestions_find_the_original_and_leave_out_what_cannot_be_one(
     # An unknown key is a 404; a limit out of range a 400.
     assert (await api.get("/api/feedback/FB-99999/similar")).status_code == 404
     assert (await api.get(f"/api/feedback/{duplicates[0]}/similar?limit=0")).status_code == 400
+
+
+async def test_a_topic_many_customers_repeat_finds_its_repeats_not_the_signature(
+    api: httpx.AsyncClient, event_store: PostgresEventStore, pool: asyncpg.Pool
+) -> None:
+    """Every word of an often-repeated complaint is "common" by the statistics, and the
+    demo's "Hello, Font is cut off … Thanks, Anna (Proseware)" was offered Anna's other
+    requests (the rarest words left, her signature) instead of any of its repeats."""
+    store = event_store
+    at = T0
+    topic = "Font is cut off on small Android screens"
+    repeats = [
+        f"{topic}.",
+        f"hi, {topic.lower()}",
+        f"Ticket: {topic}. Customer expects an answer this week.",
+        f"Call note: customer from Litware says: {topic.lower()}.",
+        f"@acme {topic} #customerservice",
+        f"From customer success (Trey Research account review): {topic.lower()}.",
+    ]
+    texts = [*repeats]
+    # Anna of Proseware asks for other things, in the same letter form.
+    for other in ("Let me choose a pick-up slot", "Invoices in PDF please", "Dark mode"):
+        texts.append(f"Hello,\n\n{other}.\n\nThanks,\nAnna (Proseware)")
+    # Everything else: other topics, many in letters, so greetings are common too.
+    for n in range(190):
+        body = f"Parcel {n} arrived late and the box was damaged"
+        texts.append(f"Hello,\n\n{body}.\n\nThanks,\nBob" if n % 3 == 0 else body)
+    keys: dict[str, str] = {}
+    for text in texts:
+        at += timedelta(minutes=7)
+        done = await receive_feedback(store, channel="email", text=text, received_at=at)
+        assert done.key is not None
+        keys[done.key] = text
+    at += timedelta(minutes=7)
+    asked = await receive_feedback(
+        store,
+        channel="email",
+        text=f"Hello,\n\n{topic}.\n\nThanks,\nAnna (Proseware)",
+        received_at=at,
+    )
+    assert asked.key is not None
+    head = await store.recorder.max_notification_id()
+    # The read model has caught up; then the statistics a build would leave behind.
+    assert (await api.get("/api/feedback", params={"after": str(head)})).status_code == 200
+    async with pool.acquire() as conn:
+        schema = await conn.fetchval(
+            "SELECT active_schema FROM projection_registry WHERE name = 'feedback'"
+        )
+        await conn.execute(f'ANALYZE "{schema}".feedback_items')
+        common = await conn.fetchval(
+            "SELECT count(*) FROM pg_stats p, unnest(p.most_common_elems::text::text[]) e "
+            "WHERE p.schemaname = $1 AND p.tablename = 'feedback_items' "
+            "AND p.attname = 'search' AND e = 'font'",
+            schema,
+        )
+    assert common == 1, "the topic's words are common by the statistics"
+
+    answer = await api.get(f"/api/feedback/{asked.key}/similar")
+    assert answer.status_code == 200, answer.text
+    suggested = [keys[i["key"]] for i in answer.json()["items"]]
+    assert len(suggested) >= 3, suggested
+    assert all(text in repeats for text in suggested[:3]), suggested
