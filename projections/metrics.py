@@ -602,14 +602,16 @@ WITH items AS (
     SELECT f.id, f.outcome_id, f.status, f.nps, f.demand, f.earliest_received_at,
            f.shipped_at
     FROM read.feedback_items f
-    WHERE f.status <> 'duplicate' AND f.outcome_id IS NOT NULL AND {asked_by("f", 2, 3)}
+    WHERE f.status <> '{FeedbackStatus.DUPLICATE}' AND f.outcome_id IS NOT NULL
+      AND {asked_by("f", 2, 3)}
 ),
 scores AS (
     SELECT outcome_id, nps FROM items WHERE nps IS NOT NULL
     UNION ALL
     SELECT i.outcome_id, d.nps
     FROM items i JOIN read.feedback_items d ON d.duplicate_of = i.id
-    WHERE d.status = 'duplicate' AND d.nps IS NOT NULL AND {asked_by("d", 2, 3)}
+    WHERE d.status = '{FeedbackStatus.DUPLICATE}' AND d.nps IS NOT NULL
+      AND {asked_by("d", 2, 3)}
 ),
 volume AS (
     SELECT outcome_id, count(*) FILTER (WHERE status = ANY($1::text[]))::int AS open_items
