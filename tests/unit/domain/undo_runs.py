@@ -22,7 +22,17 @@ ITEMS = 4
 Op = tuple[str, int, int]
 """(command, item, other item or customer); command "undo" takes back the last one."""
 
-COMMANDS = ["receive", "triage", "decline", "defer", "reopen", "duplicate", "close", "plan"]
+COMMANDS = [
+    "receive",
+    "triage",
+    "decline",
+    "defer",
+    "reopen",
+    "duplicate",
+    "close",
+    "plan",
+    "ship",
+]
 
 # Each run starts with two items received; about half the steps are undos.
 ops = st.lists(
@@ -103,6 +113,25 @@ class Run:
             return await s.mark_duplicate(store, item, original=other, marked_at=at)
         if name == "plan" and self.decision is not None:
             return await s.plan_feedback(store, item, decision=self.decision, planned_at=at)
+        if name == "ship":
+            # A production deployment naming the item ships it (the item's own change).
+            shipped = await s.get_feedback(store, item)
+            if shipped.duplicate_of is not None:
+                raise DomainError("a duplicate ships through its original")
+            before = shipped.version
+            await s.record_increment(
+                store,
+                service=f"svc-{self.touchpoint}",
+                environment="production",
+                release_version=at.isoformat(),
+                started_at=at,
+                finished_at=at,
+                texts=[f"fixes {shipped.key}"],
+            )
+            after = await s.get_feedback(store, item)
+            if after.version == before:
+                raise DomainError("not shippable now")
+            return s.Written(id=item, version=after.version, position=None)
         return await s.close_feedback_loop(store, item, how="email", closed_at=at)
 
 
