@@ -149,9 +149,9 @@ def problems_of(route: HTTPRoute, handler: HTTPRouteHandler, method: str) -> set
     if "data" in used:
         statuses |= {413, 415}
     if method in _WRITES and not _SIGNED.match(route.path):
-        statuses.add(409)  # changed concurrently, or a name or key already taken
-    if method in _WRITES and "store" in used:
-        statuses.add(422)
+        # Changed concurrently or a name taken (409); a rule of the domain or of the
+        # configuration refuses it (422), e.g. revoking the bootstrap token.
+        statuses |= {409, 422}
     if "expected_version" in used:
         statuses.add(412)
     if used & {"caught_up", "reader"}:
