@@ -35,7 +35,13 @@ def default_window(
     what was not given defaults to now for the end and 12 weeks before the end for the
     start; the text says which default applied (None when both were given)."""
     until = end if end is not None else now
-    since = start if start is not None else until - DEFAULT_WINDOW
+    if start is not None:
+        since = start
+    elif until - datetime.min.replace(tzinfo=until.tzinfo) < DEFAULT_WINDOW:
+        # A `to` in the first weeks of year 1: the window starts where the calendar does.
+        since = datetime.min.replace(tzinfo=until.tzinfo)
+    else:
+        since = until - DEFAULT_WINDOW
     if start is None and end is None:
         note: str | None = f"{DEFAULT_WINDOW_TEXT} (no from/to given)"
     elif start is None:

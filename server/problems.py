@@ -221,6 +221,17 @@ def _missing_table(error: asyncpg.UndefinedTableError) -> ProblemDetailsExceptio
     )
 
 
+def _out_of_range(error: OverflowError) -> ProblemDetailsException:
+    # Date arithmetic on a value the request carried (a window ending in year 9999) left the
+    # calendar: the request asked for something no answer can hold.
+    return ProblemDetailsException(
+        status_code=400,
+        type_=PROBLEMS + "invalid-value",
+        title="Invalid value",
+        detail=f"a value in the request is out of range: {error}",
+    )
+
+
 def _not_utf8(error: UnicodeDecodeError) -> ProblemDetailsException:
     return ProblemDetailsException(
         status_code=400,
@@ -277,6 +288,7 @@ _CONVERSIONS: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = 
     RecursionError: _too_deep,
     asyncpg.UndefinedTableError: _missing_table,
     UnicodeDecodeError: _not_utf8,
+    OverflowError: _out_of_range,
 }
 
 

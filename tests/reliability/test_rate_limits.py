@@ -89,8 +89,9 @@ async def test_failed_authentication_is_limited_per_address_and_per_token(
     statuses = [a.status_code for a in answers]
     assert statuses[:FAILED_AUTH_PER_MINUTE] == [401] * FAILED_AUTH_PER_MINUTE, statuses
     assert all(limited(a) for a in answers[FAILED_AUTH_PER_MINUTE:]), statuses
-    # Refused guesses cost no database read: only the first few were looked up.
-    assert reads <= FAILED_AUTH_PER_MINUTE, reads
+    # Refused guesses cost no database read: only the first few were looked up. (Table
+    # statistics are flushed late: the admin token's own first lookup may land in this count.)
+    assert reads <= FAILED_AUTH_PER_MINUTE + 1, reads
     # A token this process knows still works from the same address.
     assert (await api.get("/api/teams")).status_code == 200
     record(
