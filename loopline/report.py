@@ -26,7 +26,7 @@ from projections import metrics, series
 from projections import nps as nps_read
 from projections.cache import this_minute
 from projections.catalog import all_projections
-from projections.queries import BacklogDecision, backlog
+from projections.queries import BacklogDecision, backlog, get_team_item, list_teams
 from projections.runner import ProjectionRunner
 from projections.worker import build_runner
 
@@ -436,6 +436,12 @@ def report(
         try:
             await catch_up(build_runner(settings, dsn, pool, all_projections()))
             async with pool.acquire() as conn:
+                # A mistyped team would match nothing and write a report of zeros.
+                if team is not None and await get_team_item(conn, team) is None:
+                    known = ", ".join(t.slug for t in await list_teams(conn)) or "none yet"
+                    raise typer.BadParameter(
+                        f"no team {team!r} (teams: {known})", param_hint="--team"
+                    )
                 return await gather(conn, team=team, start=since, end=until)
         finally:
             await pool.close()

@@ -153,6 +153,20 @@ async def test_the_report_shows_the_apis_figures(
     )
     assert result.returncode == 0, result.stderr
     assert figures_of(output.read_text())["dora"] == dora
+    # A mistyped team is one line naming the teams there are, and no report of zeros.
+    unknown = tmp_path / "unknown.html"
+    mistyped = run_loopline(
+        "report",
+        "--team",
+        "biling",
+        "-o",
+        str(unknown),
+        env=loopline_env(DATABASE_URL=database_url),
+    )
+    assert mistyped.returncode != 0
+    assert "no team 'biling' (teams: billing)" in mistyped.stderr
+    assert "Traceback" not in mistyped.stderr
+    assert not unknown.exists()
     bad = run_loopline("report", "--from", "soon", "-o", str(output), env=loopline_env())
     assert bad.returncode != 0
     assert "--from" in bad.stderr
