@@ -50,7 +50,12 @@ def formatter(log_format: LogFormat) -> logging.Formatter:
         renderer = structlog.processors.JSONRenderer()
         final: list[Processor] = [structlog.processors.dict_tracebacks]
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=False)
+        # Plain tracebacks: structlog's default (rich, with every frame's locals) costs the
+        # event loop up to seconds a traceback on a busy machine, stalling a process that is
+        # reconnecting after a database restart, and prints locals (tokens) into the log.
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
         final = []
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*_shared(), structlog.stdlib.ExtraAdder(), _without_copies],
