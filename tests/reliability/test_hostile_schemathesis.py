@@ -1,5 +1,6 @@
 """Schemathesis over every API operation with negative cases as well as valid ones: no 5xx,
-every 4xx a problem+json. Bounded in CI; LOOPLINE_RELIABILITY_LONG=1 runs 500 examples per
+every 4xx a problem+json, every status, content type and body as the document says. Bounded
+in CI; LOOPLINE_RELIABILITY_LONG=1 runs 500 examples per
 operation (and per mode)."""
 
 from __future__ import annotations
@@ -11,6 +12,11 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from tests.conftest import ADMIN_TOKEN
 from tests.reliability.harness import scaled
@@ -46,5 +52,11 @@ def test_no_operation_fails_on_hostile_input(case: Any, served: str) -> None:
     case.call_and_validate(
         base_url=served,
         headers=AUTH,
-        checks=[not_a_server_error, problem_json_for_client_errors],
+        checks=[
+            not_a_server_error,
+            problem_json_for_client_errors,
+            status_code_conformance,
+            content_type_conformance,
+            response_schema_conformance,
+        ],
     )
