@@ -9,6 +9,7 @@ import httpx
 import pytest
 from textual.message import Message
 from textual.pilot import Pilot
+from textual.widgets import OptionList
 
 from tests.conftest import ADMIN_TOKEN
 from tests.tui.conftest import item, screen_name, seed, tap, until
@@ -147,6 +148,23 @@ async def test_duplicate_of_an_item_found_by_search(
     duplicates = original_item["duplicate_ids"]
     assert isinstance(duplicates, list)
     assert found["id"] in duplicates
+
+
+async def test_duplicate_picker_lists_the_suggestions_first(
+    session: Session, api: httpx.AsyncClient
+) -> None:
+    # Nothing typed yet: the picker already lists the items this one may duplicate.
+    await session.press("2")
+    await session.prompt("FindPrompt")
+    results = session.app.screen.query_one("#results", OptionList)
+    await session.wait(lambda: results.option_count == 3)
+    listed = [results.get_option_at_index(n).id for n in range(3)]
+    assert sorted(str(k) for k in listed) == sorted(session.keys[:3])
+    await session.press("down", "enter")
+    await session.wait(lambda: session.table.row_count == 3)
+    found = await item(api, session.keys[3])
+    assert found["status"] == "duplicate"
+    assert found["duplicate_of"] == (await item(api, str(listed[0])))["id"]
 
 
 async def test_bulk_triage_then_undo(session: Session, api: httpx.AsyncClient) -> None:

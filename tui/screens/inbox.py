@@ -416,7 +416,12 @@ class InboxScreen(Screen[None]):
             if original:
                 self.duplicate(item, original)
 
-        prompt = FindPrompt(f"{item.key} duplicates which item?", self.client, exclude=item.key)
+        prompt = FindPrompt(
+            f"{item.key} duplicates which item?",
+            self.client,
+            exclude=item.key,
+            suggest_for=item.key,
+        )
         self.app.push_screen(prompt, chosen)
 
     def action_plan(self) -> None:

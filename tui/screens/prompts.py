@@ -80,7 +80,8 @@ class PickPrompt(ModalScreen[str | None]):
 
 
 class FindPrompt(ModalScreen[str | None]):
-    """Find a feedback item by full-text search and pick it (its key)."""
+    """Find a feedback item by full-text search and pick it (its key). With `suggest_for`,
+    the items that one may duplicate are listed first, before anything is typed."""
 
     CSS_PATH = "prompts.tcss"
     BINDINGS = [
@@ -88,11 +89,19 @@ class FindPrompt(ModalScreen[str | None]):
         Binding("down", "results", "Results", show=False, id="prompt.results"),
     ]
 
-    def __init__(self, title: str, client: ApiClient, *, exclude: str | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        client: ApiClient,
+        *,
+        exclude: str | None = None,
+        suggest_for: str | None = None,
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.client = client
         self.exclude = exclude
+        self.suggest_for = suggest_for
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -100,9 +109,36 @@ class FindPrompt(ModalScreen[str | None]):
             yield Input(placeholder="search words, or a key like FB-12", id="query")
             yield OptionList(id="results")
 
+    def on_mount(self) -> None:
+        if self.suggest_for is not None:
+            self.suggest(self.suggest_for)
+
+    # In the search's group: typing replaces the suggestions, and cancels them if they
+    # have not arrived yet.
+    @work(exclusive=True, group="find")
+    async def suggest(self, key: str) -> None:
+        try:
+            suggestions = await self.client.similar(key)
+        except ApiError as error:
+            self.notify(error.detail, title="Suggestions", severity="error")
+            return
+        if self.query_one("#query", Input).value.strip():
+            return
+        results = self.query_one("#results", OptionList)
+        results.clear_options()
+        results.add_options(
+            Option(f"{s.key}  {s.status:<9} {s.score:>4.0%}  {clip(s.text, 44)}", id=s.key)
+            for s in suggestions
+            if s.key != self.exclude
+        )
+
     @on(Input.Changed, "#query")
     def changed(self, event: Input.Changed) -> None:
-        self.search(event.value.strip())
+        text = event.value.strip()
+        if not text and self.suggest_for is not None:
+            self.suggest(self.suggest_for)
+        else:
+            self.search(text)
 
     @on(Input.Submitted, "#query")
     def submitted(self, event: Input.Submitted) -> None:
