@@ -61,6 +61,12 @@ class Actor(msgspec.Struct, frozen=True, kw_only=True):
         if not self.acts_for(team_id):
             raise NotPermitted(f"{what} belongs to a team this token does not act for")
 
+    def check_acts_for_team(self, team_id: UUID, slug: str) -> None:
+        """Raise `NotPermitted` unless the actor acts for team `slug` itself (a thing it
+        would give to or make for that team)."""
+        if not self.acts_for(team_id):
+            raise NotPermitted(f"this token does not act for team {slug}")
+
     def check_owned(self, team_id: UUID | None, *, what: str) -> None:
         """Like `check_team`, but a thing no team owns is refused to members (a member
         reports only the delivery of services its teams own)."""

@@ -78,7 +78,7 @@ async def propose_decision(
 ) -> Written:
     """Record a proposed decision with its `DEC-<n>` key; answers its id and key."""
     owner = await load_team(store, team)
-    actor.check_team(owner.id, what=f"team {owner.slug}")
+    actor.check_acts_for_team(owner.id, owner.slug)
     if outcome_id is not None:
         await load_outcome(store, outcome_id)
     feedback_ids = tuple(await _roots(store, feedback, actor, None))

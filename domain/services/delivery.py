@@ -45,7 +45,7 @@ async def _owner(
     owner is refused. Members report only services their teams own."""
     if team is not None:
         named = await load_team(store, team)
-        actor.check_team(named.id, what=f"team {named.slug}")
+        actor.check_acts_for_team(named.id, named.slug)
         owner = await team_owning(store, service)
         if owner is None:
             await own_repository(store, named.id, repository=service)

@@ -130,7 +130,7 @@ async def triage_feedback(
     """A team takes the item: who owns it, its tags, impact and the outcome it touches."""
     item = await _for_update(store, ref, expected_version, actor)
     owner = await load_team(store, team)
-    actor.check_team(owner.id, what=f"team {owner.slug}")
+    actor.check_acts_for_team(owner.id, owner.slug)
     if outcome_id is not None:
         await load_outcome(store, outcome_id)
     item.triage(

@@ -58,8 +58,9 @@ async def test_a_member_acts_only_for_its_teams(store: InMemoryEventStore) -> No
     await s.receive_feedback(store, channel="chat", text="slower", received_at=day(1))
     await s.triage_feedback(store, "FB-2", team="support", triaged_at=day(2))
 
-    # An item no team has taken is open to the member, but not into another team.
-    with pytest.raises(NotPermitted):
+    # An item no team has taken is open to the member, but not into another team (said
+    # as such: it read "team support belongs to a team this token does not act for").
+    with pytest.raises(NotPermitted, match=r"^this token does not act for team support$"):
         await s.triage_feedback(store, "FB-1", team="support", actor=member)
     # Another team's item is not the member's to decline...
     with pytest.raises(NotPermitted):
