@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
@@ -72,6 +73,23 @@ class ProblemDetails(msgspec.Struct, kw_only=True):
     """For invalid requests: each value at fault, with where it was found."""
 
 
+_MISSING = re.compile(r"^Missing required (?:query|path|header|cookie) parameter '([^']+)'")
+
+
+def _field_of(error: HTTPException) -> str | None:
+    """The one parameter a framework's 400 is about, so `field` names it as our own
+    problems do: a missing required parameter, or validation errors of one key."""
+    if isinstance(error.extra, dict) and "field" in error.extra:
+        return None
+    if isinstance(error.extra, list):
+        keys = {e.get("key") for e in error.extra if isinstance(e, dict)}
+        if len(keys) == 1 and isinstance(key := keys.pop(), str) and key:
+            return key
+    if error.detail and (missing := _MISSING.match(error.detail)):
+        return missing.group(1)
+    return None
+
+
 def _http_error(error: HTTPException) -> ProblemDetailsException:
     status = error.status_code
     kind = _HTTP_KINDS.get(status, f"http-{status}")
@@ -82,6 +100,8 @@ def _http_error(error: HTTPException) -> ProblemDetailsException:
         extra = {"errors": error.extra}
     else:
         extra = None
+    if status == 400 and (field := _field_of(error)) is not None:
+        extra = {**(extra or {}), "field": field}
     return ProblemDetailsException(
         status_code=status,
         type_=PROBLEMS + kind,

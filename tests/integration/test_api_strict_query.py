@@ -43,6 +43,23 @@ async def test_a_time_that_is_not_rfc3339_text_is_a_400_naming_it(served: str, v
     assert answer.json()["field"] == "received_to"
 
 
+@pytest.mark.parametrize(
+    ("path", "named"),
+    [
+        ("/api/metrics/lead-time", "measure"),
+        ("/api/feedback/FB-1/similar?limit=0", "limit"),
+    ],
+)
+async def test_a_missing_or_invalid_parameter_is_named_in_field(
+    served: str, path: str, named: str
+) -> None:
+    async with httpx.AsyncClient(base_url=served, headers=AUTH) as client:
+        answer = await client.get(path)
+
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["field"] == named
+
+
 async def test_known_parameters_in_their_standard_form_are_accepted(served: str) -> None:
     async with httpx.AsyncClient(base_url=served, headers=AUTH) as client:
         answer = await client.get(
