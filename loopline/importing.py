@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import asyncpg
+import msgspec
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -51,6 +52,7 @@ from loopline.records import (
     text,
 )
 from migrations.runner import migrate
+from server.delivery import IncrementCreate
 from server.feedback import FeedbackCreate
 
 app = typer.Typer(
@@ -316,56 +318,43 @@ def import_teams(file: File, data_dir: DataDir = None) -> None:
 # --- increments -------------------------------------------------------------------------
 
 
-def commits_of(values: dict[str, Any]) -> list[Commit]:
-    raw = values.get("commits") or []
-    if not isinstance(raw, list):
-        raise RowError("commits", "must be a list of {sha, authored_at, message}")
-    commits = []
-    for n, commit in enumerate(raw):
-        if not isinstance(commit, dict):
-            raise RowError(f"commits[{n}]", "must be {sha, authored_at, message}")
-        sha = text(commit, "sha", f"commits[{n}].sha", required=True) or ""
-        authored = moment(commit, "authored_at", f"commits[{n}].authored_at", required=True)
-        assert authored is not None
-        message = text(commit, "message", f"commits[{n}].message") or ""
-        commits.append(Commit(sha=sha.strip().lower(), authored_at=authored, message=message))
-    return commits
+class IncrementImport(IncrementCreate, kw_only=True):
+    """A line of an increments file: the body of POST /api/increments, plus `texts` (pull
+    request titles and the like) in which references are looked for as in commit messages."""
 
-
-def succeeded(values: dict[str, Any]) -> bool:
-    status = (text(values, "status", "status") or "success").strip().lower()
-    if status in ("success", "succeeded"):
-        return True
-    if status in ("failure", "failed"):
-        return False
-    raise RowError("status", f"must be success or failure, not {status!r}")
+    texts: list[str] = msgspec.field(default_factory=list)
 
 
 def increment_row(store: EventStore) -> Row:
     async def row(values: dict[str, Any]) -> bool:
-        service = (text(values, "service", "service", required=True) or "").strip().lower()
-        team = text(values, "team", "team")
-        if team is not None:
-            team_id = await resolve_team(store, team)
+        data = convert({"environment": "production", **values}, IncrementImport, from_text=False)
+        if data.finished_at is None:
+            raise RowError("finished_at", "is missing")
+        service = data.service.strip().lower()
+        if data.team is not None:
+            team_id = await resolve_team(store, data.team)
             owner = await team_owning(store, service)
             if owner is not None and owner != team_id:
                 raise RowError("team", f"{service} is owned by another team")
         done = await record_increment(
             store,
             service=service,
-            environment=text(values, "environment", "environment") or "production",
-            release_version=text(values, "version", "version"),
-            commit_sha=text(values, "commit_sha", "commit_sha"),
-            started_at=moment(values, "started_at", "started_at"),
-            finished_at=moment(values, "finished_at", "finished_at", required=True),
-            succeeded=succeeded(values),
-            commits=commits_of(values),
-            texts=strings(values, "texts", "texts"),
-            external_ref=text(values, "external_ref", "external_ref"),
-            rolls_back=strings(values, "rolls_back", "rolls_back"),
+            environment=data.environment,
+            release_version=data.version,
+            commit_sha=data.commit_sha,
+            started_at=data.started_at,
+            finished_at=data.finished_at,
+            succeeded=data.status == "success",
+            commits=[
+                Commit(sha=c.sha.strip().lower(), authored_at=c.authored_at, message=c.message)
+                for c in data.commits
+            ],
+            texts=tuple(data.texts),
+            external_ref=data.external_ref,
+            rolls_back=tuple(data.rolls_back),
         )
-        if team is not None:
-            await own_repository(store, team, repository=service)
+        if data.team is not None:
+            await own_repository(store, data.team, repository=service)
         return done.created
 
     return row
