@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import HelpPanel
 
-from tui.client import ApiClient, ApiError, decode_change
+from tui.client import ApiClient, ApiError, Refused, decode_change
 from tui.commands import LooplineCommands
 from tui.messages import LiveChange, LiveState
 from tui.screens.backlog import BacklogScreen
@@ -113,6 +113,10 @@ class LooplineApp(App[None]):
                         last = int(ident) if ident.isdigit() else change.position
                         self.post_message(LiveChange(change))
                 detail = "the server closed the live stream"
+            except Refused as error:
+                # A wrong or revoked token stays wrong: say so once and stop asking.
+                self.post_message(LiveState(False, error.detail, final=True))
+                return
             except ApiError as error:
                 detail = error.detail
             except ValueError as error:  # a change we could not read
@@ -122,6 +126,16 @@ class LooplineApp(App[None]):
             failures += 1
 
     def on_live_state(self, message: LiveState) -> None:
+        if message.final:
+            self.sub_title = "offline — the server refused this token"
+            self.notify(
+                f"{message.detail}. Check the token (LOOPLINE_TOKEN or the token file) and"
+                " start again.",
+                title="Not live",
+                severity="error",
+                timeout=30,
+            )
+            return
         was_live = self.sub_title == "live"
         if message.connected:
             if self.sub_title.startswith("offline"):
@@ -134,9 +148,11 @@ class LooplineApp(App[None]):
                     severity="warning",
                     timeout=4,
                 )
-            self.sub_title = "offline — reconnecting…"
+            self.sub_title = "offline — server unreachable, reconnecting…"
 
     def on_live_change(self, message: LiveChange) -> None:
-        for screen in self.live_screens:
-            if screen.is_attached:
+        # Every mode's screens (out of sight ones mark themselves stale) and pushed ones
+        # such as an item's detail.
+        for screen in dict.fromkeys([*self.live_screens, *self.screen_stack]):
+            if screen.is_attached and hasattr(screen, "on_live_change"):
                 screen.post_message(LiveChange(message.change))

@@ -28,6 +28,10 @@ class Unreachable(ApiError):
     """Raised when no server answers at the API's address."""
 
 
+class Refused(ApiError):
+    """Raised when the server refuses the token (401): retrying cannot help."""
+
+
 class Problem(msgspec.Struct, kw_only=True):
     title: str = "Error"
     status: int = 0
@@ -168,6 +172,10 @@ class Decision(Model):
     version: int = 0
 
 
+class DecisionDetail(Model):
+    decision: Decision
+
+
 class Increment(Model):
     id: UUID
     service: str
@@ -270,6 +278,8 @@ def _problem(response: httpx.Response) -> ApiError:
     except (msgspec.DecodeError, msgspec.ValidationError):
         problem = Problem(title=response.reason_phrase or "Error")
     detail = problem.detail or problem.title or f"HTTP {response.status_code}"
+    if response.status_code == 401:
+        return Refused(401, problem.title, f"the server refused this token ({detail})")
     return ApiError(response.status_code, problem.title, detail)
 
 
@@ -399,11 +409,14 @@ class ApiClient:
         *,
         tags: list[str] | None = None,
         impact: str | None = None,
+        outcome: str | None = None,
         version: int | None = None,
     ) -> WriteResult:
         body: dict[str, object] = {"team": team, "tags": tags or []}
         if impact is not None:
             body["impact"] = impact
+        if outcome is not None:
+            body["outcome"] = outcome
         return await self._write(f"/api/feedback/{key}/triage", body, version)
 
     async def duplicate(self, key: str, of: str, *, version: int | None = None) -> WriteResult:
@@ -429,23 +442,52 @@ class ApiClient:
         body = {"before_version": before_version}
         return await self._write(f"/api/feedback/{key}/undo", body, version)
 
+    async def close_loop(
+        self, key: str, how: str, note: str | None = None, *, version: int | None = None
+    ) -> WriteResult:
+        body = {"how": how, "note": note}
+        return await self._write(f"/api/feedback/{key}/close-loop", body, version)
+
     # --- decisions ---------------------------------------------------------------------
 
-    async def decisions(self, team: str | None = None) -> list[Decision]:
-        params = {"team": team}
+    async def decisions(
+        self, team: str | None = None, *, after: int | None = None
+    ) -> list[Decision]:
+        params = {"team": team, "after": after}
         return await self._request("GET", "/api/decisions", list[Decision], params=params)
 
     async def decision(self, key: str) -> Decision:
-        return await self._request("GET", f"/api/decisions/{key}", Decision)
+        found = await self._request("GET", f"/api/decisions/{key}", DecisionDetail)
+        return found.decision
 
     async def propose_decision(
-        self, team: str, title: str, rationale: str, feedback: list[str]
+        self,
+        team: str,
+        title: str,
+        rationale: str,
+        feedback: list[str],
+        *,
+        options: list[str] | None = None,
+        outcome: str | None = None,
     ) -> WriteResult:
-        body = {"team": team, "title": title, "rationale": rationale, "feedback": feedback}
+        body = {
+            "team": team,
+            "title": title,
+            "rationale": rationale,
+            "feedback": feedback,
+            "options": options or [],
+            "outcome": outcome,
+        }
         return await self._write("/api/decisions", body)
 
     async def accept_decision(self, key: str) -> WriteResult:
         return await self._write(f"/api/decisions/{key}/accept", {})
+
+    async def decline_decision(self, key: str, rationale: str) -> WriteResult:
+        return await self._write(f"/api/decisions/{key}/decline", {"rationale": rationale})
+
+    async def supersede_decision(self, key: str, by: str) -> WriteResult:
+        return await self._write(f"/api/decisions/{key}/supersede", {"by": by})
 
     async def rank_decision(self, key: str, position: int) -> WriteResult:
         return await self._write(f"/api/decisions/{key}/rank", {"position": position})
@@ -459,19 +501,24 @@ class ApiClient:
     async def vocabulary(self) -> Vocabulary:
         return await self._request("GET", "/api/vocabulary", Vocabulary)
 
-    async def teams(self) -> list[Team]:
-        return await self._request("GET", "/api/teams", list[Team])
+    async def teams(self, *, after: int | None = None) -> list[Team]:
+        return await self._request("GET", "/api/teams", list[Team], params={"after": after})
 
-    async def outcomes(self) -> list[Outcome]:
-        return await self._request("GET", "/api/outcomes", list[Outcome])
+    async def outcomes(self, *, after: int | None = None) -> list[Outcome]:
+        params = {"after": after}
+        return await self._request("GET", "/api/outcomes", list[Outcome], params=params)
 
-    async def increments(self, team: str | None = None, limit: int = 100) -> list[Increment]:
-        params = {"team": team, "limit": limit}
+    async def increments(
+        self, team: str | None = None, limit: int = 100, *, after: int | None = None
+    ) -> list[Increment]:
+        params = {"team": team, "limit": limit, "after": after}
         page = await self._request("GET", "/api/increments", Page[Increment], params=params)
         return page.items
 
-    async def incidents(self, team: str | None = None, limit: int = 100) -> list[Incident]:
-        params = {"team": team, "limit": limit}
+    async def incidents(
+        self, team: str | None = None, limit: int = 100, *, after: int | None = None
+    ) -> list[Incident]:
+        params = {"team": team, "limit": limit, "after": after}
         page = await self._request("GET", "/api/incidents", Page[Incident], params=params)
         return page.items
 
@@ -483,6 +530,7 @@ class ApiClient:
         team: str | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
+        after: int | None = None,
     ) -> LeadTimes:
         params = {
             "measure": measure,
@@ -490,6 +538,7 @@ class ApiClient:
             "team": team,
             "from": _moment(start),
             "to": _moment(end),
+            "after": after,
         }
         return await self._request("GET", "/api/metrics/lead-time", LeadTimes, params=params)
 
@@ -499,8 +548,9 @@ class ApiClient:
         *,
         start: datetime | None = None,
         end: datetime | None = None,
+        after: int | None = None,
     ) -> Dora:
-        params = {"team": team, "from": _moment(start), "to": _moment(end)}
+        params = {"team": team, "from": _moment(start), "to": _moment(end), "after": after}
         return await self._request("GET", "/api/metrics/dora", Dora, params=params)
 
     # --- live --------------------------------------------------------------------------

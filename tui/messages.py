@@ -21,9 +21,11 @@ class LiveChange(Message, bubble=False):
 
 
 class LiveState(Message, bubble=False):
-    """The live stream connected, or lost its connection and is retrying."""
+    """The live stream connected, or lost its connection and is retrying (or, `final`,
+    stopped: the server refused the token)."""
 
-    def __init__(self, connected: bool, detail: str) -> None:
+    def __init__(self, connected: bool, detail: str, *, final: bool = False) -> None:
         super().__init__()
         self.connected = connected
         self.detail = detail
+        self.final = final

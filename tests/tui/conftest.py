@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import date
 
 import httpx
+import pytest
+from rich.console import Console
 from textual import events
 from textual.app import App
 from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
+from textual.message import Message
 from textual.pilot import Pilot
+from textual.widgets import Select
 
 from infra.settings import Settings
+from tests.conftest import ADMIN_TOKEN
+from tui.app import LooplineApp
+from tui.widgets.feedback_table import FeedbackTable
 
 TODAY = date(2026, 3, 2)
 
@@ -24,15 +32,16 @@ def today() -> date:
     return TODAY
 
 
-async def until(pilot: Pilot[None], condition: Callable[[], object], seconds: float = 10.0) -> None:
-    """Let the app run until `condition()` holds (AssertionError after `seconds`)."""
-    waited = 0.0
+async def until(pilot: Pilot[None], condition: Callable[[], object], seconds: float = 60.0) -> None:
+    """Let the app run until `condition()` holds (AssertionError after `seconds` of wall
+    time). The deadline only bounds a failure: on a loaded machine (CI shares two cores)
+    the server and the app can take many times longer than on an idle one."""
+    deadline = time.monotonic() + seconds
     while not condition():
-        if waited >= seconds:
+        if time.monotonic() >= deadline:
             said = [n.message for n in pilot.app._notifications]
             raise AssertionError(f"timed out after {seconds}s waiting for the app; it said {said}")
         await pilot.pause(0.02)
-        waited += 0.02
 
 
 async def seed(api: httpx.AsyncClient, items: int = 5) -> list[str]:
@@ -87,6 +96,18 @@ async def tap(pilot: Pilot[None], *keys: str) -> None:
         await pilot.pause(0.01)
 
 
+def screen_text(app: App[None]) -> str:
+    """What the screen shows, as plain text (an SVG screenshot escapes spaces)."""
+    width, height = app.size
+    console = Console(
+        width=width, height=height, file=io.StringIO(), force_terminal=True, record=True
+    )
+    console.print(
+        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    )
+    return console.export_text()
+
+
 def screen_name(app: App[None]) -> str:
     return type(app.screen).__name__
 
@@ -127,3 +148,50 @@ def serve_on(settings: Settings, dsn: str, port: int) -> Iterator[str]:
         server.force_exit = True  # the live stream holds a connection open
         thread.join(30)
         sock.close()
+
+
+class Session:
+    def __init__(
+        self, app: LooplineApp, pilot: Pilot[None], keys: list[str], seen: list[Message]
+    ) -> None:
+        self.app = app
+        self.pilot = pilot
+        self.keys = keys
+        self.seen = seen  # every message any part of the app handled, in order
+
+    @property
+    def table(self) -> FeedbackTable:
+        return self.app.screen_stack[0].query_one(FeedbackTable)
+
+    async def press(self, *keys: str) -> None:
+        await tap(self.pilot, *keys)
+
+    async def wait(self, condition: object) -> None:
+        assert callable(condition)
+        await until(self.pilot, condition)
+
+    async def prompt(self, name: str) -> None:
+        await self.wait(lambda: screen_name(self.app) == name)
+
+    async def back_in_inbox(self) -> None:
+        await self.wait(lambda: screen_name(self.app) == "InboxScreen")
+
+
+async def choose(session: Session, field: str, value: str) -> None:
+    """Set a choice of the open dialog, as picking it from the drop-down would (once the
+    drop-down has composed the label that shows the choice)."""
+    select = session.app.screen.query_one(f"#field-{field}", Select)
+    await session.wait(lambda: bool(select.query("SelectCurrent #label")))
+    select.value = value
+
+
+@pytest.fixture
+async def session(api_server: str, api: httpx.AsyncClient) -> AsyncIterator[Session]:
+    """The app on an inbox of 4 new items (newest first: keys[3] … keys[0])."""
+    keys = await seed(api, 4)
+    app = LooplineApp(api_server, ADMIN_TOKEN)
+    seen: list[Message] = []
+    async with app.run_test(size=(120, 40), notifications=True, message_hook=seen.append) as pilot:
+        s = Session(app, pilot, keys, seen)
+        await s.wait(lambda: s.table.row_count == 4 and app.sub_title == "live")
+        yield s

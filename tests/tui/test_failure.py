@@ -40,8 +40,8 @@ async def test_server_stopped_and_back(database_url: str, tmp_path: Path) -> Non
 
             # A triage while it is down fails with a notice; nothing changes on screen.
             await tap(pilot, "t")
-            await until(pilot, lambda: type(app.screen).__name__ == "PickPrompt")
-            await tap(pilot, "enter")
+            await until(pilot, lambda: type(app.screen).__name__ == "FormPrompt")
+            await tap(pilot, "ctrl+s")
             await until(pilot, lambda: any(keys[1] in m for m in messages(app)))
             assert table.items[keys[1]].status == "new"
 
@@ -49,8 +49,8 @@ async def test_server_stopped_and_back(database_url: str, tmp_path: Path) -> Non
             with serve_on(settings, database_url, port):
                 await until(pilot, lambda: app.sub_title == "live", seconds=20)
                 await tap(pilot, "t")
-                await until(pilot, lambda: type(app.screen).__name__ == "PickPrompt")
-                await tap(pilot, "enter")
+                await until(pilot, lambda: type(app.screen).__name__ == "FormPrompt")
+                await tap(pilot, "ctrl+s")
                 await until(pilot, lambda: keys[1] not in table.items)
                 async with httpx.AsyncClient(
                     base_url=url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}

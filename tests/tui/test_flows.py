@@ -3,59 +3,12 @@ server's state is checked through the API afterwards."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
-from textual.message import Message
-from textual.pilot import Pilot
 from textual.widgets import OptionList
 
-from tests.conftest import ADMIN_TOKEN
-from tests.tui.conftest import item, screen_name, seed, tap, until
-from tui.app import LooplineApp
+from tests.tui.conftest import Session, choose, item
 from tui.messages import LiveChange
 from tui.screens.detail import DetailScreen
-from tui.widgets.feedback_table import FeedbackTable
-
-
-class Session:
-    def __init__(
-        self, app: LooplineApp, pilot: Pilot[None], keys: list[str], seen: list[Message]
-    ) -> None:
-        self.app = app
-        self.pilot = pilot
-        self.keys = keys
-        self.seen = seen  # every message any part of the app handled, in order
-
-    @property
-    def table(self) -> FeedbackTable:
-        return self.app.screen_stack[0].query_one(FeedbackTable)
-
-    async def press(self, *keys: str) -> None:
-        await tap(self.pilot, *keys)
-
-    async def wait(self, condition: object) -> None:
-        assert callable(condition)
-        await until(self.pilot, condition)
-
-    async def prompt(self, name: str) -> None:
-        await self.wait(lambda: screen_name(self.app) == name)
-
-    async def back_in_inbox(self) -> None:
-        await self.wait(lambda: screen_name(self.app) == "InboxScreen")
-
-
-@pytest.fixture
-async def session(api_server: str, api: httpx.AsyncClient) -> AsyncIterator[Session]:
-    """The app on an inbox of 4 new items (newest first: keys[3] … keys[0])."""
-    keys = await seed(api, 4)
-    app = LooplineApp(api_server, ADMIN_TOKEN)
-    seen: list[Message] = []
-    async with app.run_test(size=(120, 40), notifications=True, message_hook=seen.append) as pilot:
-        s = Session(app, pilot, keys, seen)
-        await s.wait(lambda: s.table.row_count == 4 and app.sub_title == "live")
-        yield s
 
 
 async def test_triage_moves_the_item_out_of_the_inbox(
@@ -63,8 +16,8 @@ async def test_triage_moves_the_item_out_of_the_inbox(
 ) -> None:
     # The newest item is on top; triage it into the first team (billing).
     await session.press("t")
-    await session.prompt("PickPrompt")
-    await session.press("enter")
+    await session.prompt("FormPrompt")
+    await session.press("ctrl+s")
     await session.wait(lambda: session.table.row_count == 3)
     found = await item(api, session.keys[3])
     assert found["status"] == "triaged"
@@ -77,7 +30,7 @@ async def test_decline_with_a_reason_then_undo_takes_it_back(
 ) -> None:
     # Decline the top item with a reason.
     await session.press("3")
-    await session.prompt("TextPrompt")
+    await session.prompt("FormPrompt")
     await session.press(*"Not our product")
     await session.press("enter")
     await session.wait(lambda: session.table.row_count == 3)
@@ -97,11 +50,11 @@ async def test_undo_goes_back_several_actions(session: Session, api: httpx.Async
     await session.press("slash")
     session.app.screen.query_one("#status").value = "any"  # type: ignore[attr-defined]
     await session.press("escape", "g", "t")
-    await session.prompt("PickPrompt")
-    await session.press("enter")
+    await session.prompt("FormPrompt")
+    await session.press("ctrl+s")
     await session.wait(lambda: session.table.items[key].status == "triaged")
     await session.press("g", "h")
-    await session.prompt("TextPrompt")
+    await session.prompt("FormPrompt")
     await session.press("ctrl+u", *"2099-01-31", "enter")
     await session.wait(lambda: session.table.items[key].status == "deferred")
     # Two undos: first the defer (triaged, no deferral date), then the triage (new, no team).
@@ -121,8 +74,8 @@ async def test_undo_goes_back_several_actions(session: Session, api: httpx.Async
 
 async def test_defer_until_a_date(session: Session, api: httpx.AsyncClient) -> None:
     await session.press("j", "h")
-    await session.prompt("TextPrompt")
-    # Replace the suggested date.
+    await session.prompt("FormPrompt")
+    # Replace the suggested day.
     await session.press("ctrl+u", *"2099-01-31", "enter")
     await session.wait(lambda: session.table.row_count == 3)
     found = await item(api, session.keys[2])
@@ -172,8 +125,9 @@ async def test_bulk_triage_then_undo(session: Session, api: httpx.AsyncClient) -
     await session.press("space", "j", "space", "j", "space")
     await session.wait(lambda: len(session.table.selected) == 3)
     await session.press("t")
-    await session.prompt("PickPrompt")
-    await session.press("j", "enter")
+    await session.prompt("FormPrompt")
+    await choose(session, "team", "onboarding")
+    await session.press("ctrl+s")
     await session.wait(lambda: session.table.row_count == 1)
     triaged = [await item(api, k) for k in session.keys[1:]]
     assert {i["status"] for i in triaged} == {"triaged"}
@@ -197,8 +151,9 @@ async def test_undo_of_a_re_triage_restores_the_previous_team(
         lambda: (row := session.table.items.get(key)) is not None and row.team == "billing"
     )
     await session.press("escape", "g", "t")
-    await session.prompt("PickPrompt")
-    await session.press("j", "enter")  # onboarding
+    await session.prompt("FormPrompt")
+    await choose(session, "team", "onboarding")
+    await session.press("ctrl+s")
     await session.wait(lambda: session.table.items[key].team == "onboarding")
     await session.press("u")
     await session.wait(

@@ -14,11 +14,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from tui.client import ApiClient, ApiError, Decision, FeedbackDetail, Increment
 from tui.formatting import STATUS_STYLE, day, when
+from tui.messages import LiveChange
+from tui.screens.live import LiveScreen
 
 # History fields that are bookkeeping rather than something a reader wants to see.
 _QUIET = {"key", "team_id", "outcome_id", "decision_id", "original_id", "increment_id"}
@@ -86,13 +87,24 @@ def happened(data: dict[str, Any], recorded_at: datetime) -> datetime:
     return recorded_at
 
 
+def readable(value: object) -> str:
+    """A history value as a reader writes it: lists joined, not Python's repr."""
+    if isinstance(value, list | tuple):
+        return ", ".join(readable(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {readable(v)}" for k, v in value.items())
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
 def timeline(detail: FeedbackDetail) -> RenderableType:
     table = Table("When", "Event", "Details", box=None, expand=True, pad_edge=False)
     for entry in detail.history:
-        fields = ", ".join(
-            f"{k}={v}"
+        fields = "; ".join(
+            f"{k.replace('_', ' ')}: {readable(v)}"
             for k, v in entry.data.items()
-            if v not in (None, [], "")
+            if v not in (None, [], "", {})
             and k not in _QUIET
             and not k.endswith("_at")
             and not _UUID.search(str(v))
@@ -138,8 +150,9 @@ def links(
     return Group(*lines)
 
 
-class DetailScreen(Screen[None]):
+class DetailScreen(LiveScreen):
     CSS_PATH = "detail.tcss"
+    FOLLOWS = frozenset({"Feedback", "Decision", "Increment"})
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="detail.back"),
         Binding("r", "refresh", "Refresh", id="detail.refresh"),
@@ -153,6 +166,7 @@ class DetailScreen(Screen[None]):
         self.key = key
         self.ref = ref or key
         self.loaded = False
+        self.item_id = ""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -168,6 +182,16 @@ class DetailScreen(Screen[None]):
         self.load()
 
     def action_refresh(self) -> None:
+        self.load()
+
+    def on_live_change(self, message: LiveChange) -> None:
+        # Only this item's own changes, and those of its decision (the rest is noise here).
+        change = message.change
+        mine = change.key == self.key or str(change.id) in (self.ref, self.item_id)
+        if change.aggregate != "Feedback" or mine:
+            super().on_live_change(message)
+
+    def live_reload(self) -> None:
         self.load()
 
     def action_scroll_down(self) -> None:
@@ -210,6 +234,7 @@ class DetailScreen(Screen[None]):
 
     def on_detail_loaded(self, message: DetailLoaded) -> None:
         self.title = message.detail.item.key
+        self.item_id = str(message.detail.item.id)
         self.query_one("#summary", Static).update(summary(message.detail))
         self.query_one("#links", Static).update(
             links(message.detail, message.decision, message.increments, message.original)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date
 from uuid import UUID
 
 import msgspec
@@ -21,13 +22,16 @@ from tui.client import (
     Change,
     FeedbackItem,
     FeedbackView,
+    Outcome,
     Team,
     Vocabulary,
     WriteResult,
 )
+from tui.dates import HINT, parse_day
+from tui.formatting import clip
 from tui.messages import LiveChange
 from tui.screens.detail import DetailScreen
-from tui.screens.prompts import FindPrompt, PickPrompt, TextPrompt
+from tui.screens.prompts import Field, FindPrompt, FormPrompt, PickPrompt
 from tui.undo import Action, Undone, UndoStack
 from tui.widgets.feedback_table import FeedbackTable
 from tui.widgets.preview import Preview
@@ -37,8 +41,32 @@ PAGE = 100
 # Load the next page when the cursor comes this close to the last loaded row.
 LOOKAHEAD = 20
 TOUCHPOINTS = ("product", "onboarding", "billing", "support", "delivery", "mobile")
+IMPACTS = (("low", "low"), ("medium", "medium"), ("high", "high"), ("critical", "critical"))
+# Where planning is offered (the domain refuses it elsewhere; a new item is triaged first).
+PLANNABLE = ("triaged", "planned")
+# Decisions an item can be planned under (a proposal is accepted in the backlog first).
+IN_BACKLOG = ("accepted", "in_progress")
 ANY = "any"
 NEW_DECISION = "+new"
+
+
+@dataclass(frozen=True)
+class Triage:
+    """The triage dialog's answer."""
+
+    team: str
+    tags: list[str]
+    impact: str | None
+    outcome: str | None
+
+    @classmethod
+    def of(cls, answer: dict[str, str]) -> Triage:
+        return cls(
+            team=answer["team"],
+            tags=[t.strip() for t in answer["tags"].split(",") if t.strip()],
+            impact=answer["impact"] or None,
+            outcome=answer["outcome"] or None,
+        )
 
 
 class PageLoaded(Message):
@@ -56,16 +84,20 @@ class VocabularyLoaded(Message):
 
 
 class TeamsLoaded(Message):
-    def __init__(self, teams: list[Team]) -> None:
+    def __init__(self, teams: list[Team], outcomes: list[Outcome]) -> None:
         super().__init__()
         self.teams = teams
+        self.outcomes = outcomes
 
 
 class Acted(Message):
     """Writes went through: the action (for undo) and the answer per item."""
 
-    def __init__(self, action: Action, results: dict[str, WriteResult], team: str | None) -> None:
+    def __init__(
+        self, action: Action, results: dict[str, WriteResult], team: str | None, said: str
+    ) -> None:
         super().__init__()
+        self.said = said
         self.action = action
         self.results = results
         self.team = team
@@ -121,11 +153,13 @@ class InboxScreen(Screen[None]):
         Binding("g", "first", "First", show=False, id="inbox.first"),
         Binding("G", "last", "Last", show=False, id="inbox.last"),
         Binding("slash", "search", "Filter", key_display="/", id="inbox.filter"),
+        Binding("t", "triage", "Triage", id="inbox.triage"),
         Binding("1", "plan", "Plan", id="inbox.plan"),
         Binding("2", "duplicate", "Dup", id="inbox.duplicate"),
         Binding("3", "decline", "Decline", id="inbox.decline"),
         Binding("h", "defer", "Defer", id="inbox.defer"),
-        Binding("t", "triage", "Team", id="inbox.triage"),
+        Binding("p", "propose", "Propose", show=False, id="inbox.propose"),
+        Binding("c", "close_loop", "Close loop", show=False, id="inbox.close_loop"),
         Binding("space", "select", "Select", id="inbox.select"),
         Binding("u", "undo", "Undo", id="inbox.undo"),
         Binding("enter", "open", "Open", show=False, id="inbox.open"),
@@ -138,6 +172,7 @@ class InboxScreen(Screen[None]):
         self.client = client
         self.today = today
         self.teams: dict[UUID, Team] = {}
+        self.outcomes: list[Outcome] = []
         self.next_cursor: str | None = None
         # A page request is in flight (not Textual's `loading`, which would cover the
         # screen with a spinner and hold up its layout, the footer's included).
@@ -224,10 +259,11 @@ class InboxScreen(Screen[None]):
     async def load_teams(self) -> None:
         try:
             teams = await self.client.teams()
+            outcomes = await self.client.outcomes()
         except ApiError as error:
             self.notify(error.detail, title="Teams", severity="error")
             return
-        self.post_message(TeamsLoaded(teams))
+        self.post_message(TeamsLoaded(teams, outcomes))
 
     @work(exclusive=True, group="page")
     async def load(self, first: bool) -> None:
@@ -253,6 +289,7 @@ class InboxScreen(Screen[None]):
 
     def on_teams_loaded(self, message: TeamsLoaded) -> None:
         self.teams = {t.id: t for t in message.teams}
+        self.outcomes = message.outcomes
         select = self.query_one("#team", Select)
         current = select.value
         select.set_options([("all teams", ANY), *((t.slug, t.slug) for t in message.teams)])
@@ -360,6 +397,34 @@ class InboxScreen(Screen[None]):
         item = table.current()
         return [item] if item is not None else []
 
+    def what(self, items: list[FeedbackItem]) -> str:
+        return items[0].key if len(items) == 1 else f"{len(items)} items"
+
+    def triage_form(self, title: str, items: list[FeedbackItem]) -> FormPrompt:
+        first = items[0]
+        teams = [(t.slug, f"{t.slug}  {t.name}") for t in self.teams.values()]
+        outcomes = [(str(o.id), clip(o.statement, 60)) for o in self.outcomes]
+        return FormPrompt(
+            title,
+            [
+                Field(
+                    "team",
+                    "Team",
+                    value=first.team or (teams[0][0] if teams else ""),
+                    options=teams,
+                    required="Choose the team that takes it.",
+                ),
+                Field(
+                    "tags",
+                    "Tags (comma-separated)",
+                    value=", ".join(first.tags),
+                    placeholder="e.g. invoices, export",
+                ),
+                Field("impact", "Impact", value=first.impact or "", options=IMPACTS),
+                Field("outcome", "Outcome it serves", options=outcomes),
+            ],
+        )
+
     def action_triage(self) -> None:
         items = self.targets()
         if not items:
@@ -367,45 +432,91 @@ class InboxScreen(Screen[None]):
         if not self.teams:
             self.notify("No teams yet: form one first (or press r).", severity="warning")
             return
-        options = [(t.slug, f"{t.slug}  {t.name}") for t in self.teams.values()]
-        what = items[0].key if len(items) == 1 else f"{len(items)} items"
 
-        def chosen(team: str | None) -> None:
-            if team:
-                self.triage(items, team)
+        def chosen(answer: dict[str, str] | None) -> None:
+            if answer:
+                self.triage(items, Triage.of(answer))
 
-        self.app.push_screen(PickPrompt(f"Triage {what} into team", options), chosen)
+        self.app.push_screen(self.triage_form(f"Triage {self.what(items)}", items), chosen)
 
     def action_decline(self) -> None:
         items = self.targets()
         if not items:
             return
 
-        def chosen(reason: str | None) -> None:
-            if reason:
-                self.decline(items, reason)
+        def chosen(answer: dict[str, str] | None) -> None:
+            if answer:
+                self.decline(items, answer["reason"])
 
-        what = items[0].key if len(items) == 1 else f"{len(items)} items"
-        self.app.push_screen(TextPrompt(f"Decline {what}: why?"), chosen)
+        form = FormPrompt(
+            f"Decline {self.what(items)}",
+            [
+                Field(
+                    "reason",
+                    "Why?",
+                    placeholder="why it is declined (kept with the item)",
+                    required="Say why it is declined: the reason is kept with the item.",
+                )
+            ],
+        )
+        self.app.push_screen(form, chosen)
 
     def action_defer(self) -> None:
         items = self.targets()
         if not items:
             return
-        default = (self.today() + timedelta(days=14)).isoformat()
+        today = self.today()
 
-        def chosen(answer: str | None) -> None:
-            if not answer:
-                return
+        def problem(text: str) -> str | None:
             try:
-                until = date.fromisoformat(answer)
-            except ValueError:
-                self.notify(f"{answer!r} is not a date (YYYY-MM-DD)", severity="error")
-                return
-            self.defer(items, until)
+                parse_day(text, today)
+            except ValueError as error:
+                return str(error)
+            return None
 
-        what = items[0].key if len(items) == 1 else f"{len(items)} items"
-        self.app.push_screen(TextPrompt(f"Defer {what} until", value=default), chosen)
+        def chosen(answer: dict[str, str] | None) -> None:
+            if answer:
+                until = parse_day(answer["until"], today)
+                self.defer(items, until, answer["reason"] or None)
+
+        form = FormPrompt(
+            f"Defer {self.what(items)}",
+            [
+                Field(
+                    "until",
+                    "Until",
+                    value="in 2 weeks",
+                    placeholder=HINT,
+                    required=f"Say until when: {HINT}.",
+                    check=problem,
+                ),
+                Field("reason", "Why (optional)"),
+            ],
+        )
+        self.app.push_screen(form, chosen)
+
+    def action_close_loop(self) -> None:
+        items = self.targets()
+        if not items:
+            return
+
+        def chosen(answer: dict[str, str] | None) -> None:
+            if answer:
+                self.close_loop(items, answer["how"], answer["note"] or None)
+
+        form = FormPrompt(
+            f"Close the loop on {self.what(items)}: how was the customer told?",
+            [
+                Field(
+                    "how",
+                    "How",
+                    placeholder="email, call, in-app, changelog…",
+                    required="Say how the customer was told (email, call, in-app…).",
+                ),
+                Field("note", "Note (optional)"),
+            ],
+        )
+        self.app.push_screen(form, chosen)
 
     def action_duplicate(self) -> None:
         item = self.table.current()
@@ -428,54 +539,150 @@ class InboxScreen(Screen[None]):
         item = self.table.current()
         if item is None:
             return
-        self.pick_decision(item)
+        if item.status not in PLANNABLE and item.status != "new":
+            self.notify(
+                f"{item.key} is {item.status}: only a triaged item can be planned"
+                " (reopen or triage it first).",
+                severity="warning",
+            )
+            return
+        self.plan_flow(item)
+
+    def action_propose(self) -> None:
+        items = self.targets()
+        if not items:
+            return
+        self.propose_flow(items)
+
+    def decision_form(self, items: list[FeedbackItem]) -> FormPrompt:
+        teams = [(t.slug, f"{t.slug}  {t.name}") for t in self.teams.values()]
+        outcomes = [(str(o.id), clip(o.statement, 60)) for o in self.outcomes]
+        asks = ", ".join(i.key for i in items[:5]) + ("…" if len(items) > 5 else "")
+        return FormPrompt(
+            f"Propose a decision for {asks}",
+            [
+                Field("title", "Title (one line)", required="Give the decision a title."),
+                Field(
+                    "rationale",
+                    "Rationale",
+                    placeholder="why this, and why now",
+                    required="Say why: the rationale is what reviewers accept or decline.",
+                ),
+                Field("options", "Options considered (separated by ;)"),
+                Field(
+                    "team",
+                    "Team",
+                    value=next((i.team for i in items if i.team), None)
+                    or (teams[0][0] if teams else ""),
+                    options=teams,
+                    required="Choose the team that owns the decision.",
+                ),
+                Field("outcome", "Outcome it serves", options=outcomes),
+            ],
+        )
 
     @work(group="write")
-    async def pick_decision(self, item: FeedbackItem) -> None:
+    async def propose_flow(self, items: list[FeedbackItem]) -> None:
+        await self.propose(items)
+
+    async def propose(self, items: list[FeedbackItem]) -> None:
+        """Propose a decision from the chosen items (proposed, not accepted: the backlog
+        accepts it); the items are linked to it as its asks."""
+        if not self.teams:
+            self.notify("No teams yet: form one first (or press r).", severity="warning")
+            return
+        answer = await self.app.push_screen_wait(self.decision_form(items))
+        if not answer:
+            return
+        try:
+            created = await self.client.propose_decision(
+                answer["team"],
+                answer["title"],
+                answer["rationale"],
+                [i.key for i in items],
+                options=[o.strip() for o in answer["options"].split(";") if o.strip()],
+                outcome=answer["outcome"] or None,
+            )
+        except ApiError as error:
+            self.notify(error.detail, title="Propose a decision", severity="error")
+            return
+        self.seen = max(self.seen, created.position or 0)
+        self.notify(
+            f"Proposed {created.key} for {', '.join(i.key for i in items)}; accept it in the"
+            " backlog (b, then a), then plan the items under it (1).",
+            timeout=6,
+        )
+
+    @work(group="write")
+    async def plan_flow(self, item: FeedbackItem) -> None:
+        if item.status == "new":
+            # Only a triaged item can be planned: triage it first, then carry on.
+            if not self.teams:
+                self.notify("No teams yet: form one first (or press r).", severity="warning")
+                return
+            form = self.triage_form(f"{item.key} is new: triage it first, then plan it", [item])
+            answer = await self.app.push_screen_wait(form)
+            if not answer:
+                return
+            triage = Triage.of(answer)
+            try:
+                result = await self.client.triage(
+                    str(item.id),
+                    triage.team,
+                    tags=triage.tags,
+                    impact=triage.impact,
+                    outcome=triage.outcome,
+                    version=item.version,
+                )
+            except ApiError as error:
+                self.notify(f"{item.key}: {error.detail}", title=error.title, severity="error")
+                return
+            item = msgspec.structs.replace(
+                item, status=result.status or "triaged", version=result.version, team=triage.team
+            )
+            self.seen = max(self.seen, result.position or 0)
         try:
             decisions = await self.client.decisions(item.team)
         except ApiError as error:
             self.notify(error.detail, title="Decisions", severity="error")
             return
-        options = [(NEW_DECISION, "+ new decision…")]
-        options += [(d.key, f"{d.key}  {d.title}  ({d.status})") for d in decisions]
+        options = [(NEW_DECISION, "+ propose a new decision…")]
+        options += [
+            (d.key, f"{d.key}  {clip(d.title, 50)}  ({d.status})")
+            for d in decisions
+            if d.status in IN_BACKLOG
+        ]
         choice = await self.app.push_screen_wait(PickPrompt(f"Plan {item.key} under", options))
         if choice is None:
             return
         if choice == NEW_DECISION:
-            if item.team is None:
-                self.notify("Triage it into a team first (t).", severity="warning")
-                return
-            title = await self.app.push_screen_wait(
-                TextPrompt("New decision: title", value=item.text[:80])
-            )
-            if not title:
-                return
-            try:
-                created = await self.client.propose_decision(
-                    item.team, title, f"Asked for in {item.key}", []
-                )
-                choice = created.key or str(created.id)
-                await self.client.accept_decision(choice)
-            except ApiError as error:
-                self.notify(error.detail, title="Decision", severity="error")
-                return
+            # A new decision is proposed with this item as its ask; the item is planned
+            # under it once the backlog accepts it.
+            await self.propose([item])
+            return
         await self.write(
             "plan",
             [item],
             lambda i: self.client.plan(str(i.id), choice, version=i.version),
             None,
+            said=f"Planned {item.key} under {choice}",
         )
 
     @work(group="write")
-    async def triage(self, items: list[FeedbackItem], team: str) -> None:
+    async def triage(self, items: list[FeedbackItem], triage: Triage) -> None:
         await self.write(
             "triage",
             items,
             lambda i: self.client.triage(
-                str(i.id), team, tags=i.tags, impact=i.impact, version=self.version_of(i, items)
+                str(i.id),
+                triage.team,
+                tags=triage.tags,
+                impact=triage.impact,
+                outcome=triage.outcome,
+                version=self.version_of(i, items),
             ),
-            team,
+            triage.team,
+            said=f"Triaged {self.what(items)} into {triage.team}",
         )
 
     @work(group="write")
@@ -485,15 +692,31 @@ class InboxScreen(Screen[None]):
             items,
             lambda i: self.client.decline(str(i.id), reason, version=self.version_of(i, items)),
             None,
+            said=f"Declined {self.what(items)}",
         )
 
     @work(group="write")
-    async def defer(self, items: list[FeedbackItem], until: date) -> None:
+    async def defer(self, items: list[FeedbackItem], until: date, reason: str | None) -> None:
         await self.write(
             "defer",
             items,
-            lambda i: self.client.defer(str(i.id), until, version=self.version_of(i, items)),
+            lambda i: self.client.defer(
+                str(i.id), until, reason, version=self.version_of(i, items)
+            ),
             None,
+            said=f"Deferred {self.what(items)} until {until.isoformat()}",
+        )
+
+    @work(group="write")
+    async def close_loop(self, items: list[FeedbackItem], how: str, note: str | None) -> None:
+        await self.write(
+            "close the loop",
+            items,
+            lambda i: self.client.close_loop(
+                str(i.id), how, note, version=self.version_of(i, items)
+            ),
+            None,
+            said=f"Closed the loop on {self.what(items)} ({how})",
         )
 
     @work(group="write")
@@ -503,6 +726,7 @@ class InboxScreen(Screen[None]):
             [item],
             lambda i: self.client.duplicate(str(i.id), original, version=i.version),
             None,
+            said=f"Marked {item.key} a duplicate of {original}",
         )
 
     @staticmethod
@@ -517,6 +741,8 @@ class InboxScreen(Screen[None]):
         items: list[FeedbackItem],
         call: Callable[[FeedbackItem], Awaitable[WriteResult]],
         team: str | None,
+        *,
+        said: str,
     ) -> None:
         results: dict[str, WriteResult] = {}
         for item in items:
@@ -525,7 +751,7 @@ class InboxScreen(Screen[None]):
             except ApiError as error:
                 self.notify(f"{item.key}: {error.detail}", title=error.title, severity="error")
         if results:
-            self.post_message(Acted(Action.of(name, results), results, team))
+            self.post_message(Acted(Action.of(name, results), results, team, said))
 
     def on_acted(self, message: Acted) -> None:
         table = self.table
@@ -543,7 +769,7 @@ class InboxScreen(Screen[None]):
         table.selected.difference_update(message.results)
         self.undo_stack.push(message.action)
         self.summarise()
-        self.notify(f"{message.action.label} — u undoes it", timeout=3)
+        self.notify(f"{message.said} — u undoes it", timeout=3)
 
     def replace(self, item: FeedbackItem, **changes: object) -> None:
         updated = msgspec.structs.replace(item, **changes)
@@ -632,7 +858,7 @@ class InboxScreen(Screen[None]):
         at_top = table.cursor_row == 0
         table.put(item)
         items = table.items
-        table.sort("key", key=lambda key: (items[key].received_at, key), reverse=True)
+        table.sort("key", key=lambda cell: (items[str(cell)].received_at, str(cell)), reverse=True)
         if at_top:
             table.move_cursor(row=0)
         self.summarise()

@@ -10,12 +10,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Select, Static
+from textual.widgets import Footer, Header, Select, Static
 from textual_plotext import PlotextPlot
 
 from tui.client import ApiClient, ApiError, Dora, LeadTimes, Team
 from tui.formatting import TIER_STYLE, day, duration
+from tui.screens.live import LiveScreen
+from tui.widgets.fit_table import FitTable
 
 MEASURES = (
     ("triage", "time to triage"),
@@ -35,6 +36,16 @@ def window(now: datetime) -> tuple[datetime, datetime]:
     answers it)."""
     end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
     return end - WINDOW, end
+
+
+PER_TEAM = (
+    ("team", "Team"),
+    ("n", "n"),
+    ("p50", "p50"),
+    ("p75", "p75"),
+    ("p85", "p85"),
+    ("p95", "p95"),
+)
 
 
 class MetricsLoaded(Message):
@@ -76,8 +87,9 @@ def tiles(dora: Dora) -> list[str]:
     ]
 
 
-class MetricsScreen(Screen[None]):
+class MetricsScreen(LiveScreen):
     CSS_PATH = "metrics.tcss"
+    FOLLOWS = frozenset({"Feedback", "Increment", "Incident", "Team"})
     BINDINGS = [Binding("r", "refresh", "Refresh", id="metrics.refresh")]
 
     def __init__(self, client: ApiClient, clock: Callable[[], datetime]) -> None:
@@ -105,30 +117,28 @@ class MetricsScreen(Screen[None]):
             for n in range(4):
                 yield Static("", classes="tile", id=f"tile-{n}")
         with Horizontal(id="lead"):
-            yield DataTable[str](id="per-team", cursor_type="row")
+            yield FitTable(PER_TEAM, id="per-team", zebra_stripes=False)
             with Vertical(id="trend-box"):
                 yield PlotextPlot(id="trend")
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#per-team", DataTable)
-        for label in ("Team", "n", "p50", "p75", "p85", "p95"):
-            table.add_column(label, key=label.lower())
-        table.focus()
+        self.query_one("#per-team", FitTable).focus()
         self.load(with_teams=True)
 
     @work(exclusive=True, group="metrics")
     async def load(self, with_teams: bool = False) -> None:
         try:
             start, end = window(self.clock())
-            teams = await self.client.teams() if with_teams else None
+            after = self.after
+            teams = await self.client.teams(after=after) if with_teams else None
             per_team = await self.client.lead_time(
-                self.measure, group_by="team", team=self.team, start=start, end=end
+                self.measure, group_by="team", team=self.team, start=start, end=end, after=after
             )
             weekly = await self.client.lead_time(
-                self.measure, group_by="week", team=self.team, start=start, end=end
+                self.measure, group_by="week", team=self.team, start=start, end=end, after=after
             )
-            dora = await self.client.dora(self.team, start=start, end=end)
+            dora = await self.client.dora(self.team, start=start, end=end, after=after)
         except ApiError as error:
             self.notify(error.detail, title="Metrics", severity="error")
             return
@@ -142,18 +152,23 @@ class MetricsScreen(Screen[None]):
         start, end = message.span
         last = end - timedelta(minutes=1)
         self.query_one("#window", Static).update(f"{day(start)} to {day(last)}")
-        table = self.query_one("#per-team", DataTable)
-        table.clear()
-        for g in message.per_team.groups:
-            name = g.group.get("label") or g.group.get("team") or "no team"
-            table.add_row(
-                name,
-                str(g.count),
-                duration(g.p50),
-                duration(g.p75),
-                duration(g.p85),
-                duration(g.p95),
+        table = self.query_one("#per-team", FitTable)
+        table.fill(
+            (
+                str(n),
+                (
+                    g.group.get("label") or g.group.get("team") or "no team",
+                    str(g.count),
+                    duration(g.p50),
+                    duration(g.p75),
+                    duration(g.p85),
+                    duration(g.p95),
+                ),
             )
+            for n, g in enumerate(message.per_team.groups)
+        )
+        # As wide as its figures, so the chart beside it starts after the last column.
+        table.styles.width = table.natural_width()
         weeks = [g for g in message.weekly.groups if g.group.get("week") and g.p50 is not None]
         plot = self.query_one(PlotextPlot)
         plt = plot.plt
@@ -185,3 +200,6 @@ class MetricsScreen(Screen[None]):
 
     def action_refresh(self) -> None:
         self.load(with_teams=True)
+
+    def live_reload(self) -> None:
+        self.load()

@@ -1,40 +1,101 @@
-"""Small modal screens: ask for a line of text, pick one of a list, find an item."""
+"""Small modal screens: a form that validates in place, pick one of a list, find an item."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, OptionList
+from textual.widgets import Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from tui.client import ApiClient, ApiError
 from tui.formatting import clip
 
 
-class TextPrompt(ModalScreen[str | None]):
-    """One line of text; Enter answers it, Escape cancels (None)."""
+@dataclass(frozen=True)
+class Field:
+    """One answer of a form. `options` (value, label) make it a choice; `required` is what
+    to say when it is left empty; `check` returns what is wrong with an answer, or None."""
+
+    name: str
+    label: str
+    value: str = ""
+    placeholder: str = ""
+    required: str | None = None
+    options: Sequence[tuple[str, str]] | None = None
+    check: Callable[[str], str | None] | None = None
+
+
+class FormPrompt(ModalScreen[dict[str, str] | None]):
+    """A dialog of one or more fields. Enter (or ctrl+s) submits: every field is checked,
+    and a wrong one keeps the dialog open, says why under the fields and takes the focus.
+    Escape cancels (None). The answer maps each field's name to its text ("" when empty)."""
 
     CSS_PATH = "prompts.tcss"
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="prompt.cancel"),
+        Binding("ctrl+s", "submit", "Save", id="prompt.save"),
+    ]
 
-    def __init__(self, title: str, *, value: str = "", placeholder: str = "") -> None:
+    def __init__(self, title: str, fields: Sequence[Field]) -> None:
         super().__init__()
         self.title_text = title
-        self.value = value
-        self.placeholder = placeholder
+        self.fields = tuple(fields)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title")
-            yield Input(value=self.value, placeholder=self.placeholder, id="answer")
+            for field in self.fields:
+                if len(self.fields) > 1 or field.options is not None:
+                    yield Label(field.label, classes="field-label")
+                if field.options is not None:
+                    yield Select[str](
+                        [(label, value) for value, label in field.options],
+                        value=field.value or Select.NULL,
+                        allow_blank=field.required is None or not field.value,
+                        id=f"field-{field.name}",
+                        compact=True,
+                    )
+                else:
+                    yield Input(
+                        value=field.value,
+                        placeholder=field.placeholder or field.label,
+                        id=f"field-{field.name}",
+                    )
+            yield Static("", id="error", classes="dialog-error")
+            yield Label("enter saves · tab next field · esc cancels", classes="dialog-hint")
+
+    def answer(self, field: Field) -> str:
+        widget = self.query_one(f"#field-{field.name}")
+        if isinstance(widget, Select):
+            value = widget.value
+            return "" if value is Select.NULL else str(value)
+        assert isinstance(widget, Input)
+        return widget.value.strip()
+
+    def problem(self, field: Field, answer: str) -> str | None:
+        if not answer:
+            return field.required
+        return field.check(answer) if field.check else None
 
     @on(Input.Submitted)
-    def submitted(self, event: Input.Submitted) -> None:
-        answer = event.value.strip()
-        self.dismiss(answer or None)
+    def submitted(self) -> None:
+        self.action_submit()
+
+    def action_submit(self) -> None:
+        answers = {f.name: self.answer(f) for f in self.fields}
+        for field in self.fields:
+            problem = self.problem(field, answers[field.name])
+            if problem:
+                self.query_one("#error", Static).update(problem)
+                self.query_one(f"#field-{field.name}").focus()
+                return
+        self.dismiss(answers)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -8,14 +8,34 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label
 
 from tui.client import ApiClient, ApiError, Incident, Increment
-from tui.formatting import clip, when
-from tui.messages import LiveChange
+from tui.formatting import when
+from tui.screens.live import LiveScreen
+from tui.widgets.fit_table import FitTable, flat
 
 OUTCOME_STYLE = {"succeeded": "green3", "success": "green3", "failed": "red3", "failure": "red3"}
+
+
+# What matters most comes first: on a narrow terminal the last columns scroll.
+INCREMENTS = (
+    ("finished", "Finished"),
+    ("service", "Service"),
+    ("version", "Version"),
+    ("result", "Result"),
+    ("resolved", "Resolved"),
+    ("team", "Team"),
+    ("env", "Env"),
+)
+INCIDENTS = (
+    ("opened", "Opened"),
+    ("service", "Service"),
+    ("status", "Status"),
+    ("title", "Title"),
+    ("resolved", "Resolved"),
+    ("cause", "Cause"),
+)
 
 
 class ShippedLoaded(Message):
@@ -25,8 +45,9 @@ class ShippedLoaded(Message):
         self.incidents = incidents
 
 
-class ShippedScreen(Screen[None]):
+class ShippedScreen(LiveScreen):
     CSS_PATH = "shipped.tcss"
+    FOLLOWS = frozenset({"Increment", "Incident", "Team"})
     BINDINGS = [
         Binding("j", "down", "Down", show=False, id="shipped.down"),
         Binding("k", "up", "Up", show=False, id="shipped.up"),
@@ -41,56 +62,55 @@ class ShippedScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Label("Increments", classes="heading")
-        yield DataTable[str | Text](id="increments", cursor_type="row", zebra_stripes=True)
+        yield FitTable(INCREMENTS, flex="resolved", id="increments")
         yield Label("Incidents", classes="heading")
-        yield DataTable[str | Text](id="incidents", cursor_type="row", zebra_stripes=True)
+        yield FitTable(INCIDENTS, flex="title", id="incidents")
         yield Footer()
 
     def on_mount(self) -> None:
-        increments = self.query_one("#increments", DataTable)
-        for label in ("Finished", "Service", "Version", "Env", "Result", "Team", "Resolved"):
-            increments.add_column(label, key=label.lower())
-        incidents = self.query_one("#incidents", DataTable)
-        for label in ("Opened", "Service", "Title", "Status", "Resolved", "Cause"):
-            incidents.add_column(label, key=label.lower())
-        increments.focus()
+        self.query_one("#increments", FitTable).focus()
         self.load()
 
     @work(exclusive=True, group="shipped")
     async def load(self) -> None:
         try:
-            increments = await self.client.increments()
-            incidents = await self.client.incidents()
+            increments = await self.client.increments(after=self.after)
+            incidents = await self.client.incidents(after=self.after)
         except ApiError as error:
             self.notify(error.detail, title="Shipped", severity="error")
             return
         self.post_message(ShippedLoaded(increments, incidents))
 
     def on_shipped_loaded(self, message: ShippedLoaded) -> None:
-        table = self.query_one("#increments", DataTable)
-        table.clear()
-        for i in message.increments:
-            resolved = ", ".join([*i.decision_refs, *i.feedback_refs]) or "—"
-            table.add_row(
-                when(i.finished_at),
-                i.service,
-                clip(i.release_version or (i.commit_sha or "")[:8], 12),
-                i.environment,
-                Text(i.status, style=OUTCOME_STYLE.get(i.status, "")),
-                i.team or "",
-                clip(resolved, 40),
+        self.query_one("#increments", FitTable).fill(
+            (
+                str(i.id),
+                (
+                    when(i.finished_at),
+                    i.service,
+                    i.release_version or (i.commit_sha or "")[:8],
+                    Text(i.status, style=OUTCOME_STYLE.get(i.status, "")),
+                    flat(", ".join([*i.decision_refs, *i.feedback_refs]) or "—"),
+                    i.team or "",
+                    i.environment,
+                ),
             )
-        incidents = self.query_one("#incidents", DataTable)
-        incidents.clear()
-        for n in message.incidents:
-            incidents.add_row(
-                when(n.opened_at),
-                n.service,
-                clip(n.title, 36),
-                Text(n.status, style="red3" if n.status == "open" else ""),
-                when(n.resolved_at),
-                (n.caused_by_sha or "")[:8],
+            for i in message.increments
+        )
+        self.query_one("#incidents", FitTable).fill(
+            (
+                str(n.id),
+                (
+                    when(n.opened_at),
+                    n.service,
+                    Text(n.status, style="red3" if n.status == "open" else ""),
+                    flat(n.title),
+                    when(n.resolved_at),
+                    (n.caused_by_sha or "")[:8],
+                ),
             )
+            for n in message.incidents
+        )
 
     def action_down(self) -> None:
         table = self.focused
@@ -105,6 +125,5 @@ class ShippedScreen(Screen[None]):
     def action_refresh(self) -> None:
         self.load()
 
-    def on_live_change(self, message: LiveChange) -> None:
-        if message.change.aggregate in ("Increment", "Incident") and self.is_current:
-            self.load()
+    def live_reload(self) -> None:
+        self.load()

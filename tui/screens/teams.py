@@ -6,11 +6,30 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Label
+from textual.widgets import Footer, Header, Label
 
 from tui.client import ApiClient, ApiError, Outcome, Team
-from tui.formatting import clip
+from tui.screens.live import LiveScreen
+from tui.widgets.fit_table import FitTable, flat
+
+TEAM_COLUMNS = (
+    ("team", "Team"),
+    ("name", "Name"),
+    ("members", "Members"),
+    ("repositories", "Repositories"),
+)
+OUTCOME_COLUMNS = (
+    ("outcome", "Outcome"),
+    ("measure", "Measured by"),
+    ("teams", "Teams"),
+    ("status", "Status"),
+)
+
+
+def members(team: Team) -> str:
+    return ", ".join(
+        f"{m.handle} ({'/'.join(m.skills)})" if m.skills else m.handle for m in team.members
+    )
 
 
 class TeamsLoaded(Message):
@@ -20,8 +39,9 @@ class TeamsLoaded(Message):
         self.outcomes = outcomes
 
 
-class TeamsScreen(Screen[None]):
+class TeamsScreen(LiveScreen):
     CSS_PATH = "teams.tcss"
+    FOLLOWS = frozenset({"Team", "Outcome", "Feedback", "Increment"})
     BINDINGS = [Binding("r", "refresh", "Refresh", id="teams.refresh")]
 
     def __init__(self, client: ApiClient) -> None:
@@ -31,51 +51,41 @@ class TeamsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Label("Teams", classes="heading")
-        yield DataTable[str](id="team-list", cursor_type="row", zebra_stripes=True)
+        yield FitTable(TEAM_COLUMNS, flex="members", id="team-list")
         yield Label("Outcomes", classes="heading")
-        yield DataTable[str](id="outcome-list", cursor_type="row", zebra_stripes=True)
+        yield FitTable(OUTCOME_COLUMNS, flex="outcome", id="outcome-list")
         yield Footer()
 
     def on_mount(self) -> None:
-        teams = self.query_one("#team-list", DataTable)
-        for label in ("Team", "Name", "Members", "Repositories"):
-            teams.add_column(label, key=label.lower())
-        outcomes = self.query_one("#outcome-list", DataTable)
-        for label in ("Outcome", "Measured by", "Teams", "Status"):
-            outcomes.add_column(label, key=label.lower())
-        teams.focus()
+        self.query_one("#team-list", FitTable).focus()
         self.load()
 
     @work(exclusive=True, group="teams")
     async def load(self) -> None:
         try:
-            teams = await self.client.teams()
+            teams = await self.client.teams(after=self.after)
         except ApiError as error:
             self.notify(error.detail, title="Teams", severity="error")
             return
         try:
-            outcomes = await self.client.outcomes()
+            outcomes = await self.client.outcomes(after=self.after)
         except ApiError as error:
             self.notify(error.detail, title="Outcomes", severity="error")
             outcomes = []
         self.post_message(TeamsLoaded(teams, outcomes))
 
     def on_teams_loaded(self, message: TeamsLoaded) -> None:
-        table = self.query_one("#team-list", DataTable)
-        table.clear()
-        for t in message.teams:
-            members = ", ".join(
-                f"{m.handle} ({'/'.join(m.skills)})" if m.skills else m.handle for m in t.members
-            )
-            table.add_row(
-                t.slug, t.name, clip(members or "—", 50), clip(", ".join(t.repositories), 30)
-            )
-        outcomes = self.query_one("#outcome-list", DataTable)
-        outcomes.clear()
-        for o in message.outcomes:
-            outcomes.add_row(
-                clip(o.statement, 50), clip(o.measure, 30), ", ".join(o.teams), o.status
-            )
+        self.query_one("#team-list", FitTable).fill(
+            (str(t.id), (t.slug, t.name, flat(members(t) or "—"), ", ".join(t.repositories)))
+            for t in message.teams
+        )
+        self.query_one("#outcome-list", FitTable).fill(
+            (str(o.id), (flat(o.statement), o.measure, ", ".join(o.teams), o.status))
+            for o in message.outcomes
+        )
 
     def action_refresh(self) -> None:
+        self.load()
+
+    def live_reload(self) -> None:
         self.load()

@@ -8,31 +8,34 @@ from uuid import UUID
 
 from rich.text import Text
 from textual.coordinate import Coordinate
-from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
 
 from tui.client import FeedbackItem
-from tui.formatting import STATUS_STYLE, clip, day, nps
+from tui.formatting import STATUS_STYLE, day, nps
+from tui.widgets.fit_table import Cell, FitTable, flat
 
-COLUMNS = ("sel", "key", "status", "received", "channel", "team", "nps", "text")
-TEXT_WIDTH = 60
+COLUMNS = (
+    ("sel", ""),
+    ("key", "Key"),
+    ("status", "Status"),
+    ("received", "Received"),
+    ("channel", "Channel"),
+    ("team", "Team"),
+    ("nps", "NPS"),
+    ("text", "Text"),
+)
 
 
-class FeedbackTable(DataTable[str | Text]):
+class FeedbackTable(FitTable):
     """Rows keyed by feedback key; the items themselves are kept beside the rows."""
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        super().__init__(COLUMNS, flex="text", id=id)
         self.items: dict[str, FeedbackItem] = {}
         self.keys: dict[UUID, str] = {}
         self.selected: set[str] = set()
 
-    def on_mount(self) -> None:
-        labels = ("", "Key", "Status", "Received", "Channel", "Team", "NPS", "Text")
-        for key, label in zip(COLUMNS, labels, strict=True):
-            self.add_column(label, key=key)
-
-    def cells(self, item: FeedbackItem) -> tuple[str | Text, ...]:
+    def cells(self, item: FeedbackItem) -> tuple[Cell, ...]:
         return (
             "●" if item.key in self.selected else " ",
             item.key,
@@ -41,23 +44,25 @@ class FeedbackTable(DataTable[str | Text]):
             item.channel,
             item.team or "",
             nps(item.nps),
-            clip(item.text, TEXT_WIDTH),
+            flat(item.text),
         )
 
     def reset(self) -> None:
-        self.clear()
+        self.fill([])
         self.items.clear()
         self.keys.clear()
         self.selected.clear()
 
     def append(self, items: Iterable[FeedbackItem]) -> None:
+        fresh = []
         for item in items:
             if item.key in self.items:
                 self.put(item)
                 continue
             self.items[item.key] = item
             self.keys[item.id] = item.key
-            self.add_row(*self.cells(item), key=item.key)
+            fresh.append((item.key, self.cells(item)))
+        self.add(fresh)
 
     def put(self, item: FeedbackItem) -> None:
         """Replace a row's item, updating only the cells that changed."""
@@ -65,11 +70,13 @@ class FeedbackTable(DataTable[str | Text]):
         self.items[item.key] = item
         self.keys[item.id] = item.key
         if old is None:
-            self.add_row(*self.cells(item), key=item.key)
+            self.add([(item.key, self.cells(item))])
             return
-        for column, before, after in zip(COLUMNS, self.cells(old), self.cells(item), strict=True):
+        for (column, _), before, after in zip(
+            COLUMNS, self.cells(old), self.cells(item), strict=True
+        ):
             if before != after:
-                self.update_cell(item.key, column, after)
+                self.set(item.key, column, after)
 
     def drop(self, key: str) -> None:
         dropped = self.items.pop(key, None)
@@ -84,7 +91,7 @@ class FeedbackTable(DataTable[str | Text]):
             self.selected.discard(key)
         else:
             self.selected.add(key)
-        self.update_cell(key, "sel", "●" if key in self.selected else " ")
+        self.set(key, "sel", "●" if key in self.selected else " ")
 
     def current(self) -> FeedbackItem | None:
         if not self.row_count or not self.is_valid_row_index(self.cursor_row):
