@@ -182,6 +182,10 @@ class FeedbackItem(Row, frozen=True, kw_only=True):
 class FeedbackPage(Page[FeedbackItem], frozen=True, kw_only=True):
     """A page of feedback items."""
 
+    # Restated: OpenAPI generation does not carry a generic base's parameter into a
+    # named subclass, and the page's items would be published as bare objects.
+    items: list[FeedbackItem]
+
 
 _FEEDBACK_COLUMNS = """
     f.id, f.key, f.number, f.status, f.channel, f.touchpoint, f.text, f.customer_ref,
@@ -424,6 +428,8 @@ class IncrementItem(Row, frozen=True, kw_only=True):
 class IncrementPage(Page[IncrementItem], frozen=True, kw_only=True):
     """A page of increments."""
 
+    items: list[IncrementItem]  # restated for the OpenAPI document, as in FeedbackPage
+
 
 _LIST_INCREMENTS = """
 SELECT i.id, i.service, r.team_id, t.slug AS team, i.environment, i.production,
@@ -498,6 +504,8 @@ class IncidentItem(Row, frozen=True, kw_only=True):
 
 class IncidentPage(Page[IncidentItem], frozen=True, kw_only=True):
     """A page of incidents."""
+
+    items: list[IncidentItem]  # restated for the OpenAPI document, as in FeedbackPage
 
 
 _LIST_INCIDENTS = """
