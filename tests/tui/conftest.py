@@ -193,5 +193,24 @@ async def session(api_server: str, api: httpx.AsyncClient) -> AsyncIterator[Sess
     seen: list[Message] = []
     async with app.run_test(size=(120, 40), notifications=True, message_hook=seen.append) as pilot:
         s = Session(app, pilot, keys, seen)
-        await s.wait(lambda: s.table.row_count == 4 and app.sub_title == "live")
+        await s.wait(lambda: ready(s))
         yield s
+
+
+def ready(session: Session) -> bool:
+    """The inbox can take a key: its items, teams and statuses loaded (no load still
+    running that would replace them), the table focused with a row under the cursor, and
+    the live stream connected."""
+    app, table = session.app, session.table
+    loading = any(w.is_running and w.group in LOADS for w in app.workers)
+    return (
+        table.row_count == 4
+        and app.sub_title == "live"
+        and not loading
+        and table.has_focus
+        and table.current() is not None
+    )
+
+
+LOADS = {"page", "teams", "vocabulary"}
+"""The inbox's worker groups that fill it when it opens."""

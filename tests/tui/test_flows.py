@@ -148,7 +148,11 @@ async def test_undo_of_a_re_triage_restores_the_previous_team(
     await session.press("slash")
     session.app.screen.query_one("#status").value = "any"  # type: ignore[attr-defined]
     await session.wait(
-        lambda: (row := session.table.items.get(key)) is not None and row.team == "billing"
+        lambda: (
+            (row := session.table.items.get(key)) is not None
+            and row.team == "billing"
+            and not any(w.is_running and w.group == "page" for w in session.app.workers)
+        )
     )
     await session.press("escape", "g", "t")
     await session.prompt("FormPrompt")
