@@ -168,7 +168,12 @@ async def test_close_the_loop_records_how_the_customer_was_told(
     (await api.post(f"/api/feedback/{key}/decline", json={"reason": "Won't do"})).raise_for_status()
     await session.press("slash")
     session.app.screen.query_one("#status").value = "declined"  # type: ignore[attr-defined]
-    await session.wait(lambda: list(session.table.items) == [key])
+    await session.wait(
+        lambda: (
+            list(session.table.items) == [key]
+            and not any(w.is_running and w.group == "page" for w in session.app.workers)
+        )
+    )
     await session.press("escape", "c")
     await session.prompt("FormPrompt")
     await session.press("enter")
