@@ -203,8 +203,11 @@ def ready(session: Session) -> bool:
     the live stream connected."""
     app, table = session.app, session.table
     loading = any(w.is_running and w.group in LOADS for w in app.workers)
+    # The statuses' arrival resets the status filter: a test that sets it first loses it.
+    vocabulary = any(type(m).__name__ == "VocabularyLoaded" for m in session.seen)
     return (
-        table.row_count == 4
+        vocabulary
+        and table.row_count == 4
         and app.sub_title == "live"
         and not loading
         and table.has_focus
