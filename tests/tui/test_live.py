@@ -3,11 +3,17 @@ token is said once and not retried; the detail's history reads as words."""
 
 from __future__ import annotations
 
-import httpx
+import asyncio
 
-from tests.tui.conftest import Session, messages, screen_name, screen_text, until
+import httpx
+from textual.message import Message
+from textual.widgets import Select
+
+from tests.conftest import ADMIN_TOKEN
+from tests.tui.conftest import Session, messages, ready, screen_name, screen_text, seed, until
 from tui.app import LooplineApp
 from tui.screens.detail import DetailScreen
+from tui.screens.inbox import PageLoaded
 from tui.screens.shipped import ShippedScreen
 
 
@@ -55,3 +61,56 @@ async def test_a_refused_token_says_so_and_stops_retrying(api_server: str) -> No
         await until(
             pilot, lambda: not any(w.name == "follow" and w.is_running for w in app.workers)
         )
+
+
+class HeldPages(httpx.AsyncBaseTransport):
+    """The real transport, except that once `hold` is set an inbox page read from the
+    server waits for `release` before the app gets it (as a slow network would make it)."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.hold = asyncio.Event()
+        self.held = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if self.hold.is_set() and request.url.path == "/api/feedback":
+            await response.aread()
+            self.held.set()
+            await self.release.wait()
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_a_page_read_before_a_live_change_does_not_undo_it(
+    api_server: str, api: httpx.AsyncClient
+) -> None:
+    keys = await seed(api, 4)
+    transport = HeldPages()
+    app = LooplineApp(api_server, ADMIN_TOKEN, transport=transport)
+    seen: list[Message] = []
+    async with app.run_test(size=(120, 40), notifications=True, message_hook=seen.append) as p:
+        session = Session(app, p, keys, seen)
+        await session.wait(lambda: ready(session))
+        key = keys[3]
+        # Show every status: the page this asks for is read now, then held on its way.
+        transport.hold.set()
+        app.screen.query_one("#status", Select).value = "any"
+        await until(p, transport.held.is_set)
+        # Meanwhile someone triages the item; the app hears it and shows it before the page
+        # arrives.
+        (await api.post(f"/api/feedback/{key}/triage", json={"team": "billing"})).raise_for_status()
+
+        def shown_triaged() -> bool:
+            row = session.table.items.get(key)
+            return row is not None and (row.status, row.team) == ("triaged", "billing")
+
+        await session.wait(shown_triaged)
+        pages = sum(isinstance(m, PageLoaded) for m in seen)
+        transport.release.set()
+        await session.wait(lambda: sum(isinstance(m, PageLoaded) for m in seen) > pages)
+        # The older page must not leave the item shown as it was before the triage.
+        await session.wait(shown_triaged)

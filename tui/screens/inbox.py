@@ -70,11 +70,19 @@ class Triage:
 
 
 class PageLoaded(Message):
-    def __init__(self, items: list[FeedbackItem], next_cursor: str | None, first: bool) -> None:
+    def __init__(
+        self,
+        items: list[FeedbackItem],
+        next_cursor: str | None,
+        first: bool,
+        generation: int,
+    ) -> None:
         super().__init__()
         self.items = items
         self.next_cursor = next_cursor
         self.first = first
+        # Which first-page load this page belongs to: a later one supersedes it.
+        self.generation = generation
 
 
 class VocabularyLoaded(Message):
@@ -181,6 +189,12 @@ class InboxScreen(Screen[None]):
         # The newest event position this screen has seen (its own writes, live changes):
         # a reload waits for the read models to reach it, so it never shows older state.
         self.seen = 0
+        # A first page replaces every row. Live changes that arrive while it is on its way
+        # are newer than it may be, so they are kept (by item id) and applied again on
+        # arrival; `generation` tells a superseded first page from the current one.
+        self.generation = 0
+        self.reloading = False
+        self.pending: dict[UUID, Change] = {}
         self.filters: dict[str, str | None] = {
             "team": None,
             # The inbox shows where new items wait, once the API has said which status that is.
@@ -268,6 +282,10 @@ class InboxScreen(Screen[None]):
     @work(exclusive=True, group="page")
     async def load(self, first: bool) -> None:
         self.fetching = True
+        if first:
+            self.generation += 1
+            self.reloading = True
+        generation = self.generation
         try:
             f = self.filters
             page = await self.client.feedback(
@@ -282,10 +300,13 @@ class InboxScreen(Screen[None]):
             )
         except ApiError as error:
             self.notify(error.detail, title="Inbox", severity="error")
+            if first:  # the rows stay as they were, live changes applied
+                self.reloading = False
+                self.pending.clear()
             return
         finally:
             self.fetching = False
-        self.post_message(PageLoaded(page.items, page.next_cursor, first))
+        self.post_message(PageLoaded(page.items, page.next_cursor, first, generation))
 
     def on_teams_loaded(self, message: TeamsLoaded) -> None:
         self.teams = {t.id: t for t in message.teams}
@@ -297,6 +318,8 @@ class InboxScreen(Screen[None]):
             select.value = current
 
     def on_page_loaded(self, message: PageLoaded) -> None:
+        if message.generation != self.generation:
+            return  # a newer first page is on its way (filters changed, or a reload)
         table = self.table
         if message.first:
             table.reset()
@@ -305,6 +328,15 @@ class InboxScreen(Screen[None]):
         if message.first:
             table.move_cursor(row=0)
             self.query_one(Preview).show(table.current())
+            self.reloading = False
+            # Changes heard while the page was on its way may be newer than its rows (or
+            # concern items it did not have): ask for those items as they now stand.
+            pending, self.pending = self.pending, {}
+            for change in pending.values():
+                key = table.keys.get(change.id)
+                shown = table.items.get(key) if key else None
+                if shown is None or shown.version < change.version:
+                    self.fetch_arrival(change)
         self.summarise()
 
     def summarise(self) -> None:
@@ -811,6 +843,8 @@ class InboxScreen(Screen[None]):
             return
         if change.aggregate != "Feedback":
             return
+        if self.reloading:
+            self.pending[change.id] = change
         # Not every event carries the key; the id is always there.
         key = change.key or self.table.keys.get(change.id)
         item = self.table.items.get(key) if key else None

@@ -57,7 +57,9 @@ class FeedbackTable(FitTable):
         fresh = []
         for item in items:
             if item.key in self.items:
-                self.put(item)
+                # A page read before a live change must not undo it on screen.
+                if self.items[item.key].version < item.version:
+                    self.put(item)
                 continue
             self.items[item.key] = item
             self.keys[item.id] = item.key
