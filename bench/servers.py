@@ -13,6 +13,10 @@ from typing import Any
 import httpx
 
 ADMIN_TOKEN = "ll_bench-admin-token-not-a-secret"
+BENCH_RATE_LIMIT = 10**9
+"""Webhook deliveries a minute the benchmarked server allows one address: the load comes
+from one address, so the default limit (600) would refuse it; the limiter still counts
+every delivery, as in production."""
 
 
 def _webhook_baseline(dsn: str) -> Any:
@@ -64,7 +68,11 @@ def _serve(kind: str, dsn: str, port: int, run_projections: bool) -> None:
     logging.disable(logging.WARNING)
     if kind == "loopline":
         settings = load_settings(
-            {}, database_url=dsn, run_projections=run_projections, admin_token=ADMIN_TOKEN
+            {},
+            database_url=dsn,
+            run_projections=run_projections,
+            admin_token=ADMIN_TOKEN,
+            rate_limit_webhooks=BENCH_RATE_LIMIT,
         )
         app = create_app(settings, dsn=dsn)
     elif kind == "webhook-baseline":
