@@ -69,7 +69,10 @@ def periods(start: datetime, end: datetime, interval: str) -> list[tuple[str, da
     found: list[tuple[str, datetime, datetime]] = []
     at = first
     while at < end:
-        following = _next(at, interval)
+        try:
+            following = _next(at, interval)
+        except (OverflowError, ValueError):
+            following = end  # the calendar ends within this period: so does the window
         label = at.strftime("%Y-%m-%d" if interval == "week" else "%Y-%m")
         found.append((label, max(at, start), min(following, end)))
         if len(found) > MAX_PERIODS:

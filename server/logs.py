@@ -33,7 +33,8 @@ def _log_problem(_: Any, scope: Scope, __: list[str]) -> None:
     error = sys.exc_info()[1]
     if error is None:
         return
-    status = status_of(error)
+    if_match = any(name == b"if-match" for name, _ in scope.get("headers", []))
+    status = status_of(error, if_match=if_match)
     where = {"method": scope.get("method"), "path": scope.get("path"), "status": status}
     if status == 503:
         # The database is away (down, restarting, read-only) and every request meanwhile is

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import asyncpg
-import msgspec
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
@@ -16,6 +15,7 @@ from projections.cache import this_minute
 from projections.queries import InvalidQuery
 from server.auth import ANYONE
 from server.dependencies import Reader, answers
+from server.strict import query_time
 
 # `from` is a Python keyword; the handlers take text and parse it, so that a bad value is
 # a 400 naming `from` (Litestar would name the Python parameter instead).
@@ -64,13 +64,10 @@ CHANGES_READS = ("pull_requests", "delivery", "directory")
 
 
 def moment(field: str, value: str | None) -> datetime | None:
-    """The time in a `from`/`to` parameter; `InvalidQuery` naming it when it is not one."""
+    """The time in a `from`/`to` parameter; a 400 naming it when it is not one."""
     if value is None:
         return None
-    try:
-        when = msgspec.convert(value, datetime)
-    except msgspec.ValidationError:
-        raise InvalidQuery(field, "must be an RFC 3339 time, e.g. 2024-06-01T00:00:00Z") from None
+    when = query_time(field, value, datetime)
     if when.tzinfo is None:
         raise InvalidQuery(field, "must carry an offset, e.g. 2024-06-01T00:00:00+02:00")
     return when

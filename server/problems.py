@@ -272,12 +272,18 @@ def _webhook_error(error: WebhookError) -> ProblemDetailsException:
     )
 
 
+def answered_as(error: ConcurrencyConflict, *, if_match: bool) -> ConcurrencyConflict:
+    """The conflict a write is answered for: one that sent If-Match and lost a race after
+    its version check has the same answer as one whose check failed, as its precondition no
+    longer holds (412, whatever the timing); without If-Match, 409."""
+    if if_match and not isinstance(error, StaleVersion):
+        return StaleVersion(str(error), current_version=error.current_version)
+    return error
+
+
 def _conflict(request: Request[Any, Any, Any], error: ConcurrencyConflict) -> Response[Any]:
-    # A write that sent If-Match and lost a race after its version check has the same answer
-    # as one whose check failed: its precondition no longer holds (412, whatever the timing).
-    if not isinstance(error, StaleVersion) and "if-match" in request.headers:
-        error = StaleVersion(str(error), current_version=error.current_version)
-    return _domain_error(error).to_response(request)
+    answered = answered_as(error, if_match="if-match" in request.headers)
+    return _domain_error(answered).to_response(request)
 
 
 class _ProblemDetailsPlugin(ProblemDetailsPlugin):
@@ -312,8 +318,11 @@ _CONVERSIONS: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = 
 }
 
 
-def status_of(error: BaseException) -> int:
-    """The status the answer to `error` has (500 for anything unmapped)."""
+def status_of(error: BaseException, *, if_match: bool = False) -> int:
+    """The status the answer to `error` has (500 for anything unmapped), for a request that
+    sent If-Match or not (`answered_as`)."""
+    if isinstance(error, ConcurrencyConflict):
+        error = answered_as(error, if_match=if_match)
     if isinstance(error, HTTPException):
         return error.status_code
     for kind in type(error).__mro__:

@@ -9,8 +9,8 @@ typo would silently get unfiltered answers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
-from typing import Any
+from datetime import UTC, date, datetime, time
+from typing import Any, TypeVar
 
 import msgspec
 from litestar import Litestar
@@ -24,6 +24,32 @@ _RULES = "loopline.query"
 """The key of an operation's `QueryRules` in its handler's `opt`."""
 
 _TEXT_ONLY = (datetime, date, time)
+
+T = TypeVar("T", datetime, date, time)
+
+
+def query_time(name: str, value: str, kind: type[T]) -> T:
+    """`value` read as RFC 3339 text of `kind`; a 400 naming `name` when it is not one, or
+    when it is a time whose UTC equivalent no calendar holds (`0001-01-01T01:00:00+03:00`):
+    queries compare in UTC, so such a time could only fail later, without a name.
+
+    Strict: text in the standard form only (msgspec's lax mode would read numbers as
+    timestamps)."""
+    try:
+        parsed = msgspec.convert(value, kind)
+    except msgspec.ValidationError:
+        raise ValidationException(
+            detail=f"{name}={value!r} is not an RFC 3339 {kind.__name__}", extra={"field": name}
+        ) from None
+    if isinstance(parsed, datetime) and parsed.tzinfo is not None:
+        try:
+            parsed.astimezone(UTC)
+        except OverflowError:
+            raise ValidationException(
+                detail=f"{name}={value!r} lies outside the calendar in UTC (years 1 to 9999)",
+                extra={"field": name},
+            ) from None
+    return parsed
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,11 +122,4 @@ async def strict_query(connection: ASGIConnection, handler: BaseRouteHandler) ->
         )
     for name, kind in rules.texts.items():
         for value in query.getall(name, []):
-            try:
-                # Strict: text in the standard form only (no numbers read as timestamps).
-                msgspec.convert(value, kind)
-            except msgspec.ValidationError:
-                raise ValidationException(
-                    detail=f"{name}={value!r} is not an RFC 3339 {kind.__name__}",
-                    extra={"field": name},
-                ) from None
+            query_time(name, value, kind)

@@ -12,6 +12,7 @@ import httpx
 import pytest
 import structlog
 
+from domain.errors import ConcurrencyConflict
 from infra.database import DatabaseUnavailable
 from infra.logs import configure_structlog, formatter
 from server.logs import _log_problem
@@ -144,3 +145,20 @@ async def test_tokens_and_webhook_secrets_never_reach_the_log(
     for secret in (token, SECRET, "short-secret"):
         assert secret not in text
     assert ADMIN_TOKEN not in text
+
+
+@pytest.mark.parametrize(("headers", "status"), [([(b"if-match", b'"3"')], 412), ([], 409)])
+async def test_a_lost_race_is_logged_with_the_status_it_was_answered(
+    log_lines: _Lines, headers: list[tuple[bytes, bytes]], status: int
+) -> None:
+    # A write whose append lost a race after its version check: answered 412 when it sent
+    # If-Match (its precondition no longer holds), 409 otherwise; the log says the same.
+    scope: Any = {"type": "http", "method": "POST", "path": "/api/feedback/FB-1/triage"}
+    scope["headers"] = headers
+    try:
+        raise ConcurrencyConflict("changed concurrently", current_version=4)
+    except ConcurrencyConflict:
+        _log_problem(None, scope, [])
+
+    [line] = [line for line in log_lines.parsed() if line.get("event") == "request refused"]
+    assert line["status"] == status

@@ -83,3 +83,42 @@ async def test_auth_problems_say_the_kind_in_type_and_title_and_the_specifics_in
         assert problem["title"] == "Unauthorized"
     assert "Authorization: Bearer" in missing.json()["detail"]
     assert "unknown or revoked" in unknown.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("path", "named"),
+    [
+        ("/api/feedback?received_from=0001-01-01T01:00:00%2B03:00", "received_from"),
+        ("/api/feedback?received_to=9999-12-31T23:59:59-10:00", "received_to"),
+        ("/api/metrics/lead-time?measure=triage&from=0001-01-01T01:00:00%2B03:00", "from"),
+        ("/api/metrics/dora?to=9999-12-31T23:59:59-10:00", "to"),
+        ("/api/metrics/nps?from=0001-01-01T01:00:00%2B03:00", "from"),
+    ],
+)
+async def test_a_time_outside_the_calendar_in_utc_is_a_400_naming_it(
+    served: str, path: str, named: str
+) -> None:
+    async with httpx.AsyncClient(base_url=served, headers=AUTH) as client:
+        answer = await client.get(path)
+
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["field"] == named
+
+
+@pytest.mark.parametrize("interval", ["week", "month"])
+async def test_a_series_up_to_the_calendars_last_day_ends_with_it(
+    served: str, interval: str
+) -> None:
+    async with httpx.AsyncClient(base_url=served, headers=AUTH) as client:
+        answer = await client.get(
+            "/api/metrics/dora",
+            params={
+                "from": "9999-11-01T00:00:00Z",
+                "to": "9999-12-31T23:00:00Z",
+                "interval": interval,
+            },
+        )
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["periods"][-1]["window"]["to"].startswith("9999-12-31T23:00:00")
