@@ -9,6 +9,7 @@ import signal
 import time
 
 import asyncpg
+import pytest
 
 from bench.data import Size, load
 from infra.eventstore import PostgresEventStore
@@ -17,6 +18,10 @@ from projections.catalog import all_projections
 from projections.runner import request_rebuild, statuses
 from projections.worker import build_runner
 from tests.processes import loopline_env, start_loopline
+
+# Fault injection (kill -9), like the reliability suite: the full run on the default Python
+# covers it; CI's second-interpreter pass leaves it out with the rest of that suite.
+pytestmark = pytest.mark.reliability
 
 KILLS = 20
 
