@@ -180,11 +180,13 @@ class FeedbackItem(Row, frozen=True, kw_only=True):
 
 
 class FeedbackPage(Page[FeedbackItem], frozen=True, kw_only=True):
-    """A page of feedback items."""
+    """A page of feedback items; `total` is how many items match the filters, counted on
+    the first page only (None on the pages a cursor asks for: the caller has it)."""
 
     # Restated: OpenAPI generation does not carry a generic base's parameter into a
     # named subclass, and the page's items would be published as bare objects.
     items: list[FeedbackItem]
+    total: int | None = None
 
 
 _FEEDBACK_COLUMNS = """
@@ -200,10 +202,9 @@ LEFT JOIN read.decisions d ON d.id = f.decision_id
 LEFT JOIN read.feedback_items o ON o.id = f.duplicate_of
 """
 
-_LIST_FEEDBACK = (
-    "SELECT"
-    + _FEEDBACK_COLUMNS
-    + """
+# The filters of the item list, over `f` with parameters $1-$8, $11 and $12 (the
+# keyset cursor and the limit take $9, $10 and $13 where the page query uses them).
+_FEEDBACK_FILTERS = """
 WHERE ($1::text IS NULL
        OR f.team_id IN (SELECT id FROM read.teams WHERE slug = $1 OR id::text = $1))
   AND ($2::text[] IS NULL OR f.status = ANY($2))
@@ -213,14 +214,22 @@ WHERE ($1::text IS NULL
   AND ($6::text IS NULL OR f.search @@ websearch_to_tsquery('english', $6))
   AND ($7::timestamptz IS NULL OR f.received_at >= $7)
   AND ($8::timestamptz IS NULL OR f.received_at < $8)
-  AND ($9::timestamptz IS NULL OR (f.received_at, f.number) < ($9, $10::integer))
-  AND """
-    + asked_by("f", 12, 13)
+  AND """ + asked_by("f", 9, 10)
+
+_LIST_FEEDBACK = (
+    "SELECT"
+    + _FEEDBACK_COLUMNS
+    + _FEEDBACK_FILTERS
     + """
+  AND ($11::timestamptz IS NULL OR (f.received_at, f.number) < ($11, $12::integer))
 ORDER BY f.received_at DESC, f.number DESC
-LIMIT $11
+LIMIT $13
 """
 )
+
+# The same filters counted: no joins, so PostgreSQL can answer from the indexes on
+# (status, received_at) and (team_id, status) where the filters allow.
+_COUNT_FEEDBACK = "SELECT count(*) FROM read.feedback_items f" + _FEEDBACK_FILTERS
 
 _ONE_FEEDBACK = "SELECT" + _FEEDBACK_COLUMNS + "WHERE f.id = $1 OR f.key = $2"
 
@@ -260,8 +269,7 @@ async def list_feedback(
         except ValueError:
             raise InvalidQuery("cursor", "not a cursor this API issued") from None
     size = page_limit(limit)
-    rows = await conn.fetch(
-        _LIST_FEEDBACK,
+    filters = (
         team_ref(team),
         statuses(status),
         channel.strip().lower() if channel else None,
@@ -270,17 +278,23 @@ async def list_feedback(
         q if q and q.strip() else None,
         received_from,
         received_to,
-        after_at,
-        number,
-        size + 1,
         *who_asked(segment, customer),
     )
+    total: int | None = None
+    # One snapshot for the page and its count, so "n of total" never disagrees with
+    # itself while the projections write.
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        rows = await conn.fetch(_LIST_FEEDBACK, *filters, after_at, number, size + 1)
+        if cursor is None:
+            more_than_page = len(rows) > size
+            total = await conn.fetchval(_COUNT_FEEDBACK, *filters) if more_than_page else len(rows)
     items = [_decode(r, FeedbackItem) for r in rows[:size]]
     more = len(rows) > size
     last = items[-1] if items and more else None
     return FeedbackPage(
         items=items,
         next_cursor=encode_cursor(last.received_at, last.number) if last else None,
+        total=total,
     )
 
 

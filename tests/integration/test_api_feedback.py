@@ -86,3 +86,33 @@ async def test_errors_are_problem_details(api: httpx.AsyncClient, api_server: st
     )
     assert fresh.status_code == 201, fresh.text
     assert fresh.json()["version"] == 2
+
+
+async def test_the_first_page_says_how_many_items_match(api: httpx.AsyncClient) -> None:
+    # Seven asks by email and two by chat; one email ask is declined.
+    last = 0
+    keys = []
+    for n in range(9):
+        channel = "chat" if n < 2 else "email"
+        created = await api.post("/api/feedback", json={"text": f"ask {n}", "channel": channel})
+        assert created.status_code == 201, created.text
+        keys.append(created.json()["key"])
+        last = created.json()["position"]
+    declined = await api.post(f"/api/feedback/{keys[-1]}/decline", json={"reason": "no"})
+    last = declined.json()["position"]
+    # A first page smaller than the matches says how many there are in all.
+    params = {"status": "new", "channel": "email", "limit": 2, "after": last}
+    first = (await api.get("/api/feedback", params=params)).json()
+    assert (len(first["items"]), first["total"]) == (2, 6)
+    # A first page holding every match counts them too.
+    chat = (await api.get("/api/feedback", params={"channel": "chat", "after": last})).json()
+    assert (len(chat["items"]), chat["total"]) == (2, 2)
+    # Later pages leave the total to the first (null), and nothing matches: 0.
+    second = await api.get("/api/feedback", params={**params, "cursor": first["next_cursor"]})
+    assert second.json()["total"] is None
+    none = (await api.get("/api/feedback", params={"q": "nothing-like-this"})).json()
+    assert (none["items"], none["total"]) == ([], 0)
+    # The OpenAPI document publishes the field.
+    document = (await api.get("/schema/openapi.json")).json()
+    page = document["components"]["schemas"]["FeedbackPage"]
+    assert "total" in page["properties"]
