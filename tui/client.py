@@ -84,7 +84,12 @@ class Page(Model, Generic[T]):
     next_cursor: str | None = None
 
 
-FeedbackPage = Page[FeedbackItem]
+class FeedbackPage(Model):
+    """A page of the item list; `total` (first pages only) is how many items match."""
+
+    items: list[FeedbackItem]
+    next_cursor: str | None = None
+    total: int | None = None
 
 
 class Demand(Model):

@@ -48,6 +48,16 @@ def nps(score: int | None) -> str:
     return "" if score is None else str(score)
 
 
+def count(shown: int, total: int | None, more: bool = False) -> str:
+    """How many items a list shows of how many match: "12 items", "100 of 1,083 items"
+    ("100+ items" when the total is not known)."""
+    if total is None:
+        return f"{shown:,}{'+' if more else ''} items"
+    if total <= shown:
+        return f"{shown:,} items"
+    return f"{shown:,} of {total:,} items"
+
+
 def clip(text: str, width: int) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"

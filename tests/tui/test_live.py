@@ -6,15 +6,18 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 from textual.message import Message
 from textual.widgets import Select
 
 from tests.conftest import ADMIN_TOKEN
 from tests.tui.conftest import Session, messages, ready, screen_name, screen_text, seed, until
 from tui.app import LooplineApp
+from tui.screens import inbox
 from tui.screens.detail import DetailScreen
 from tui.screens.inbox import PageLoaded
 from tui.screens.shipped import ShippedScreen
+from tui.widgets.status_line import StatusLine
 
 
 async def test_shipped_follows_new_increments_without_a_refresh(
@@ -114,3 +117,28 @@ async def test_a_page_read_before_a_live_change_does_not_undo_it(
         await session.wait(lambda: sum(isinstance(m, PageLoaded) for m in seen) > pages)
         # The older page must not leave the item shown as it was before the triage.
         await session.wait(shown_triaged)
+
+
+async def test_the_inbox_counts_every_match_and_keeps_the_count_right_live(
+    api_server: str, api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Pages of three, so that five new items are more than the first page holds (and the
+    # next page only when the cursor reaches the last row).
+    monkeypatch.setattr(inbox, "PAGE", 3)
+    monkeypatch.setattr(inbox, "LOOKAHEAD", 0)
+    keys = await seed(api, 5)
+    app = LooplineApp(api_server, ADMIN_TOKEN)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        line = app.screen.query_one(StatusLine)
+        await until(pilot, lambda: app.sub_title == "live" and line.summary == "3 of 5 items")
+        # Two more customers write in: they show at once, and the count follows.
+        for n in range(2):
+            response = await api.post(
+                "/api/feedback", json={"text": f"Late ask {n}", "channel": "chat"}
+            )
+            response.raise_for_status()
+        await until(pilot, lambda: line.summary == "5 of 7 items")
+        # Someone triages the oldest item, which the inbox has not loaded: it is no longer
+        # new, and the count says so although no row changed.
+        await api.post(f"/api/feedback/{keys[0]}/triage", json={"team": "billing"})
+        await until(pilot, lambda: line.summary == "5 of 6 items")

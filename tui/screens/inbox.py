@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, Select
 
 from tui.client import (
@@ -28,9 +29,10 @@ from tui.client import (
     WriteResult,
 )
 from tui.dates import HINT, parse_day
-from tui.formatting import clip
+from tui.formatting import clip, count
 from tui.messages import LiveChange
 from tui.screens.detail import DetailScreen
+from tui.screens.live import DEBOUNCE
 from tui.screens.prompts import Field, FindPrompt, FormPrompt, PickPrompt
 from tui.undo import Action, Undone, UndoStack
 from tui.widgets.feedback_table import FeedbackTable
@@ -76,12 +78,23 @@ class PageLoaded(Message):
         next_cursor: str | None,
         first: bool,
         generation: int,
+        total: int | None = None,
     ) -> None:
         super().__init__()
         self.items = items
         self.next_cursor = next_cursor
+        self.total = total
         self.first = first
         # Which first-page load this page belongs to: a later one supersedes it.
+        self.generation = generation
+
+
+class Counted(Message):
+    """How many items match the filters now (after a live change moved the count)."""
+
+    def __init__(self, total: int | None, generation: int) -> None:
+        super().__init__()
+        self.total = total
         self.generation = generation
 
 
@@ -195,6 +208,11 @@ class InboxScreen(Screen[None]):
         self.generation = 0
         self.reloading = False
         self.pending: dict[UUID, Change] = {}
+        # How many items match the filters (the first page says; rows that arrive or
+        # leave live move it at once, and a recount after each burst of changes settles
+        # it, items not loaded yet included).
+        self.total: int | None = None
+        self.count_timer: Timer | None = None
         self.filters: dict[str, str | None] = {
             "team": None,
             # The inbox shows where new items wait, once the API has said which status that is.
@@ -306,7 +324,38 @@ class InboxScreen(Screen[None]):
             return
         finally:
             self.fetching = False
-        self.post_message(PageLoaded(page.items, page.next_cursor, first, generation))
+        self.post_message(PageLoaded(page.items, page.next_cursor, first, generation, page.total))
+
+    def count_soon(self) -> None:
+        if self.count_timer is None:
+            self.count_timer = self.set_timer(DEBOUNCE, self._recount)
+
+    def _recount(self) -> None:
+        self.count_timer = None
+        self.recount()
+
+    @work(exclusive=True, group="count")
+    async def recount(self) -> None:
+        generation = self.generation
+        f = self.filters
+        try:
+            page = await self.client.feedback(
+                team=f["team"],
+                status=f["status"],
+                channel=f["channel"],
+                touchpoint=f["touchpoint"],
+                q=f["q"],
+                limit=1,
+                after=self.seen or None,
+            )
+        except ApiError:
+            return  # the next change or reload counts again
+        self.post_message(Counted(page.total, generation))
+
+    def on_counted(self, message: Counted) -> None:
+        if message.generation == self.generation and not self.reloading:
+            self.total = message.total
+            self.summarise()
 
     def on_teams_loaded(self, message: TeamsLoaded) -> None:
         self.teams = {t.id: t for t in message.teams}
@@ -323,6 +372,7 @@ class InboxScreen(Screen[None]):
         table = self.table
         if message.first:
             table.reset()
+            self.total = message.total
         table.append(message.items)
         self.next_cursor = message.next_cursor
         if message.first:
@@ -341,9 +391,9 @@ class InboxScreen(Screen[None]):
 
     def summarise(self) -> None:
         table = self.table
-        more = "+" if self.next_cursor else ""
         chosen = f" · {len(table.selected)} selected" if table.selected else ""
-        self.query_one(StatusLine).summary = f"{table.row_count}{more} items{chosen}"
+        shown = count(table.row_count, self.total, bool(self.next_cursor))
+        self.query_one(StatusLine).summary = f"{shown}{chosen}"
 
     def matches(self, item: FeedbackItem) -> bool:
         f = self.filters
@@ -800,6 +850,7 @@ class InboxScreen(Screen[None]):
             self.replace(item, **changes)
         table.selected.difference_update(message.results)
         self.undo_stack.push(message.action)
+        self.count_soon()
         self.summarise()
         self.notify(f"{message.said} — u undoes it", timeout=3)
 
@@ -808,6 +859,8 @@ class InboxScreen(Screen[None]):
         if self.matches(updated) or self.filters["q"] is not None:
             self.table.put(updated)
         else:
+            if item.key in self.table.items and self.total is not None:
+                self.total = max(0, self.total - 1)
             self.table.drop(item.key)
         self.query_one(Preview).show(self.table.current())
 
@@ -843,6 +896,7 @@ class InboxScreen(Screen[None]):
             return
         if change.aggregate != "Feedback":
             return
+        self.count_soon()
         if self.reloading:
             self.pending[change.id] = change
         # Not every event carries the key; the id is always there.
@@ -891,6 +945,8 @@ class InboxScreen(Screen[None]):
         table = self.table
         at_top = table.cursor_row == 0
         table.put(item)
+        if self.total is not None:
+            self.total += 1
         items = table.items
         table.sort("key", key=lambda cell: (items[str(cell)].received_at, str(cell)), reverse=True)
         if at_top:
