@@ -21,13 +21,6 @@ from domain.common import (
 from domain.errors import InvalidTransition, NotFound, ValidationError
 from domain.vocabulary import IN_BACKLOG, OPEN_DECISIONS, DecisionStatus, statuses_after
 
-PROPOSED = DecisionStatus.PROPOSED
-ACCEPTED = DecisionStatus.ACCEPTED
-IN_PROGRESS = DecisionStatus.IN_PROGRESS
-SHIPPED = DecisionStatus.SHIPPED
-DECLINED = DecisionStatus.DECLINED
-SUPERSEDED = DecisionStatus.SUPERSEDED
-
 
 class DecisionNotFound(NotFound):
     """Raised when no decision has the given id or key."""
@@ -132,7 +125,7 @@ class Decision(Aggregate):
 
     @event("Accepted")
     def _accept(self, decided_by: str | None, decided_at: datetime) -> None:
-        self.check_status("accept", PROPOSED)
+        self.check_status("accept", DecisionStatus.PROPOSED)
         self.decided_by = decided_by
         self.decided_at = decided_at
 
@@ -168,7 +161,7 @@ class Decision(Aggregate):
 
     @event("Started")
     def _start(self, started_at: datetime) -> None:
-        self.check_status("start", ACCEPTED)
+        self.check_status("start", DecisionStatus.ACCEPTED)
 
     def mark_shipped(self, increment_id: UUID, shipped_at: datetime) -> None:
         check_when("shipped_at", shipped_at)
@@ -215,10 +208,10 @@ class Decision(Aggregate):
 #: The status each decision event leads to; events missing here leave the status as it was.
 STATUS_AFTER: Mapping[type[Any], DecisionStatus] = statuses_after(
     Decision,
-    Proposed=PROPOSED,
-    Accepted=ACCEPTED,
-    Declined=DECLINED,
-    Superseded=SUPERSEDED,
-    Started=IN_PROGRESS,
-    MarkedShipped=SHIPPED,
+    Proposed=DecisionStatus.PROPOSED,
+    Accepted=DecisionStatus.ACCEPTED,
+    Declined=DecisionStatus.DECLINED,
+    Superseded=DecisionStatus.SUPERSEDED,
+    Started=DecisionStatus.IN_PROGRESS,
+    MarkedShipped=DecisionStatus.SHIPPED,
 )

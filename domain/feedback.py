@@ -31,15 +31,6 @@ from domain.vocabulary import (
     statuses_after,
 )
 
-NEW = FeedbackStatus.NEW
-TRIAGED = FeedbackStatus.TRIAGED
-PLANNED = FeedbackStatus.PLANNED
-SHIPPED = FeedbackStatus.SHIPPED
-CLOSED = FeedbackStatus.CLOSED
-DECLINED = FeedbackStatus.DECLINED
-DUPLICATE = FeedbackStatus.DUPLICATE
-DEFERRED = FeedbackStatus.DEFERRED
-
 
 class FeedbackNotFound(NotFound):
     """Raised when no feedback item has the given id or key."""
@@ -232,7 +223,10 @@ class Feedback(Aggregate):
         check_when("corrected_at", corrected_at)
         restored = self.state_at(first - 1)
         self._check_nothing_caused_elsewhere_stays(first)
-        if restored["status"] == DUPLICATE and self.status != DUPLICATE:
+        if (
+            restored["status"] == FeedbackStatus.DUPLICATE
+            and self.status != FeedbackStatus.DUPLICATE
+        ):
             raise CannotUndo(
                 f"undoing would make feedback {self.key} a duplicate again; mark it instead"
             )
@@ -381,7 +375,7 @@ class Feedback(Aggregate):
 
     @event("Planned")
     def _plan(self, decision_id: UUID, planned_at: datetime) -> None:
-        self.check_status("plan", TRIAGED, PLANNED)
+        self.check_status("plan", FeedbackStatus.TRIAGED, FeedbackStatus.PLANNED)
         self.decision_id = decision_id
 
     def unplan(self, reason: str, unplanned_at: datetime) -> None:
@@ -391,7 +385,7 @@ class Feedback(Aggregate):
 
     @event("Unplanned")
     def _unplan(self, reason: str, unplanned_at: datetime) -> None:
-        self.check_status("unplan", PLANNED)
+        self.check_status("unplan", FeedbackStatus.PLANNED)
         self.decision_id = None
 
     def decline(
@@ -409,7 +403,13 @@ class Feedback(Aggregate):
 
     @event("Declined")
     def _decline(self, reason: str, decision_id: UUID | None, declined_at: datetime) -> None:
-        self.check_status("decline", NEW, TRIAGED, PLANNED, DEFERRED)
+        self.check_status(
+            "decline",
+            FeedbackStatus.NEW,
+            FeedbackStatus.TRIAGED,
+            FeedbackStatus.PLANNED,
+            FeedbackStatus.DEFERRED,
+        )
         self.reason = reason
         self.decision_id = decision_id
 
@@ -424,7 +424,7 @@ class Feedback(Aggregate):
 
     @event("Deferred")
     def _defer(self, until: date, reason: str | None, deferred_at: datetime) -> None:
-        self.check_status("defer", NEW, TRIAGED)
+        self.check_status("defer", FeedbackStatus.NEW, FeedbackStatus.TRIAGED)
         self.deferred_until = until
         self.reason = reason
 
@@ -435,7 +435,9 @@ class Feedback(Aggregate):
 
     @event("Reopened")
     def _reopen(self, reason: str, reopened_at: datetime) -> None:
-        self.check_status("reopen", SHIPPED, CLOSED, DECLINED)
+        self.check_status(
+            "reopen", FeedbackStatus.SHIPPED, FeedbackStatus.CLOSED, FeedbackStatus.DECLINED
+        )
         # Back to the triage inbox; team and tags stay as a starting point.
         self.reason = reason
         self.decision_id = None
@@ -471,7 +473,7 @@ class Feedback(Aggregate):
 
     @event("LoopClosed")
     def _close_loop(self, how: str, note: str | None, closed_at: datetime) -> None:
-        self.check_status("close the loop on", SHIPPED, DECLINED)
+        self.check_status("close the loop on", FeedbackStatus.SHIPPED, FeedbackStatus.DECLINED)
         self.loop_closed_how = how
 
     def mark_duplicate(self, original_id: UUID, marked_at: datetime) -> None:
@@ -495,7 +497,7 @@ class Feedback(Aggregate):
 
     @event("DuplicateRepointed")
     def _repoint_duplicate(self, original_id: UUID, repointed_at: datetime) -> None:
-        self.check_status("repoint", DUPLICATE)
+        self.check_status("repoint", FeedbackStatus.DUPLICATE)
         self.duplicate_of = original_id
 
     def merge_demand(
@@ -510,7 +512,7 @@ class Feedback(Aggregate):
     def _merge_demand(
         self, duplicate_ids: tuple[UUID, ...], demand: tuple[Demand, ...], merged_at: datetime
     ) -> None:
-        if self.status == DUPLICATE:
+        if self.status == FeedbackStatus.DUPLICATE:
             raise InvalidTransition(f"feedback {self.key}", self.status, "merge demand into")
         self.duplicate_ids = (*self.duplicate_ids, *duplicate_ids)
         self.demand = (*self.demand, *demand)
@@ -553,14 +555,14 @@ class Feedback(Aggregate):
 #: The status each feedback event leads to; events missing here leave the status as it was.
 STATUS_AFTER: Mapping[type[Any], FeedbackStatus] = statuses_after(
     Feedback,
-    Received=NEW,
-    Triaged=TRIAGED,
-    Planned=PLANNED,
-    Unplanned=TRIAGED,
-    Declined=DECLINED,
-    Deferred=DEFERRED,
-    Reopened=NEW,
-    MarkedShipped=SHIPPED,
-    LoopClosed=CLOSED,
-    MarkedDuplicate=DUPLICATE,
+    Received=FeedbackStatus.NEW,
+    Triaged=FeedbackStatus.TRIAGED,
+    Planned=FeedbackStatus.PLANNED,
+    Unplanned=FeedbackStatus.TRIAGED,
+    Declined=FeedbackStatus.DECLINED,
+    Deferred=FeedbackStatus.DEFERRED,
+    Reopened=FeedbackStatus.NEW,
+    MarkedShipped=FeedbackStatus.SHIPPED,
+    LoopClosed=FeedbackStatus.CLOSED,
+    MarkedDuplicate=FeedbackStatus.DUPLICATE,
 )

@@ -18,9 +18,7 @@ from domain.common import (
 )
 from domain.errors import InvalidTransition, NotFound
 from domain.increment import check_sha
-
-OPEN = "open"
-RESOLVED = "resolved"
+from domain.vocabulary import IncidentStatus
 
 
 class IncidentNotFound(NotFound):
@@ -52,7 +50,7 @@ class Incident(Aggregate):
         self.caused_by_sha = caused_by_sha
         self.caused_by_increment_id = caused_by_increment_id
         self.external_ref = external_ref
-        self.status = OPEN
+        self.status = IncidentStatus.OPEN
         self.resolved_at: datetime | None = None
         self.resolution: str | None = None
 
@@ -71,11 +69,11 @@ class Incident(Aggregate):
 
     @event("Resolved")
     def resolve(self, resolution: str | None, resolved_at: datetime) -> None:
-        if self.status != OPEN:
+        if self.status != IncidentStatus.OPEN:
             raise InvalidTransition("incident", self.status, "resolve")
         check_optional_text("resolution", resolution, max_length=MAX_TEXT)
         check_when("resolved_at", resolved_at)
         check_order("resolved_at", self.opened_at, resolved_at)
-        self.status = RESOLVED
+        self.status = IncidentStatus.RESOLVED
         self.resolved_at = resolved_at
         self.resolution = resolution

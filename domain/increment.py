@@ -19,11 +19,7 @@ from domain.common import (
     check_when,
 )
 from domain.errors import InvalidTransition, NotFound, ValidationError
-
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-ROLLED_BACK = "rolled_back"
-STATUSES = (SUCCEEDED, FAILED, ROLLED_BACK)
+from domain.vocabulary import IncrementStatus
 
 #: Environments that count as production unless the caller says otherwise.
 PRODUCTION_ENVIRONMENTS = ("production", "prod")
@@ -108,7 +104,7 @@ class Increment(Aggregate):
         self.feedback_refs = feedback_refs
         self.decision_refs = decision_refs
         self.external_ref = external_ref
-        self.status = SUCCEEDED if succeeded else FAILED
+        self.status = IncrementStatus.SUCCEEDED if succeeded else IncrementStatus.FAILED
         self.reason: str | None = None
 
     def is_production(self, production: tuple[str, ...] = PRODUCTION_ENVIRONMENTS) -> bool:
@@ -122,10 +118,10 @@ class Increment(Aggregate):
 
     @event("MarkedFailed")
     def mark_failed(self, reason: str | None, failed_at: datetime) -> None:
-        self.check_status("mark failed", SUCCEEDED)
+        self.check_status("mark failed", IncrementStatus.SUCCEEDED)
         check_optional_text("reason", reason, max_length=MAX_REASON)
         check_when("failed_at", failed_at)
-        self.status = FAILED
+        self.status = IncrementStatus.FAILED
         self.reason = reason
 
     def rolled_back_by(self, rollback: Increment) -> None:
@@ -143,15 +139,15 @@ class Increment(Aggregate):
 
     @event("RolledBackBy")
     def _rolled_back_by(self, rollback_id: UUID, rolled_back_at: datetime) -> None:
-        self.check_status("roll back", SUCCEEDED, FAILED)
-        self.status = ROLLED_BACK
+        self.check_status("roll back", IncrementStatus.SUCCEEDED, IncrementStatus.FAILED)
+        self.status = IncrementStatus.ROLLED_BACK
         self.reason = f"rolled back by increment {rollback_id}"
 
     @event("RolledBack")
     def roll_back(self, reason: str | None, rolled_back_at: datetime) -> None:
-        self.check_status("roll back", SUCCEEDED, FAILED)
+        self.check_status("roll back", IncrementStatus.SUCCEEDED, IncrementStatus.FAILED)
         check_optional_text("reason", reason, max_length=MAX_REASON)
         check_when("rolled_back_at", rolled_back_at)
         check_order("rolled_back_at", self.started_at, rolled_back_at)
-        self.status = ROLLED_BACK
+        self.status = IncrementStatus.ROLLED_BACK
         self.reason = reason

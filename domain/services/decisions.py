@@ -9,7 +9,7 @@ from uuid import UUID
 from domain.access import SYSTEM, Actor
 from domain.common import as_utc
 from domain.decision import Decision
-from domain.feedback import PLANNED, TRIAGED, Feedback
+from domain.feedback import Feedback
 from domain.increment import Increment, IncrementNotFound
 from domain.index import HUMAN_KEY, Index
 from domain.keys import DECISION_PREFIX, format_key
@@ -24,7 +24,7 @@ from domain.services.loaders import (
 )
 from domain.services.shipping import ship_decision
 from domain.services.teams import load_outcome, load_team
-from domain.vocabulary import IN_BACKLOG
+from domain.vocabulary import IN_BACKLOG, FeedbackStatus
 
 
 async def _roots(
@@ -59,7 +59,7 @@ async def _plan_triaged(loaded: Loaded, decision: Decision, when: datetime) -> N
     """Plan every triaged item the decision answers under it (the decision is in the backlog)."""
     for feedback_id in decision.feedback_ids:
         item = await loaded.get_feedback(feedback_id)
-        if item.status == TRIAGED:
+        if item.status == FeedbackStatus.TRIAGED:
             item.plan(decision_id=decision.id, planned_at=when, stated=False)
 
 
@@ -137,7 +137,7 @@ async def decline_decision(
     )
     for feedback_id in decision.feedback_ids:
         item = await loaded.get_feedback(feedback_id)
-        if item.status == PLANNED and item.decision_id == decision.id:
+        if item.status == FeedbackStatus.PLANNED and item.decision_id == decision.id:
             item.decline(
                 reason=decision.rationale, decision_id=decision.id, declined_at=when, stated=False
             )
@@ -166,7 +166,7 @@ async def supersede_decision(
     new.link_feedback(feedback_ids=old.feedback_ids, linked_at=when)
     for feedback_id in old.feedback_ids:
         item = await loaded.get_feedback(feedback_id)
-        if item.status != PLANNED or item.decision_id != old.id:
+        if item.status != FeedbackStatus.PLANNED or item.decision_id != old.id:
             continue
         if new.status in IN_BACKLOG:
             item.plan(decision_id=new.id, planned_at=when, stated=False)
@@ -248,7 +248,7 @@ async def unlink_feedback(
     decision.unlink_feedback(feedback_ids=feedback_ids, unlinked_at=when)
     for feedback_id in feedback_ids:
         item = await loaded.get_feedback(feedback_id)
-        if item.status == PLANNED and item.decision_id == decision.id:
+        if item.status == FeedbackStatus.PLANNED and item.decision_id == decision.id:
             item.unplan(reason=f"unlinked from {decision.key}", unplanned_at=when)
     return written(decision, await save(store, *loaded.all()), key=decision.key)
 

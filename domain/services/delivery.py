@@ -14,7 +14,6 @@ from domain.errors import ConcurrencyConflict
 from domain.incident import Incident, IncidentNotFound
 from domain.increment import (
     PRODUCTION_ENVIRONMENTS,
-    ROLLED_BACK,
     Commit,
     Increment,
     IncrementNotFound,
@@ -27,6 +26,7 @@ from domain.services.base import Written, check_expected_version, find_index, lo
 from domain.services.loaders import Loaded
 from domain.services.shipping import Shipped, apply_increment
 from domain.services.teams import load_team, own_repository, team_owning
+from domain.vocabulary import IncrementStatus
 
 
 class ServiceOwnedElsewhere(KeyTaken):
@@ -190,7 +190,7 @@ async def _roll_back_by(
     changed: dict[UUID, Increment] = {}
     for ref in refs:
         earlier = await find_increment(store, ref)
-        if earlier.id in changed or earlier.status == ROLLED_BACK:
+        if earlier.id in changed or earlier.status == IncrementStatus.ROLLED_BACK:
             continue
         earlier.rolled_back_by(rollback)
         changed[earlier.id] = earlier

@@ -11,7 +11,6 @@ from domain.common import as_utc, normalize_tags
 from domain.decision import Decision, DecisionNotFound
 from domain.errors import ConcurrencyConflict, InvalidTransition
 from domain.feedback import (
-    DUPLICATE,
     DuplicateCycle,
     Feedback,
     FeedbackNotFound,
@@ -31,7 +30,7 @@ from domain.services.base import (
 )
 from domain.services.loaders import check_may_link, load_decision, load_feedback, load_root
 from domain.services.teams import load_outcome, load_team
-from domain.vocabulary import IN_BACKLOG, OPEN_DECISIONS
+from domain.vocabulary import IN_BACKLOG, OPEN_DECISIONS, FeedbackStatus
 
 #: How many times `receive_feedback` re-reads after losing a race for the same reference.
 _RECEIVE_RETRIES = 3
@@ -308,14 +307,14 @@ async def undo_feedback(
     the item back under one, the decision answers it again.
     """
     item = await _for_update(store, ref, expected_version, actor)
-    was_duplicate_of = item.duplicate_of if item.status == DUPLICATE else None
+    was_duplicate_of = item.duplicate_of if item.status == FeedbackStatus.DUPLICATE else None
     was_under = item.decision_id
     when = as_utc(corrected_at, "corrected_at")
     item.undo(before_version=before_version, corrected_at=when)
     changed: list[Feedback | Decision] = [item]
     if item.decision_id != was_under:
         changed.extend(await _relink(store, item, was_under, when))
-    if was_duplicate_of is not None and item.status != DUPLICATE:
+    if was_duplicate_of is not None and item.status != FeedbackStatus.DUPLICATE:
         root = await load_root(
             store, await load(store, Feedback, was_duplicate_of, FeedbackNotFound)
         )

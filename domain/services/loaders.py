@@ -7,10 +7,11 @@ from uuid import UUID
 
 from domain.access import Actor
 from domain.decision import Decision, DecisionNotFound
-from domain.feedback import DUPLICATE, Feedback, FeedbackNotFound
+from domain.feedback import Feedback, FeedbackNotFound
 from domain.keys import DECISION_PREFIX, FEEDBACK_PREFIX
 from domain.ports import EventStore
 from domain.services.base import load, resolve_ref
+from domain.vocabulary import FeedbackStatus
 
 #: A chain longer than this means the stored duplicate links are broken.
 MAX_DUPLICATE_HOPS = 100
@@ -78,7 +79,7 @@ async def load_root(store: EventStore, feedback: Feedback) -> Feedback:
     """The item that `feedback` is (transitively) a duplicate of, or `feedback` itself."""
     item = feedback
     for _ in range(MAX_DUPLICATE_HOPS):
-        if item.status != DUPLICATE or item.duplicate_of is None:
+        if item.status != FeedbackStatus.DUPLICATE or item.duplicate_of is None:
             return item
         item = await load(store, Feedback, item.duplicate_of, FeedbackNotFound)
     raise FeedbackNotFound(f"the duplicate chain of {feedback.key} does not end")

@@ -7,11 +7,11 @@ from uuid import UUID
 import msgspec
 
 from domain.decision import Decision, DecisionNotFound
-from domain.feedback import PLANNED, Feedback, FeedbackNotFound
-from domain.increment import PRODUCTION_ENVIRONMENTS, SUCCEEDED, Increment
+from domain.feedback import Feedback, FeedbackNotFound
+from domain.increment import PRODUCTION_ENVIRONMENTS, Increment
 from domain.ports import EventStore
 from domain.services.loaders import MAX_DUPLICATE_HOPS, Loaded, resolve_decision, resolve_feedback
-from domain.vocabulary import IN_BACKLOG, SHIPPABLE
+from domain.vocabulary import IN_BACKLOG, SHIPPABLE, FeedbackStatus, IncrementStatus
 
 
 class Shipped(msgspec.Struct, frozen=True):
@@ -30,7 +30,7 @@ async def ship_decision(loaded: Loaded, decision: Decision, increment: Increment
     decision.mark_shipped(increment_id=increment.id, shipped_at=increment.finished_at)
     for feedback_id in decision.feedback_ids:
         item = await loaded.get_feedback(feedback_id)
-        if item.status == PLANNED and item.decision_id == decision.id:
+        if item.status == FeedbackStatus.PLANNED and item.decision_id == decision.id:
             item.mark_shipped(
                 increment_id=increment.id,
                 decision_id=decision.id,
@@ -61,7 +61,7 @@ async def apply_increment(
     Unknown keys are ignored: commit messages are not ours to validate. With `only_teams`,
     decisions and items of other teams are left as they are and named in `not_applied`.
     """
-    if increment.status != SUCCEEDED or not increment.is_production(production):
+    if increment.status != IncrementStatus.SUCCEEDED or not increment.is_production(production):
         return Shipped()
     not_applied: list[str] = []
     for key in increment.decision_refs:

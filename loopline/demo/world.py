@@ -24,19 +24,6 @@ from datetime import UTC, datetime, time, timedelta
 from functools import partial
 from uuid import UUID
 
-from domain.decision import ACCEPTED, PROPOSED
-from domain.decision import DECLINED as DECISION_DECLINED
-from domain.decision import SHIPPED as DECISION_SHIPPED
-from domain.feedback import (
-    CLOSED,
-    DECLINED,
-    DEFERRED,
-    DUPLICATE,
-    NEW,
-    PLANNED,
-    SHIPPED,
-    TRIAGED,
-)
 from domain.increment import Commit
 from domain.ports import EventStore
 from domain.services import (
@@ -64,7 +51,7 @@ from domain.services import (
     supersede_decision,
     triage_feedback,
 )
-from domain.vocabulary import IN_BACKLOG, OPEN_DECISIONS, Channel
+from domain.vocabulary import IN_BACKLOG, OPEN_DECISIONS, Channel, DecisionStatus, FeedbackStatus
 from loopline.demo import catalog
 
 Action = Callable[[], Awaitable[None]]
@@ -148,7 +135,7 @@ class ThemeState:
 class DecisionState:
     key: str
     theme: ThemeState
-    status: str = PROPOSED
+    status: str = DecisionStatus.PROPOSED
     items: list[Item] = field(default_factory=list)
     decided_at: datetime | None = None
 
@@ -160,7 +147,7 @@ class Item:
     theme: ThemeState | None
     kind: str  # "theme", "bug" or "praise"
     ask: str
-    status: str = NEW
+    status: str = FeedbackStatus.NEW
     decision: DecisionState | None = None
     deferred: bool = False
 
@@ -376,14 +363,14 @@ class World:
         self.at(triage_at, partial(self.triage, item, triage_at))
 
     async def merge(self, item: Item, original: Item, when: datetime) -> None:
-        if item.status != NEW:
+        if item.status != FeedbackStatus.NEW:
             return
         await mark_duplicate(self.store, item.key, original=original.key, marked_at=when)
         self.count("duplicates")
-        item.status = DUPLICATE
+        item.status = FeedbackStatus.DUPLICATE
 
     async def triage(self, item: Item, when: datetime) -> None:
-        if item.status not in (NEW, DEFERRED):
+        if item.status not in (FeedbackStatus.NEW, FeedbackStatus.DEFERRED):
             return
         team = item.team
         outcome_id = item.theme.outcome_id if item.theme is not None else None
@@ -408,7 +395,7 @@ class World:
             triaged_at=when,
         )
         self.count("triaged")
-        item.status = TRIAGED
+        item.status = FeedbackStatus.TRIAGED
         await self.after_triage(item, when + self.minutes(1, 20))
 
     async def after_triage(self, item: Item, when: datetime) -> None:
@@ -427,7 +414,7 @@ class World:
             reason = self.rng.choice(catalog.DEFER_REASONS)
             await defer_feedback(self.store, item.key, until=until, reason=reason, deferred_at=when)
             self.count("deferred")
-            item.status, item.deferred = DEFERRED, True
+            item.status, item.deferred = FeedbackStatus.DEFERRED, True
             again = datetime.combine(until, time(9, tzinfo=UTC)) + self.minutes(0, 240)
             self.at(again, partial(self.triage, item, again))
         elif roll < 0.14:
@@ -447,25 +434,29 @@ class World:
     async def decline(self, item: Item, reason: str, when: datetime) -> None:
         await decline_feedback(self.store, item.key, reason=reason, declined_at=when)
         self.count("declined")
-        item.status = DECLINED
+        item.status = FeedbackStatus.DECLINED
         if self.rng.random() < 0.35:
             self.later(when + self.around(30), self.close, item, "email")
 
     async def close(self, item: Item, how: str, when: datetime) -> None:
-        if item.status not in (SHIPPED, DECLINED):
+        if item.status not in (FeedbackStatus.SHIPPED, FeedbackStatus.DECLINED):
             return
-        note = "Told the customer what changed" if item.status == SHIPPED else "Explained why"
+        note = (
+            "Told the customer what changed"
+            if item.status == FeedbackStatus.SHIPPED
+            else "Explained why"
+        )
         await close_feedback_loop(self.store, item.key, how=how, note=note, closed_at=when)
         self.count("closed")
-        item.status = CLOSED
+        item.status = FeedbackStatus.CLOSED
 
     async def reopen(self, item: Item, when: datetime) -> None:
-        if item.status not in (SHIPPED, CLOSED):
+        if item.status not in (FeedbackStatus.SHIPPED, FeedbackStatus.CLOSED):
             return
         reason = self.rng.choice(catalog.REOPEN_REASONS)
         await reopen_feedback(self.store, item.key, reason=reason, reopened_at=when)
         self.count("reopened")
-        item.status, item.kind, item.decision = NEW, "bug", None
+        item.status, item.kind, item.decision = FeedbackStatus.NEW, "bug", None
         again = when + self.around(item.team.spec.habits.triage)
         self.at(again, partial(self.triage, item, again))
 
@@ -476,11 +467,11 @@ class World:
         theme = item.theme
         assert theme is not None
         decision = theme.decision
-        if decision is not None and decision.status == DECISION_SHIPPED:
+        if decision is not None and decision.status == DecisionStatus.SHIPPED:
             theme.phase, theme.decision, decision = theme.phase + 1, None, None
         if (
             decision is not None
-            and decision.status == DECISION_DECLINED
+            and decision.status == DecisionStatus.DECLINED
             and decision.decided_at is not None
             and when - decision.decided_at > timedelta(days=30)
         ):
@@ -497,7 +488,7 @@ class World:
             decision.items.append(item)
             item.decision = decision
             if decision.status in IN_BACKLOG:
-                item.status = PLANNED
+                item.status = FeedbackStatus.PLANNED
         else:
             await self.decline(item, f"Answered by {decision.key}: we decided against it", when)
 
@@ -508,7 +499,7 @@ class World:
 
     async def propose(self, theme: ThemeState, when: datetime) -> None:
         theme.proposing = False
-        items = [i for i in theme.waiting if i.status == TRIAGED]
+        items = [i for i in theme.waiting if i.status == FeedbackStatus.TRIAGED]
         theme.waiting = []
         if not items:
             return
@@ -549,15 +540,15 @@ class World:
         return decision
 
     async def accept(self, decision: DecisionState, when: datetime) -> None:
-        if decision.status != PROPOSED:
+        if decision.status != DecisionStatus.PROPOSED:
             return
         team = decision.theme.team
         await accept_decision(self.store, decision.key, decided_by=team.lead, decided_at=when)
         self.count("accepted")
-        decision.status, decision.decided_at = ACCEPTED, when
+        decision.status, decision.decided_at = DecisionStatus.ACCEPTED, when
         for item in decision.items:
-            if item.status == TRIAGED and item.decision is decision:
-                item.status = PLANNED
+            if item.status == FeedbackStatus.TRIAGED and item.decision is decision:
+                item.status = FeedbackStatus.PLANNED
         ranked = when + self.minutes(5, 120)
         await rank_decision(self.store, decision.key, rank=self.rng.randint(1, 8), ranked_at=ranked)
         self.count()
@@ -568,7 +559,7 @@ class World:
             self.at(later, partial(self.begin, decision, later))
 
     async def begin(self, decision: DecisionState, when: datetime) -> None:
-        if decision.status != ACCEPTED:
+        if decision.status != DecisionStatus.ACCEPTED:
             return
         started = await start_decision(self.store, decision.key, started_at=when)
         self.count()
@@ -592,14 +583,14 @@ class World:
             self.store, decision.key, rationale=rationale, decided_by=team.lead, decided_at=when
         )
         self.count("declined decisions")
-        decision.status, decision.decided_at = DECISION_DECLINED, when
+        decision.status, decision.decided_at = DecisionStatus.DECLINED, when
         for item in decision.items:
             if item.decision is not decision:
                 continue
-            if item.status == PLANNED:  # the domain declined these with the decision
-                item.status = DECLINED
+            if item.status == FeedbackStatus.PLANNED:  # the domain declined these with the decision
+                item.status = FeedbackStatus.DECLINED
                 self.report.counts["declined"] += 1
-            elif item.status == TRIAGED:
+            elif item.status == FeedbackStatus.TRIAGED:
                 await self.decline(item, f"{decision.key} was declined: {rationale}", when)
 
     async def supersede(self, old: DecisionState, when: datetime) -> None:
@@ -614,8 +605,8 @@ class World:
         new.items = list(old.items)
         for item in new.items:
             item.decision = new
-            if item.status == PLANNED:
-                item.status = TRIAGED
+            if item.status == FeedbackStatus.PLANNED:
+                item.status = FeedbackStatus.TRIAGED
         later = when + self.around(theme.team.spec.habits.decide)
         self.at(later, partial(self.accept, new, later))
 
@@ -692,11 +683,11 @@ class World:
             return  # the commits wait for the next deployment
         team.work = [w for w in team.work if w.ready_at > when]
         for key in done.shipped.decisions:
-            self.decisions[key].status = DECISION_SHIPPED
+            self.decisions[key].status = DecisionStatus.SHIPPED
             self.report.counts["shipped decisions"] += 1
         for key in done.shipped.feedback:
             item = self.items[key]
-            item.status = SHIPPED
+            item.status = FeedbackStatus.SHIPPED
             self.report.counts["shipped"] += 1
             roll = self.rng.random()
             if roll < 0.6:

@@ -16,9 +16,10 @@ from uuid import UUID
 import msgspec
 
 from domain import services
-from domain.increment import ROLLED_BACK, SUCCEEDED, Commit
+from domain.increment import Commit
 from domain.ports import EventStore
 from domain.references import ReferencePattern
+from domain.vocabulary import IncrementStatus
 from infra.database import Connection
 from server.webhooks import generic, github, gitlab
 from server.webhooks.actions import (
@@ -194,7 +195,7 @@ async def rolled_back_by_redeploying(
             continue
         if row["itself"]:
             since = max(since or increment.finished_at, increment.finished_at)
-        elif increment.status != ROLLED_BACK:
+        elif increment.status != IncrementStatus.ROLLED_BACK:
             later.append(increment)
     return [i.id for i in later if since is None or i.finished_at > since]
 
@@ -224,7 +225,7 @@ async def deploy(
     if not action.succeeded and earlier is not None:
         # The deployment we recorded as a success failed after all.
         increment = await services.get_increment(store, earlier["increment_id"])
-        if increment.status == SUCCEEDED:
+        if increment.status == IncrementStatus.SUCCEEDED:
             await services.mark_increment_failed(
                 store, increment.id, reason="the deployment failed", failed_at=action.finished_at
             )

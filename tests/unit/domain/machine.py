@@ -23,7 +23,7 @@ from domain.errors import ConcurrencyConflict, DomainError
 from domain.increment import Increment, IncrementNotFound
 from domain.ports import EventStore, Recording
 from domain.services.base import load
-from domain.vocabulary import IN_BACKLOG, Channel, Impact
+from domain.vocabulary import IN_BACKLOG, Channel, DecisionStatus, FeedbackStatus, Impact
 
 T = TypeVar("T")
 
@@ -237,10 +237,10 @@ def make_machine(store_factory: StoreFactory) -> type[RuleBasedStateMachine]:
             items = self._all_feedback()
             owners: dict[UUID, list[UUID]] = {f: [] for f in items}
             for item in items.values():
-                if item.status == fb.DUPLICATE:
+                if item.status == FeedbackStatus.DUPLICATE:
                     assert item.demand == ()
                     assert item.duplicate_of is not None
-                    assert items[item.duplicate_of].status != fb.DUPLICATE
+                    assert items[item.duplicate_of].status != FeedbackStatus.DUPLICATE
                 for demand in item.demand:
                     owners[demand.feedback_id].append(item.id)
             for feedback_id, holders in owners.items():
@@ -252,21 +252,25 @@ def make_machine(store_factory: StoreFactory) -> type[RuleBasedStateMachine]:
             decisions = self._all_decisions()
             increments = {i: self._load(Increment, i) for i in self.increments}
             for item in items.values():
-                if item.status != fb.SHIPPED:
+                if item.status != FeedbackStatus.SHIPPED:
                     continue
                 assert item.shipped_by
                 keys = {item.key} | {items[d].key for d in item.duplicate_ids}
                 direct = any(keys & set(increments[i].feedback_refs) for i in item.shipped_by)
                 via_decision = item.decision_id is not None and decisions[
                     item.decision_id
-                ].status in (dec.ACCEPTED, dec.IN_PROGRESS, dec.SHIPPED)
+                ].status in (
+                    DecisionStatus.ACCEPTED,
+                    DecisionStatus.IN_PROGRESS,
+                    DecisionStatus.SHIPPED,
+                )
                 assert direct or via_decision, item
 
         @invariant()
         def a_declined_decision_leaves_no_feedback_planned(self) -> None:
             decisions = self._all_decisions()
             for item in self._all_feedback().values():
-                if item.status == fb.PLANNED:
+                if item.status == FeedbackStatus.PLANNED:
                     assert item.decision_id is not None
                     assert decisions[item.decision_id].status in IN_BACKLOG
 
