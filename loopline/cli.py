@@ -34,7 +34,7 @@ from loopline.instance import InstanceFileError, admin_token, write_instance
 from loopline.integrations_cli import integration_app, webhooks_app
 from loopline.report import report
 from loopline.tokens_cli import token_app
-from loopline.tui_cli import tui
+from loopline.tui_cli import tui, web
 from migrations.runner import Migration, MigrationError, migrate
 from projections.catalog import all_projections
 from projections.runner import ProjectionFailed
@@ -327,6 +327,7 @@ async def _rebuild(settings: Settings, dsn: str, names: list[str]) -> None:
 
 
 app.command()(tui)
+app.command()(web)
 
 
 @app.command(hidden=True)

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
+from functools import partial
+from typing import Any
 
 import httpx
 from textual import work
-from textual.app import App
-from textual.binding import Binding
+from textual.app import App, SystemCommand
 from textual.screen import Screen
-from textual.widgets import HelpPanel
 
 from tui.client import ApiClient, ApiError, Refused, decode_change
 from tui.commands import LooplineCommands
+from tui.keys import Section, actions, bind
 from tui.messages import LiveChange, LiveState
 from tui.screens.backlog import BacklogScreen
+from tui.screens.help import HelpScreen
 from tui.screens.inbox import InboxScreen
 from tui.screens.metrics import MetricsScreen
 from tui.screens.shipped import ShippedScreen
@@ -34,13 +36,61 @@ class LooplineApp(App[None]):
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {LooplineCommands}
     BINDINGS = [
-        Binding("q", "quit", "Quit", id="app.quit"),
-        Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
-        Binding("i", "switch_mode('inbox')", "Inbox", show=False, id="app.inbox"),
-        Binding("b", "switch_mode('backlog')", "Backlog", show=False, id="app.backlog"),
-        Binding("s", "switch_mode('shipped')", "Shipped", show=False, id="app.shipped"),
-        Binding("m", "switch_mode('metrics')", "Metrics", show=False, id="app.metrics"),
-        Binding("o", "switch_mode('teams')", "Teams", show=False, id="app.teams"),
+        bind("q", "quit", "Quit", "Leave Loopline", id="app.quit", section=Section.ANYWHERE),
+        bind(
+            "question_mark",
+            "help",
+            "Help",
+            "Show this screen's keys",
+            key_display="?",
+            id="app.help",
+            section=Section.ANYWHERE,
+        ),
+        bind(
+            "i",
+            "switch_mode('inbox')",
+            "Inbox",
+            "Go to the inbox: triage feedback",
+            show=False,
+            id="app.inbox",
+            section=Section.GO,
+        ),
+        bind(
+            "b",
+            "switch_mode('backlog')",
+            "Backlog",
+            "Go to the backlog: ranked decisions with their demand",
+            show=False,
+            id="app.backlog",
+            section=Section.GO,
+        ),
+        bind(
+            "s",
+            "switch_mode('shipped')",
+            "Shipped",
+            "Go to what shipped: increments and incidents",
+            show=False,
+            id="app.shipped",
+            section=Section.GO,
+        ),
+        bind(
+            "m",
+            "switch_mode('metrics')",
+            "Metrics",
+            "Go to the metrics: lead times and DORA",
+            show=False,
+            id="app.metrics",
+            section=Section.GO,
+        ),
+        bind(
+            "o",
+            "switch_mode('teams')",
+            "Teams",
+            "Go to teams and outcomes",
+            show=False,
+            id="app.teams",
+            section=Section.GO,
+        ),
     ]
 
     def __init__(
@@ -51,8 +101,13 @@ class LooplineApp(App[None]):
         clock: Callable[[], datetime] = _now,
         live: bool = True,
         transport: httpx.AsyncBaseTransport | None = None,
+        keymap: Mapping[str, str] | None = None,
+        theme: str | None = None,
     ) -> None:
         super().__init__()
+        # From the config file (tui/config.py checked both): keys by binding id, a theme.
+        self.set_keymap(keymap or {})
+        self.chosen_theme = theme
         self.client = ApiClient(url, token, transport=transport)
         # Every "now" of the UI comes from `clock` (tests freeze it): the inbox's default
         # defer date and the metrics screen's window.
@@ -78,6 +133,8 @@ class LooplineApp(App[None]):
         return make
 
     def on_mount(self) -> None:
+        if self.chosen_theme is not None:
+            self.theme = self.chosen_theme
         self.sub_title = "connecting…" if self.live else "not live"
         self.switch_mode("inbox")
         if self.live:
@@ -87,10 +144,28 @@ class LooplineApp(App[None]):
         await self.client.aclose()
 
     def action_help(self) -> None:
-        if self.screen.query(HelpPanel):
-            self.action_hide_help_panel()
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss()
         else:
-            self.action_show_help_panel()
+            name = type(self.screen).__name__.removesuffix("Screen")
+            self.push_screen(HelpScreen(name, actions(self.screen)))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The palette's commands: every action of `screen` once, by what it does, then
+        Textual's own but its "Keys" and "Quit" (the screen's help and quit are above)."""
+        for action in actions(screen):
+            if action.action != "command_palette":
+                run = partial(self.run_action, action.action, action.namespace)
+                yield SystemCommand(action.words, f"{action.label} ({action.keys})", run)
+        for command in super().get_system_commands(screen):
+            if command.title not in ("Keys", "Quit"):
+                yield command
+
+    async def action_show_decision(self, key: str) -> None:
+        """The backlog, with the cursor on decision `key`."""
+        await self.switch_mode("backlog")
+        if isinstance(self.screen, BacklogScreen):
+            self.screen.show(key)
 
     # --- live changes ------------------------------------------------------------------
 

@@ -1,46 +1,95 @@
-"""The command palette's provider: every screen and the common actions, by name."""
+"""The command palette's jumps: any feedback item or decision, by its key or its words (the
+API answers). The screen's actions come from the bindings (`LooplineApp.get_system_commands`)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import partial
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.command import Hit, Hits, Provider
 
-SCREENS = (
-    ("inbox", "Inbox", "Triage feedback: filter, search, act"),
-    ("backlog", "Backlog", "Ranked decisions with their demand"),
-    ("shipped", "Shipped", "Increments, the feedback they resolved, failures and incidents"),
-    ("metrics", "Metrics", "Lead times, weekly trends and DORA"),
-    ("teams", "Teams and outcomes", "Who owns what, and the outcomes they serve"),
-)
+from tui.client import ApiClient, ApiError, Decision
+from tui.formatting import clip
+from tui.screens.detail import DetailScreen
 
-ACTIONS = (
-    ("screen.refresh", "Refresh", "Load this screen again"),
-    ("screen.undo", "Undo", "Take back the last inbox action (again for the one before)"),
-    ("app.help", "Keys", "Show or hide the keys of this screen"),
-    ("app.quit", "Quit", "Leave Loopline"),
-)
+# A human key such as FB-1042 or DEC-87 (the server chooses the prefixes).
+KEY = re.compile(r"^[A-Za-z]+-\d+$")
+# Full-text hits the fuzzy matcher cannot see in the shown text (stemmed words) still rank,
+# below any that it can.
+SEARCHED = 0.2
+RESULTS = 10
 
 
 class LooplineCommands(Provider):
-    def commands(self) -> list[tuple[str, str, Callable[[], object]]]:
-        found: list[tuple[str, str, Callable[[], object]]] = [
-            (f"Go to {title}", help, partial(self.app.switch_mode, mode))
-            for mode, title, help in SCREENS
-        ]
-        found += [
-            (title, help, partial(self.app.run_action, action)) for action, title, help in ACTIONS
-        ]
-        return found
+    async def startup(self) -> None:
+        # The open decisions (the backlog's) once per palette: few, matched as typed.
+        self.decisions: list[Decision] = []
+        try:
+            self.decisions = await self.client.decisions()
+        except ApiError:
+            self.decisions = []
 
-    async def discover(self) -> Hits:
-        for title, help, callback in self.commands():
-            yield DiscoveryHit(title, callback, help=help)
+    @property
+    def client(self) -> ApiClient:
+        client = getattr(self.app, "client", None)
+        assert isinstance(client, ApiClient)
+        return client
 
     async def search(self, query: str) -> Hits:
+        query = query.strip()
+        if len(query) < 2:
+            return
         matcher = self.matcher(query)
-        for title, help, callback in self.commands():
+        open_keys = {d.key for d in self.decisions}
+        for decision in self.decisions:
+            title = f"{decision.key}  {clip(decision.title, 60)}"
             score = matcher.match(title)
             if score > 0:
-                yield Hit(score, matcher.highlight(title), callback, help=help)
+                yield Hit(
+                    score,
+                    matcher.highlight(title),
+                    self.show_decision(decision.key),
+                    text=title,
+                    help=f"decision · {decision.status} · {decision.team or 'no team'}",
+                )
+        if KEY.match(query):
+            key = query.upper()
+            if key not in open_keys:
+                try:
+                    closed = await self.client.decision(key)
+                except ApiError:
+                    pass
+                else:
+                    title = f"{closed.key}  {clip(closed.title, 60)}"
+                    said = f"{closed.key} is {closed.status} (the backlog shows open ones)"
+                    yield Hit(
+                        1.0,
+                        title,
+                        partial(self.app.notify, f"{said}: {closed.title}"),
+                        text=title,
+                        help=f"decision · {closed.status}",
+                    )
+        try:
+            page = await self.client.feedback(q=query, limit=RESULTS)
+        except ApiError:
+            return
+        for item in page.items:
+            title = f"{item.key}  {clip(item.text, 60)}"
+            score = 1.0 if item.key.upper() == query.upper() else matcher.match(title)
+            yield Hit(
+                max(score, SEARCHED),
+                matcher.highlight(title),
+                self.open_item(item.key, str(item.id)),
+                text=title,
+                help=f"feedback · {item.status} · {item.team or 'no team'}",
+            )
+
+    def open_item(self, key: str, ref: str) -> Callable[[], object]:
+        def open_it() -> None:
+            self.app.push_screen(DetailScreen(self.client, key, ref))
+
+        return open_it
+
+    def show_decision(self, key: str) -> Callable[[], object]:
+        return partial(self.app.run_action, f"show_decision({key!r})")

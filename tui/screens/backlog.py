@@ -6,12 +6,12 @@ from __future__ import annotations
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Footer, Header, Select, Static
 
 from tui.client import ApiClient, ApiError, Decision, Team, WriteResult
 from tui.formatting import STATUS_STYLE, clip
+from tui.keys import Section, bind
 from tui.screens.live import LiveScreen
 from tui.screens.prompts import Field, FormPrompt, PickPrompt
 from tui.widgets.fit_table import FitTable, flat
@@ -61,16 +61,85 @@ class BacklogScreen(LiveScreen):
     # Demand comes from feedback, so its changes move the figures too.
     FOLLOWS = frozenset({"Decision", "Feedback", "Team"})
     BINDINGS = [
-        Binding("j", "down", "Down", show=False, id="backlog.down"),
-        Binding("k", "up", "Up", show=False, id="backlog.up"),
-        Binding("g", "first", "First", show=False, id="backlog.first"),
-        Binding("G", "last", "Last", show=False, id="backlog.last"),
-        Binding("K", "move(-1)", "Rank up", id="backlog.rank_up"),
-        Binding("J", "move(1)", "Rank down", id="backlog.rank_down"),
-        Binding("a", "accept", "Accept", id="backlog.accept"),
-        Binding("d", "decline", "Decline", id="backlog.decline"),
-        Binding("x", "supersede", "Supersede", id="backlog.supersede"),
-        Binding("r", "refresh", "Refresh", show=False, id="backlog.refresh"),
+        bind(
+            "j",
+            "down",
+            "Down",
+            "Next decision",
+            show=False,
+            id="backlog.down",
+            section=Section.MOVE,
+        ),
+        bind(
+            "k", "up", "Up", "Previous decision", show=False, id="backlog.up", section=Section.MOVE
+        ),
+        bind(
+            "g",
+            "first",
+            "First",
+            "First decision",
+            show=False,
+            id="backlog.first",
+            section=Section.MOVE,
+        ),
+        bind(
+            "G",
+            "last",
+            "Last",
+            "Last decision",
+            show=False,
+            id="backlog.last",
+            section=Section.MOVE,
+        ),
+        bind(
+            "K",
+            "move(-1)",
+            "Rank up",
+            "Move the decision up in its team's ranking",
+            id="backlog.rank_up",
+            section=Section.ACT,
+        ),
+        bind(
+            "J",
+            "move(1)",
+            "Rank down",
+            "Move the decision down in its team's ranking",
+            id="backlog.rank_down",
+            section=Section.ACT,
+        ),
+        bind(
+            "a",
+            "accept",
+            "Accept",
+            "Accept the proposal into the ranked backlog",
+            id="backlog.accept",
+            section=Section.ACT,
+        ),
+        bind(
+            "d",
+            "decline",
+            "Decline",
+            "Decline the decision, with a reason",
+            id="backlog.decline",
+            section=Section.ACT,
+        ),
+        bind(
+            "x",
+            "supersede",
+            "Supersede",
+            "Supersede the decision by another of its team",
+            id="backlog.supersede",
+            section=Section.ACT,
+        ),
+        bind(
+            "r",
+            "refresh",
+            "Refresh",
+            "Load the backlog again",
+            show=False,
+            id="backlog.refresh",
+            section=Section.VIEW,
+        ),
     ]
 
     def __init__(self, client: ApiClient) -> None:
@@ -147,6 +216,18 @@ class BacklogScreen(LiveScreen):
         if team != self.team:
             self.team = team
             self.load()
+
+    def show(self, key: str) -> None:
+        """Put the cursor on decision `key`, across all teams if this team's list lacks it."""
+        keys = [d.key for d in self.decisions]
+        if key in keys:
+            self.table.move_cursor(row=keys.index(key))
+            return
+        self.follow = key
+        if self.team is None:
+            self.load(with_teams=True)  # (it may replace the first load, teams and all)
+        else:
+            self.query_one(Select).value = ALL  # its change reloads all teams
 
     def current(self) -> Decision | None:
         row = self.table.cursor_row

@@ -11,13 +11,13 @@ from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Footer, Header, Static
 
 from tui.client import ApiClient, ApiError, Decision, FeedbackDetail, Increment
 from tui.formatting import STATUS_STYLE, day, when
+from tui.keys import Section, bind
 from tui.messages import LiveChange
 from tui.screens.live import LiveScreen
 
@@ -154,10 +154,32 @@ class DetailScreen(LiveScreen):
     CSS_PATH = "detail.tcss"
     FOLLOWS = frozenset({"Feedback", "Decision", "Increment"})
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back", id="detail.back"),
-        Binding("r", "refresh", "Refresh", id="detail.refresh"),
-        Binding("j", "scroll_down", "Down", show=False, id="detail.down"),
-        Binding("k", "scroll_up", "Up", show=False, id="detail.up"),
+        bind(
+            "escape",
+            "app.pop_screen",
+            "Back",
+            "Back to the list",
+            id="detail.back",
+            section=Section.MOVE,
+        ),
+        bind(
+            "r",
+            "refresh",
+            "Refresh",
+            "Load the item again",
+            id="detail.refresh",
+            section=Section.VIEW,
+        ),
+        bind(
+            "j",
+            "scroll_down",
+            "Down",
+            "Scroll down",
+            show=False,
+            id="detail.down",
+            section=Section.MOVE,
+        ),
+        bind("k", "scroll_up", "Up", "Scroll up", show=False, id="detail.up", section=Section.MOVE),
     ]
 
     def __init__(self, client: ApiClient, key: str, ref: str | None = None) -> None:

@@ -10,7 +10,6 @@ from uuid import UUID
 import msgspec
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
@@ -30,6 +29,7 @@ from tui.client import (
 )
 from tui.dates import HINT, parse_day
 from tui.formatting import clip, count
+from tui.keys import Section, bind
 from tui.messages import LiveChange
 from tui.screens.detail import DetailScreen
 from tui.screens.live import DEBOUNCE
@@ -169,23 +169,123 @@ class InboxScreen(Screen[None]):
     CSS_PATH = "inbox.tcss"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
-        Binding("j", "down", "Down", show=False, id="inbox.down"),
-        Binding("k", "up", "Up", show=False, id="inbox.up"),
-        Binding("g", "first", "First", show=False, id="inbox.first"),
-        Binding("G", "last", "Last", show=False, id="inbox.last"),
-        Binding("slash", "search", "Filter", key_display="/", id="inbox.filter"),
-        Binding("t", "triage", "Triage", id="inbox.triage"),
-        Binding("1", "plan", "Plan", id="inbox.plan"),
-        Binding("2", "duplicate", "Dup", id="inbox.duplicate"),
-        Binding("3", "decline", "Decline", id="inbox.decline"),
-        Binding("h", "defer", "Defer", id="inbox.defer"),
-        Binding("p", "propose", "Propose", show=False, id="inbox.propose"),
-        Binding("c", "close_loop", "Close loop", show=False, id="inbox.close_loop"),
-        Binding("space", "select", "Select", id="inbox.select"),
-        Binding("u", "undo", "Undo", id="inbox.undo"),
-        Binding("enter", "open", "Open", show=False, id="inbox.open"),
-        Binding("r", "refresh", "Refresh", show=False, id="inbox.refresh"),
-        Binding("escape", "back_to_list", "List", show=False, id="inbox.list"),
+        bind("j", "down", "Down", "Next item", show=False, id="inbox.down", section=Section.MOVE),
+        bind("k", "up", "Up", "Previous item", show=False, id="inbox.up", section=Section.MOVE),
+        bind(
+            "g", "first", "First", "First item", show=False, id="inbox.first", section=Section.MOVE
+        ),
+        bind(
+            "G",
+            "last",
+            "Last",
+            "Last item (loads every page)",
+            show=False,
+            id="inbox.last",
+            section=Section.MOVE,
+        ),
+        bind(
+            "slash",
+            "search",
+            "Filter",
+            "Search the items' words and keys",
+            key_display="/",
+            id="inbox.filter",
+            section=Section.VIEW,
+        ),
+        bind(
+            "t",
+            "triage",
+            "Triage",
+            "Triage: team, tags, impact and outcome",
+            id="inbox.triage",
+            section=Section.ACT,
+        ),
+        bind(
+            "1",
+            "plan",
+            "Plan",
+            "Plan under an accepted decision",
+            id="inbox.plan",
+            section=Section.ACT,
+        ),
+        bind(
+            "2",
+            "duplicate",
+            "Dup",
+            "Mark as a duplicate of another item",
+            id="inbox.duplicate",
+            section=Section.ACT,
+        ),
+        bind(
+            "3",
+            "decline",
+            "Decline",
+            "Decline, with a reason",
+            id="inbox.decline",
+            section=Section.ACT,
+        ),
+        bind("h", "defer", "Defer", "Defer until a day", id="inbox.defer", section=Section.ACT),
+        bind(
+            "p",
+            "propose",
+            "Propose",
+            "Propose a decision from the selected items",
+            show=False,
+            id="inbox.propose",
+            section=Section.ACT,
+        ),
+        bind(
+            "c",
+            "close_loop",
+            "Close loop",
+            "Close the loop: say how the customer was told",
+            show=False,
+            id="inbox.close_loop",
+            section=Section.ACT,
+        ),
+        bind(
+            "space",
+            "select",
+            "Select",
+            "Select or unselect the item (actions apply to all selected)",
+            id="inbox.select",
+            section=Section.ACT,
+        ),
+        bind(
+            "u",
+            "undo",
+            "Undo",
+            "Undo the last action (again for the one before)",
+            id="inbox.undo",
+            section=Section.ACT,
+        ),
+        bind(
+            "enter",
+            "open",
+            "Open",
+            "Open the item: its detail and history",
+            show=False,
+            id="inbox.open",
+            section=Section.MOVE,
+        ),
+        bind(
+            "r",
+            "refresh",
+            "Refresh",
+            "Load the inbox again",
+            show=False,
+            id="inbox.refresh",
+            section=Section.VIEW,
+        ),
+        bind(
+            "escape",
+            "back_to_list",
+            "List",
+            "Back to the list from the filters",
+            show=False,
+            id="inbox.list",
+            section=Section.MOVE,
+        ),
     ]
 
     def __init__(self, client: ApiClient, today: Callable[[], date]) -> None:

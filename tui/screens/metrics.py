@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Footer, Header, Select, Static
@@ -15,6 +14,7 @@ from textual_plotext import PlotextPlot
 
 from tui.client import ApiClient, ApiError, Dora, LeadTimes, Team
 from tui.formatting import TIER_STYLE, day, duration
+from tui.keys import Section, bind
 from tui.screens.live import LiveScreen
 from tui.widgets.fit_table import FitTable
 
@@ -90,7 +90,16 @@ def tiles(dora: Dora) -> list[str]:
 class MetricsScreen(LiveScreen):
     CSS_PATH = "metrics.tcss"
     FOLLOWS = frozenset({"Feedback", "Increment", "Incident", "Team"})
-    BINDINGS = [Binding("r", "refresh", "Refresh", id="metrics.refresh")]
+    BINDINGS = [
+        bind(
+            "r",
+            "refresh",
+            "Refresh",
+            "Load the metrics again",
+            id="metrics.refresh",
+            section=Section.VIEW,
+        )
+    ]
 
     def __init__(self, client: ApiClient, clock: Callable[[], datetime]) -> None:
         super().__init__(id="metrics")

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Select, Static
@@ -15,6 +14,7 @@ from textual.widgets.option_list import Option
 
 from tui.client import ApiClient, ApiError
 from tui.formatting import clip
+from tui.keys import Section, bind
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,15 @@ class FormPrompt(ModalScreen[dict[str, str] | None]):
 
     CSS_PATH = "prompts.tcss"
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="prompt.cancel"),
-        Binding("ctrl+s", "submit", "Save", id="prompt.save"),
+        bind(
+            "escape",
+            "cancel",
+            "Cancel",
+            "Cancel: close the dialog, change nothing",
+            id="prompt.cancel",
+            section=Section.MOVE,
+        ),
+        bind("ctrl+s", "submit", "Save", "Save the answers", id="prompt.save", section=Section.ACT),
     ]
 
     def __init__(self, title: str, fields: Sequence[Field]) -> None:
@@ -106,9 +113,18 @@ class PickPrompt(ModalScreen[str | None]):
 
     CSS_PATH = "prompts.tcss"
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="prompt.cancel"),
-        Binding("j", "down", "Down", show=False, id="prompt.down"),
-        Binding("k", "up", "Up", show=False, id="prompt.up"),
+        bind(
+            "escape",
+            "cancel",
+            "Cancel",
+            "Cancel: close the dialog, change nothing",
+            id="prompt.cancel",
+            section=Section.MOVE,
+        ),
+        bind(
+            "j", "down", "Down", "Next choice", show=False, id="prompt.down", section=Section.MOVE
+        ),
+        bind("k", "up", "Up", "Previous choice", show=False, id="prompt.up", section=Section.MOVE),
     ]
 
     def __init__(self, title: str, options: list[tuple[str, str]]) -> None:
@@ -146,8 +162,23 @@ class FindPrompt(ModalScreen[str | None]):
 
     CSS_PATH = "prompts.tcss"
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="prompt.cancel"),
-        Binding("down", "results", "Results", show=False, id="prompt.results"),
+        bind(
+            "escape",
+            "cancel",
+            "Cancel",
+            "Cancel: close the dialog, change nothing",
+            id="prompt.cancel",
+            section=Section.MOVE,
+        ),
+        bind(
+            "down",
+            "results",
+            "Results",
+            "Into the results",
+            show=False,
+            id="prompt.results",
+            section=Section.MOVE,
+        ),
     ]
 
     def __init__(

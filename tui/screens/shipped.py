@@ -6,12 +6,12 @@ from __future__ import annotations
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Label
 
 from tui.client import ApiClient, ApiError, Incident, Increment
 from tui.formatting import when
+from tui.keys import Section, bind
 from tui.screens.live import LiveScreen
 from tui.widgets.fit_table import FitTable, flat
 
@@ -49,10 +49,25 @@ class ShippedScreen(LiveScreen):
     CSS_PATH = "shipped.tcss"
     FOLLOWS = frozenset({"Increment", "Incident", "Team"})
     BINDINGS = [
-        Binding("j", "down", "Down", show=False, id="shipped.down"),
-        Binding("k", "up", "Up", show=False, id="shipped.up"),
-        Binding("tab", "focus_next", "Next table", show=False, id="shipped.next"),
-        Binding("r", "refresh", "Refresh", id="shipped.refresh"),
+        bind("j", "down", "Down", "Next row", show=False, id="shipped.down", section=Section.MOVE),
+        bind("k", "up", "Up", "Previous row", show=False, id="shipped.up", section=Section.MOVE),
+        bind(
+            "tab",
+            "focus_next",
+            "Next table",
+            "Switch between increments and incidents",
+            show=False,
+            id="shipped.next",
+            section=Section.MOVE,
+        ),
+        bind(
+            "r",
+            "refresh",
+            "Refresh",
+            "Load increments and incidents again",
+            id="shipped.refresh",
+            section=Section.VIEW,
+        ),
     ]
 
     def __init__(self, client: ApiClient) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Footer, Header, Label
 
 from tui.client import ApiClient, ApiError, Outcome, Team
+from tui.keys import Section, bind
 from tui.screens.live import LiveScreen
 from tui.widgets.fit_table import FitTable, flat
 
@@ -42,7 +42,16 @@ class TeamsLoaded(Message):
 class TeamsScreen(LiveScreen):
     CSS_PATH = "teams.tcss"
     FOLLOWS = frozenset({"Team", "Outcome", "Feedback", "Increment"})
-    BINDINGS = [Binding("r", "refresh", "Refresh", id="teams.refresh")]
+    BINDINGS = [
+        bind(
+            "r",
+            "refresh",
+            "Refresh",
+            "Load teams and outcomes again",
+            id="teams.refresh",
+            section=Section.VIEW,
+        )
+    ]
 
     def __init__(self, client: ApiClient) -> None:
         super().__init__(id="teams")
