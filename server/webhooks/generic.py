@@ -2,7 +2,8 @@
 
 ```json
 {"type": "deployment", "id": "deploy-4711", "repository": "acme/billing",
- "environment": "production", "status": "success", "sha": "9fceb02…", "version": "2024.5.1",
+ "environment": "production", "status": "success", "commit_sha": "9fceb02…",
+ "version": "2024.5.1",
  "started_at": "2024-05-01T10:00:00Z", "finished_at": "2024-05-01T10:04:00Z",
  "commits": [{"sha": "9fceb02…", "authored_at": "2024-04-30T16:00:00Z", "message": "…"}],
  "references": ["branch fb-12-export-timeout"], "rollback_of": ["deploy-4710"]}
@@ -51,7 +52,10 @@ class GenericDeployment(msgspec.Struct, frozen=True, kw_only=True):
     repository: str | None = None
     service: str | None = None
     environment: str = "production"
+    commit_sha: str | None = None
+    """The deployed commit, named as an increment names it (`IncrementCreate`, `Increment`)."""
     sha: str | None = None
+    """`commit_sha`'s earlier name, still read: deliveries stored with it map again."""
     version: str | None = None
     started_at: datetime | None = None
     commits: list[GenericCommit] = msgspec.field(default_factory=list)
@@ -114,9 +118,12 @@ def _deployment(body: GenericDeployment, config: Integration) -> Action:
             f"deployment to {body.environment!r}, not a production environment "
             f"({', '.join(config.production_environments)})"
         )
-    head = sha(body.sha) if body.sha else None
-    if body.sha and head is None:
-        raise PayloadError(f"sha {body.sha!r} is not a commit sha")
+    given = body.commit_sha or body.sha
+    if body.commit_sha and body.sha and body.commit_sha != body.sha:
+        raise PayloadError("commit_sha and sha (its earlier name) name different commits")
+    head = sha(given) if given else None
+    if given and head is None:
+        raise PayloadError(f"commit_sha {given!r} is not a commit sha")
     commits = []
     for c in body.commits:
         commit_sha = sha(c.sha)

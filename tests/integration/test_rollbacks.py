@@ -116,7 +116,7 @@ async def test_the_generic_body_and_the_import_name_what_they_roll_back(
                 "id": sender_id,
                 "repository": "acme/jobs",
                 "status": "success",
-                "sha": head,
+                "commit_sha": head,
                 "finished_at": iso(finished),
                 **extra,
             }

@@ -249,3 +249,31 @@ async def test_generic_deployment_and_incident_bodies_are_mapped(
     incident_id = deliveries[1]["outcome"]["incident"]
     assert deliveries[1]["outcome"]["resolved"] is True
     assert incident_id == deliveries[2]["outcome"]["incident"]
+
+
+async def test_a_generic_deployment_names_its_commit_as_an_increment_does(
+    api: httpx.AsyncClient, event_store: PostgresEventStore
+) -> None:
+    await setup(api, event_store, "generic")
+    # Today's name, commit_sha, as IncrementCreate and every increment answer name it; and
+    # `sha`, its earlier name, in a delivery sent before (stored ones are mapped again).
+    for n, name in enumerate(("commit_sha", "sha"), start=1):
+        payload = {
+            "type": "deployment",
+            "id": f"deploy-{n}",
+            "repository": REPOSITORY,
+            "status": "success",
+            name: str(n) * 40,
+            "finished_at": f"2024-05-0{n}T10:04:00Z",
+        }
+        body = json.dumps(payload).encode()
+        answer = await api.post("/webhooks/generic", content=body, headers=generic_headers(body))
+        assert answer.status_code == 202, answer.text
+        await settled(api, n)
+
+    deliveries = await settled(api, 2)
+    assert [d["state"] for d in deliveries] == ["mapped", "mapped"]
+    increments = [
+        await services.get_increment(event_store, d["outcome"]["increment"]) for d in deliveries
+    ]
+    assert {i.commit_sha for i in increments} == {"1" * 40, "2" * 40}
