@@ -235,6 +235,7 @@ class DeploymentFrequency(Model):
     deployment_days: int = 0
     per_week: float | None = None
     tier: str | None = None
+    tier_reason: str | None = None
 
 
 class LeadTimeForChanges(Model):
@@ -242,6 +243,7 @@ class LeadTimeForChanges(Model):
     p50: float | None = None
     p85: float | None = None
     tier: str | None = None
+    tier_reason: str | None = None
 
 
 class ChangeFailureRate(Model):
@@ -249,12 +251,14 @@ class ChangeFailureRate(Model):
     deployments: int = 0
     rate: float | None = None
     tier: str | None = None
+    tier_reason: str | None = None
 
 
 class Recovery(Model):
     count: int = 0
     p50: float | None = None
     tier: str | None = None
+    tier_reason: str | None = None
 
 
 class Dora(Model):

@@ -1,9 +1,10 @@
-"""Metrics: feedback lead-time percentiles per team, their weekly trend, and DORA tiles."""
+"""Metrics: feedback lead-time percentiles per team, their weekly trend, and DORA tiles,
+over a window chosen on screen."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -13,10 +14,11 @@ from textual.widgets import Footer, Header, Select, Static
 from textual_plotext import PlotextPlot
 
 from tui.client import ApiClient, ApiError, Dora, LeadTimes, Team
-from tui.formatting import TIER_STYLE, day, duration
+from tui.formatting import TIER_STYLE, duration
 from tui.keys import Section, bind
 from tui.screens.live import LiveScreen
 from tui.widgets.fit_table import FitTable
+from tui.widgets.window import WindowPicker
 
 MEASURES = (
     ("triage", "time to triage"),
@@ -26,16 +28,6 @@ MEASURES = (
     ("open_age", "open age"),
 )
 ALL = "all"
-# The metrics look back this far from the clock's now (DORA tiers are read over it too).
-WINDOW = timedelta(weeks=12)
-
-
-def window(now: datetime) -> tuple[datetime, datetime]:
-    """The span the screen asks about: `WINDOW` up to the end of `now`'s minute, so the
-    same question asked within a minute is the same question (and the server's cache
-    answers it)."""
-    end = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    return end - WINDOW, end
 
 
 PER_TEAM = (
@@ -65,9 +57,12 @@ class MetricsLoaded(Message):
         self.teams = teams
 
 
+TITLES = ("Deploys", "Lead time", "Failures", "Recovery")
+
+
 def tile(title: str, value: str, note: str, tier: str | None) -> str:
     style = TIER_STYLE.get(tier or "", "dim")
-    return f"[b]{title}[/b]\n[b]{value}[/b] {note}\n[{style}]{tier or 'no data'}[/]"
+    return f"[b]{title}[/b]\n[b]{value}[/b] {note}\n[{style}]{tier or 'no tier'}[/]"
 
 
 def tiles(dora: Dora) -> list[str]:
@@ -80,11 +75,26 @@ def tiles(dora: Dora) -> list[str]:
     per_week = "—" if f.per_week is None else f"{f.per_week:.1f}"
     rate = "—" if cfr.rate is None else f"{100 * cfr.rate:.1f}%"
     return [
-        tile("Deploys", per_week, "/week", f.tier),
-        tile("Lead time", duration(lt.p50), "p50", lt.tier),
-        tile("Failures", rate, f"{cfr.failed}/{cfr.deployments}", cfr.tier),
-        tile("Recovery", duration(rt.p50), "p50", rt.tier),
+        tile(TITLES[0], per_week, "/week", f.tier),
+        tile(TITLES[1], duration(lt.p50), "p50", lt.tier),
+        tile(TITLES[2], rate, f"{cfr.failed}/{cfr.deployments}", cfr.tier),
+        tile(TITLES[3], duration(rt.p50), "p50", rt.tier),
     ]
+
+
+def tier_notes(dora: Dora) -> str:
+    """Why a measure has no tier (the server says: no data, or too small a sample)."""
+    judged = (
+        (dora.deployment_frequency.tier, dora.deployment_frequency.tier_reason),
+        (dora.lead_time_for_changes.tier, dora.lead_time_for_changes.tier_reason),
+        (dora.change_failure_rate.tier, dora.change_failure_rate.tier_reason),
+        (dora.recovery_time.tier, dora.recovery_time.tier_reason),
+    )
+    return "\n".join(
+        f"{title}: {reason}"
+        for title, (tier, reason) in zip(TITLES, judged, strict=True)
+        if tier is None and reason
+    )
 
 
 class MetricsScreen(LiveScreen):
@@ -121,10 +131,11 @@ class MetricsScreen(LiveScreen):
             yield Select[str](
                 [("all teams", ALL)], value=ALL, allow_blank=False, compact=True, id="team"
             )
-            yield Static("", id="window")
+            yield WindowPicker(id="window")
         with Horizontal(id="tiles"):
             for n in range(4):
                 yield Static("", classes="tile", id=f"tile-{n}")
+        yield Static("", id="tier-notes")
         with Horizontal(id="lead"):
             yield FitTable(PER_TEAM, id="per-team", zebra_stripes=False)
             with Vertical(id="trend-box"):
@@ -138,7 +149,7 @@ class MetricsScreen(LiveScreen):
     @work(exclusive=True, group="metrics")
     async def load(self, with_teams: bool = False) -> None:
         try:
-            start, end = window(self.clock())
+            start, end = self.query_one(WindowPicker).window.span(self.clock())
             after = self.after
             teams = await self.client.teams(after=after) if with_teams else None
             per_team = await self.client.lead_time(
@@ -158,9 +169,7 @@ class MetricsScreen(LiveScreen):
             self.query_one("#team", Select).set_options(
                 [("all teams", ALL), *((t.slug, t.slug) for t in message.teams)]
             )
-        start, end = message.span
-        last = end - timedelta(minutes=1)
-        self.query_one("#window", Static).update(f"{day(start)} to {day(last)}")
+        self.query_one(WindowPicker).show(message.span)
         table = self.query_one("#per-team", FitTable)
         table.fill(
             (
@@ -194,6 +203,12 @@ class MetricsScreen(LiveScreen):
         plot.refresh()
         for n, text in enumerate(tiles(message.dora)):
             self.query_one(f"#tile-{n}", Static).update(text)
+        notes = self.query_one("#tier-notes", Static)
+        notes.update(tier_notes(message.dora))
+        notes.display = bool(tier_notes(message.dora))
+
+    def on_window_picker_changed(self, message: WindowPicker.Changed) -> None:
+        self.load()
 
     @on(Select.Changed)
     def changed(self, event: Select.Changed) -> None:
