@@ -7,7 +7,10 @@ import asyncio
 import contextlib
 import multiprocessing
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -57,7 +60,9 @@ def _hello_world() -> Any:
     return Litestar(route_handlers=[hello])
 
 
-def _serve(kind: str, dsn: str, port: int, run_projections: bool) -> None:
+def _serve(
+    kind: str, dsn: str, port: int, run_projections: bool, run_webhook_workers: bool
+) -> None:
     import logging
 
     import uvicorn
@@ -73,6 +78,7 @@ def _serve(kind: str, dsn: str, port: int, run_projections: bool) -> None:
             run_projections=run_projections,
             admin_token=ADMIN_TOKEN,
             rate_limit_webhooks=BENCH_RATE_LIMIT,
+            run_webhook_workers=run_webhook_workers,
         )
         app = create_app(settings, dsn=dsn)
     elif kind == "webhook-baseline":
@@ -91,12 +97,12 @@ def free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def running(
-    kind: str, dsn: str = "", *, run_projections: bool = False
+    kind: str, dsn: str = "", *, run_projections: bool = False, run_webhook_workers: bool = True
 ) -> AsyncIterator[tuple[str, int]]:
     """(base URL, process id) of a server of `kind` until the block ends."""
     port = free_port()
     process = multiprocessing.get_context("spawn").Process(
-        target=_serve, args=(kind, dsn, port, run_projections), daemon=True
+        target=_serve, args=(kind, dsn, port, run_projections, run_webhook_workers), daemon=True
     )
     process.start()
     base = f"http://127.0.0.1:{port}"
@@ -113,3 +119,22 @@ async def running(
     finally:
         process.terminate()
         process.join(10)
+
+
+@contextlib.asynccontextmanager
+async def working(dsn: str) -> AsyncIterator[int]:
+    """A `loopline work` process (the webhook workers, apart from the API) until the block
+    ends; its process id."""
+    loopline = str(Path(sys.executable).with_name("loopline"))
+    process = await asyncio.create_subprocess_exec(
+        loopline,
+        "work",
+        env={"DATABASE_URL": dsn, "PATH": str(Path(sys.executable).parent)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield process.pid
+    finally:
+        process.terminate()
+        await process.wait()

@@ -63,6 +63,29 @@ _INSERT = (
     " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, now())"
     " ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id, state"
 )
+_INSERT_MANY = (
+    "INSERT INTO webhook_deliveries (source, delivery_id, event, repository, integration_id,"
+    " headers, body, next_attempt_at)"
+    " SELECT s, d, e, r, i, h::jsonb, b, now() FROM unnest($1::text[], $2::text[], $3::text[],"
+    " $4::text[], $5::uuid[], $6::text[], $7::bytea[]) WITH ORDINALITY AS u(s, d, e, r, i, h, b, n)"
+    " ORDER BY n ON CONFLICT (source, delivery_id) DO NOTHING RETURNING delivery_id, id, state"
+)
+_KNOWN = (
+    "SELECT delivery_id, id, state FROM webhook_deliveries"
+    " WHERE source = $1 AND delivery_id = ANY($2::text[])"
+)
+
+
+class Arrival(msgspec.Struct, frozen=True, kw_only=True):
+    """A verified delivery on its way into the inbox."""
+
+    source: str
+    delivery_id: str
+    event: str
+    repository: str | None
+    integration_id: UUID
+    headers: Mapping[str, str]
+    body: bytes
 
 
 async def store_delivery(
@@ -96,6 +119,47 @@ async def store_delivery(
     )
     assert known is not None
     return Stored(id=known["id"], state=known["state"], duplicate=True)
+
+
+async def store_deliveries(conn: Connection, arrivals: Sequence[Arrival]) -> list[Stored]:
+    """Insert verified deliveries in one statement (one transaction, one WAL flush); each
+    answer says where its delivery landed. The first of a delivery id is stored; a known id,
+    or one repeated in `arrivals`, is kept as it is and answered as a duplicate."""
+    inserted: dict[tuple[str, str], Stored] = {}
+    for source in {a.source for a in arrivals}:
+        first: dict[str, Arrival] = {}
+        for arrival in arrivals:
+            if arrival.source == source:
+                first.setdefault(arrival.delivery_id, arrival)
+        batch = list(first.values())
+        rows = await conn.fetch(
+            _INSERT_MANY,
+            [source] * len(batch),
+            [a.delivery_id for a in batch],
+            [a.event for a in batch],
+            [a.repository for a in batch],
+            [a.integration_id for a in batch],
+            [msgspec.json.encode(dict(a.headers)).decode() for a in batch],
+            [a.body for a in batch],
+        )
+        for row in rows:
+            inserted[source, row["delivery_id"]] = Stored(row["id"], row["state"], False)
+        missing = [d for d in first if (source, d) not in inserted]
+        known = (
+            {r["delivery_id"]: r for r in await conn.fetch(_KNOWN, source, missing)}
+            if missing
+            else {}
+        )
+        for delivery_id, row in known.items():
+            inserted[source, delivery_id] = Stored(row["id"], row["state"], True)
+    answers: list[Stored] = []
+    seen: set[tuple[str, str]] = set()
+    for arrival in arrivals:
+        key = (arrival.source, arrival.delivery_id)
+        stored = inserted[key]
+        answers.append(msgspec.structs.replace(stored, duplicate=True) if key in seen else stored)
+        seen.add(key)
+    return answers
 
 
 _DELIVERY_COLUMNS = (

@@ -15,6 +15,7 @@ from litestar import Litestar
 from infra.database import create_pool
 from infra.eventstore import PostgresEventStore
 from infra.settings import Settings
+from server.webhooks.arrivals import ArrivalWriter
 from server.webhooks.outbound import NotificationFollower, NotificationSender
 from server.webhooks.worker import MappingWorker
 
@@ -76,14 +77,16 @@ class WebhookWorkers:
 def webhooks_lifespan(
     settings: Settings,
 ) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
-    """Runs the webhook workers while the app serves, unless LOOPLINE_RUN_WEBHOOK_WORKERS is
-    false (then `loopline work` processes run them; stored deliveries wait for them).
+    """Stores deliveries through an `ArrivalWriter` on the API's pool, and runs the webhook
+    workers while the app serves, unless LOOPLINE_RUN_WEBHOOK_WORKERS is false (then
+    `loopline work` processes run them; stored deliveries wait for them).
 
     Listed after the database lifespan, whose DSN it uses.
     """
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        app.state.arrivals = ArrivalWriter(app.state.pool)
         if not settings.run_webhook_workers:
             yield
             return

@@ -17,8 +17,9 @@ from infra.counters import WEBHOOKS_RECEIVED
 from server.ratelimit import limit_webhooks
 from server.schemas import Schema
 from server.webhooks import generic, github, gitlab
+from server.webhooks.arrivals import ArrivalWriter
 from server.webhooks.errors import Unverified, WebhookError
-from server.webhooks.inbox import store_delivery
+from server.webhooks.inbox import Arrival
 from server.webhooks.integrations import Integration, IntegrationCache, normalize
 from server.webhooks.verify import (
     check_standard_timestamp,
@@ -82,9 +83,9 @@ async def _accept(
     if not found:
         WEBHOOKS_RECEIVED.labels(source, "unverified").inc()
         raise Unverified(_NOT_VERIFIED)
-    async with pool.acquire() as conn:
-        stored = await store_delivery(
-            conn,
+    arrivals: ArrivalWriter = request.app.state.arrivals
+    stored = await arrivals.store(
+        Arrival(
             source=source,
             delivery_id=delivery_id,
             event=event[:100],
@@ -93,6 +94,7 @@ async def _accept(
             headers=_kept(request.headers, kept),
             body=body,
         )
+    )
     WEBHOOKS_RECEIVED.labels(source, "duplicate" if stored.duplicate else "stored").inc()
     mapper = getattr(request.app.state, "webhook_mapper", None)
     if mapper is not None and not stored.duplicate:
