@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 from uuid import UUID
 
 import msgspec
@@ -44,8 +44,10 @@ from projections.tiers import frequency_tier as frequency_tier
 from projections.tiers import lead_time_tier as lead_time_tier
 from projections.tiers import recovery_tier as recovery_tier
 
-MEASURES = ("triage", "decision", "ship", "close_loop", "open_age")
-GROUPINGS = ("team", "channel", "touchpoint", "outcome", "week")
+Measure = Literal["triage", "decision", "ship", "close_loop", "open_age"]
+MEASURES: tuple[Measure, ...] = get_args(Measure)
+Grouping = Literal["team", "channel", "touchpoint", "outcome", "week"]
+GROUPINGS: tuple[Grouping, ...] = get_args(Grouping)
 
 SUMMARY = """count(span)::int AS count,
        avg(span)::float8 AS mean,

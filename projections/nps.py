@@ -138,12 +138,14 @@ class Selection:
 
     start: datetime | None = None
     end: datetime | None = None
-    team: str | UUID | None = None
+    team: str | None = None
+    """A team's slug or id (text: the API hands this on as a dependency, which msgspec
+    checks, and it takes no union of two text-like types)."""
     touchpoint: str | None = None
     channel: str | None = None
     segment: str | None = None
     customer: str | None = None
-    outcome: str | UUID | None = None
+    outcome: str | None = None
 
     def args(self) -> list[Any]:
         """The values of `$1`..`$8` in `_SELECTED`."""

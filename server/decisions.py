@@ -10,7 +10,7 @@ import asyncpg
 import msgspec
 from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
+from litestar.params import FromQuery, JSONBody, KwargDefinition, PathParameter, QueryParameter
 
 from domain import services
 from domain.access import Actor
@@ -57,7 +57,7 @@ class DecisionDemand(Schema):
 
 
 class DecisionDetail(Schema):
-    decision: DecisionView
+    decision: Annotated[DecisionView, KwargDefinition(schema_component_key="Decision")]
     history: list[HistoryEntry]
     demand: DecisionDemand | None = None
     """Its demand now (null until the read models have the decision)."""

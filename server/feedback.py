@@ -9,7 +9,7 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
+from litestar.params import FromQuery, JSONBody, KwargDefinition, PathParameter, QueryParameter
 
 from domain import services
 from domain.access import Actor
@@ -81,7 +81,7 @@ class Undo(Schema):
 
 
 class FeedbackDetail(Schema):
-    item: FeedbackView
+    item: Annotated[FeedbackView, KwargDefinition(schema_component_key="Feedback")]
     history: list[HistoryEntry]
 
 

@@ -10,6 +10,7 @@ from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
+from domain.vocabulary import Channel
 from projections import changes, metrics, series
 from projections.cache import this_minute
 from projections.queries import InvalidQuery
@@ -36,6 +37,8 @@ To = Annotated[
     ),
 ]
 Team = Annotated[str | None, QueryParameter(description="A team's slug or id.")]
+ChannelFilter = Annotated[Channel | None, QueryParameter(description="A channel.")]
+Outcome = Annotated[str | None, QueryParameter(description="An outcome's id.")]
 Interval = Annotated[
     Literal["week", "month"] | None,
     QueryParameter(
@@ -94,17 +97,15 @@ class MetricsController(Controller):
     async def lead_time(
         self,
         reader: NamedDependency[Reader],
-        measure: Annotated[
-            str, QueryParameter(description=f"One of {', '.join(metrics.MEASURES)}.")
-        ],
+        measure: Annotated[metrics.Measure, QueryParameter(description="What ends the span.")],
         team: Team = None,
-        channel: Annotated[str | None, QueryParameter(description="A channel.")] = None,
+        channel: ChannelFilter = None,
         touchpoint: Annotated[str | None, QueryParameter(description="A touchpoint.")] = None,
-        outcome: Annotated[str | None, QueryParameter(description="An outcome's id.")] = None,
+        outcome: Outcome = None,
         start: From = None,
         end: To = None,
         group_by: Annotated[
-            str | None, QueryParameter(description=f"One of {', '.join(metrics.GROUPINGS)}.")
+            metrics.Grouping | None, QueryParameter(description="Answer a group per value.")
         ] = None,
         interval: Interval = None,
         segment: Segment = None,

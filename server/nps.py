@@ -3,40 +3,64 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+from itertools import permutations
 from typing import Annotated
 
 from litestar import Controller, Response, get
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 
 from projections import nps
 from projections.cache import this_minute
+from projections.queries import InvalidQuery
 from server.auth import ANYONE
 from server.dependencies import Reader, answers
-from server.metrics import Customer, From, Segment, Team, To, moment
+from server.metrics import ChannelFilter, Customer, From, Outcome, Segment, Team, To, moment
 
 Text = Annotated[str | None, QueryParameter(description="Exact value (any case).")]
+
+
+def _groupings() -> list[str]:
+    """Every `group_by` the NPS questions answer, as the projection's rule decides: one
+    dimension, or two different ones of which at most one is a period (`team,week`)."""
+    candidates = [(d,) for d in nps.DIMENSIONS] + list(permutations(nps.DIMENSIONS, 2))
+    found = []
+    for chosen in candidates:
+        try:
+            nps.dimensions(chosen)
+        except InvalidQuery:
+            continue
+        found.append(",".join(chosen))
+    return found
+
+
+# Built from the rule, so its members are not literals mypy can read.
+NpsGrouping = StrEnum(  # type: ignore[misc]
+    "NpsGrouping", [(g.upper().replace(",", "_"), g) for g in _groupings()]
+)
 GroupBy = Annotated[
-    str | None,
+    NpsGrouping | None,
     QueryParameter(
         description=(
-            f"One of {', '.join(nps.DIMENSIONS)}, or two joined by a comma (team,week). "
-            "A period (week, month) answers a series with empty periods present."
+            "One dimension, or two joined by a comma (team,week), at most one of them a "
+            "period (week, month): a period answers a series with empty periods present."
         )
     ),
 ]
 
 
-def _selection(
-    start: str | None,
-    end: str | None,
-    team: str | None,
-    touchpoint: str | None,
-    channel: str | None,
-    segment: str | None,
-    customer: str | None,
-    outcome: str | None,
+def provide_selection(
+    start: From = None,
+    end: To = None,
+    team: Team = None,
+    touchpoint: Text = None,
+    channel: ChannelFilter = None,
+    segment: Segment = None,
+    customer: Customer = None,
+    outcome: Outcome = None,
 ) -> nps.Selection:
+    """The responses a question is about, from the filters every NPS operation takes."""
     return nps.Selection(
         start=moment("from", start),
         end=moment("to", end),
@@ -53,6 +77,7 @@ class NpsController(Controller):
     path = "/api/metrics/nps"
     tags = ["metrics"]
     guards = [ANYONE]
+    dependencies = {"selection": Provide(provide_selection, sync_to_thread=False)}
 
     @get(
         operation_id="getNps",
@@ -68,17 +93,9 @@ class NpsController(Controller):
     async def figures(
         self,
         reader: NamedDependency[Reader],
-        start: From = None,
-        end: To = None,
-        team: Team = None,
-        touchpoint: Text = None,
-        channel: Text = None,
-        segment: Segment = None,
-        customer: Customer = None,
-        outcome: Annotated[str | None, QueryParameter(description="An outcome's id.")] = None,
+        selection: NamedDependency[nps.Selection],
         group_by: GroupBy = None,
     ) -> Response[bytes]:
-        selection = _selection(start, end, team, touchpoint, channel, segment, customer, outcome)
         now = this_minute()
         return await reader.json(
             nps.READS,
@@ -101,19 +118,11 @@ class NpsController(Controller):
     async def why(
         self,
         reader: NamedDependency[Reader],
-        start: From = None,
-        end: To = None,
-        team: Team = None,
-        touchpoint: Text = None,
-        channel: Text = None,
-        segment: Segment = None,
-        customer: Customer = None,
-        outcome: Annotated[str | None, QueryParameter(description="An outcome's id.")] = None,
+        selection: NamedDependency[nps.Selection],
         limit: Annotated[
             int, QueryParameter(ge=1, le=nps.MAX_TERMS, description="Terms per side.")
         ] = 10,
     ) -> Response[bytes]:
-        selection = _selection(start, end, team, touchpoint, channel, segment, customer, outcome)
         return await reader.json(
             nps.READS,
             ("nps-why", selection, limit),
@@ -134,17 +143,9 @@ class NpsController(Controller):
     async def follow_up_queue(
         self,
         reader: NamedDependency[Reader],
-        start: From = None,
-        end: To = None,
-        team: Team = None,
-        touchpoint: Text = None,
-        channel: Text = None,
-        segment: Segment = None,
-        customer: Customer = None,
-        outcome: Annotated[str | None, QueryParameter(description="An outcome's id.")] = None,
+        selection: NamedDependency[nps.Selection],
         limit: Annotated[int, QueryParameter(ge=1, le=500, description="At most this many.")] = 50,
     ) -> Response[bytes]:
-        selection = _selection(start, end, team, touchpoint, channel, segment, customer, outcome)
         now = this_minute()
         return await reader.json(
             nps.READS,
@@ -167,17 +168,9 @@ class NpsController(Controller):
     async def follow_up_time(
         self,
         reader: NamedDependency[Reader],
-        start: From = None,
-        end: To = None,
-        team: Team = None,
-        touchpoint: Text = None,
-        channel: Text = None,
-        segment: Segment = None,
-        customer: Customer = None,
-        outcome: Annotated[str | None, QueryParameter(description="An outcome's id.")] = None,
+        selection: NamedDependency[nps.Selection],
         group_by: GroupBy = None,
     ) -> Response[bytes]:
-        selection = _selection(start, end, team, touchpoint, channel, segment, customer, outcome)
         now = this_minute()
         return await reader.json(
             nps.READS,

@@ -4,9 +4,13 @@ RFC 3339 text, is a 400 problem naming it; problem bodies say the kind in `type`
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
+from domain.vocabulary import Channel
+from projections.metrics import GROUPINGS, MEASURES
 from tests.conftest import ADMIN_TOKEN
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -122,3 +126,33 @@ async def test_a_series_up_to_the_calendars_last_day_ends_with_it(
 
     assert answer.status_code == 200, answer.text
     assert answer.json()["periods"][-1]["window"]["to"].startswith("9999-12-31T23:00:00")
+
+
+def _query_enum(document: dict[str, Any], path: str, name: str) -> list[str | None]:
+    [parameter] = [p for p in document["paths"][path]["get"]["parameters"] if p["name"] == name]
+    schema = parameter["schema"]
+    for choice in schema.get("oneOf", [schema]):
+        if "$ref" in choice:
+            choice = document["components"]["schemas"][choice["$ref"].rsplit("/", 1)[1]]
+        if "enum" in choice:
+            return [v for v in choice["enum"] if v is not None]
+    raise AssertionError(f"{path} {name} is not an enum: {schema}")
+
+
+async def test_metric_parameters_that_take_a_fixed_set_are_enums(served: str) -> None:
+    async with httpx.AsyncClient(base_url=served, headers=AUTH) as client:
+        document = (await client.get("/schema/openapi.json")).json()
+        # A value outside the set is refused, naming the parameter (it filtered nothing).
+        wrong_channel = await client.get("/api/metrics/nps", params={"channel": "carrier-pigeon"})
+        wrong_grouping = await client.get("/api/metrics/nps", params={"group_by": "week,month"})
+
+    assert _query_enum(document, "/api/metrics/lead-time", "measure") == list(MEASURES)
+    assert _query_enum(document, "/api/metrics/lead-time", "group_by") == list(GROUPINGS)
+    for path in ("/api/metrics/lead-time", "/api/metrics/nps", "/api/metrics/nps/why"):
+        assert _query_enum(document, path, "channel") == list(Channel)
+    groupings = _query_enum(document, "/api/metrics/nps", "group_by")
+    assert {"team", "week", "team,week", "week,team"} <= set(groupings)
+    assert "week,month" not in groupings
+    for answer, named in ((wrong_channel, "channel"), (wrong_grouping, "group_by")):
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["field"] == named
