@@ -153,7 +153,9 @@ def web(
         command += ["--data-dir", str(data_dir)]
     if config is not None:
         command += ["--config", str(config)]
-    WebServer(shlex.join(command), host=host, port=port, public_url=public_url).serve()
+    WebServer(
+        shlex.join(command), host=host, port=port, title="Loopline", public_url=public_url
+    ).serve()
 
 
 if __name__ == "__main__":

@@ -6,12 +6,11 @@ from itertools import groupby
 
 from rich.table import Table
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from tui.keys import Action
+from tui.keys import Action, Section, bind
 
 
 def table(actions: list[Action]) -> Table:
@@ -33,7 +32,15 @@ class HelpScreen(ModalScreen[None]):
 
     CSS_PATH = "help.tcss"
     BINDINGS = [
-        Binding("escape,question_mark,q", "dismiss", "Close", key_display="esc", id="help.close"),
+        bind(
+            "escape,question_mark,q",
+            "dismiss",
+            "Close",
+            "Close the help",
+            key_display="esc",
+            id="help.close",
+            section=Section.MOVE,
+        ),
     ]
 
     def __init__(self, title: str, actions: list[Action]) -> None:
