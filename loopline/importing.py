@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,7 +23,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from domain.errors import DomainError
+from domain.errors import DomainError, ValidationError
 from domain.increment import Commit
 from domain.ports import EventStore
 from domain.services import (
@@ -35,7 +36,13 @@ from domain.services import (
     resolve_team,
     team_owning,
 )
-from domain.team import TeamNotFound, check_handle, check_repository, check_skills
+from domain.team import (
+    TeamNotFound,
+    check_handle,
+    check_repository,
+    check_skills,
+    normalize_repository,
+)
 from infra.database import DatabaseUnavailable, connect, create_pool, database_url
 from infra.eventstore import PostgresEventStore
 from infra.settings import Settings, load_settings
@@ -46,14 +53,12 @@ from loopline.records import (
     UnusableFile,
     convert,
     file_format,
-    moment,
     read_records,
-    strings,
-    text,
 )
 from migrations.runner import migrate
 from server.delivery import IncrementCreate
 from server.feedback import FeedbackCreate
+from server.teams import MemberCreate, TeamCreate
 
 app = typer.Typer(
     help="Bring data into Loopline: feedback (CSV or JSON Lines), teams, historical "
@@ -255,48 +260,55 @@ def import_feedback(
 # --- teams ------------------------------------------------------------------------------
 
 
-def members_of(values: dict[str, Any]) -> list[tuple[str, tuple[str, ...]]]:
-    raw = values.get("members") or []
-    if not isinstance(raw, list):
-        raise RowError("members", "must be a list of {handle, skills}")
-    members = []
-    for n, member in enumerate(raw):
-        if isinstance(member, str):
-            member = {"handle": member}
-        if not isinstance(member, dict):
-            raise RowError(f"members[{n}]", "must be {handle, skills} or a handle")
-        handle = text(member, "handle", f"members[{n}].handle", required=True) or ""
-        skills = strings(member, "skills", f"members[{n}].skills")
-        check_handle(handle)
-        check_skills(skills)
-        members.append((handle, skills))
-    return members
+class TeamImport(TeamCreate, kw_only=True):
+    """A line of a teams file: the body of POST /api/teams (`name` defaults to the slug),
+    when it was formed, its members (each the body of POST /api/teams/{slug}/members, or
+    just a handle) and the repositories it ships."""
+
+    name: str = ""
+    formed_at: datetime | None = None
+    members: list[MemberCreate | str] = msgspec.field(default_factory=list)
+    repositories: list[str] = msgspec.field(default_factory=list)
 
 
 def team_row(store: EventStore) -> Row:
     async def row(values: dict[str, Any]) -> bool:
-        slug = (text(values, "slug", "slug", required=True) or "").strip().lower()
-        name = text(values, "name", "name") or slug
-        formed_at = moment(values, "formed_at", "formed_at")
-        members = members_of(values)
-        repositories = [r.strip().lower() for r in strings(values, "repositories", "repositories")]
+        data = convert(values, TeamImport, from_text=False)
+        slug = data.slug.strip().lower()
+        members = [MemberCreate(handle=m) if isinstance(m, str) else m for m in data.members]
+        repositories = [normalize_repository(r) for r in data.repositories]
+        # Checked before anything is written, so a rejected line leaves nothing behind.
+        for n, member in enumerate(members):
+            try:
+                check_handle(member.handle)
+                check_skills(tuple(member.skills))
+            except ValidationError as error:
+                reason = str(error).removeprefix(f"{error.field}: ")
+                raise RowError(f"members[{n}].{error.field}", reason) from None
         for repository in repositories:
             check_repository(repository)
         changed = False
         try:
             team = await get_team(store, slug)
         except TeamNotFound:
-            await form_team(store, slug=slug, name=name, formed_at=formed_at)
+            name = data.name or slug
+            await form_team(store, slug=slug, name=name, formed_at=data.formed_at)
             team = await get_team(store, slug)
             changed = True
         handles = {m.handle for m in team.members}
-        for handle, skills in members:
-            if handle not in handles:
-                await add_member(store, slug, handle=handle, skills=skills, joined_at=formed_at)
+        for member in members:
+            if member.handle not in handles:
+                await add_member(
+                    store,
+                    slug,
+                    handle=member.handle,
+                    skills=tuple(member.skills),
+                    joined_at=data.formed_at,
+                )
                 changed = True
         for repository in repositories:
             if repository not in team.repositories:
-                await own_repository(store, slug, repository=repository, owned_at=formed_at)
+                await own_repository(store, slug, repository=repository, owned_at=data.formed_at)
                 changed = True
         return changed
 

@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, get_args
 
@@ -177,44 +177,3 @@ def _check_times(values: dict[str, Any], into: type[msgspec.Struct]) -> None:
 
 def _types(annotation: Any) -> tuple[Any, ...]:
     return get_args(annotation) or (annotation,)
-
-
-def text(values: dict[str, Any], column: str, field: str, *, required: bool = False) -> str | None:
-    """A text value (None when missing or blank); `RowError` when required and absent."""
-    value = values.get(column)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise RowError(field, "is missing")
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise RowError(field, "must be text")
-    return str(value).strip() if not isinstance(value, str) else value
-
-
-def moment(
-    values: dict[str, Any], column: str, field: str, *, required: bool = False
-) -> datetime | None:
-    """An RFC 3339 / ISO 8601 time with its offset, converted to UTC."""
-    raw = text(values, column, field, required=required)
-    if raw is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(raw.strip())
-    except ValueError:
-        raise RowError(field, f"not an ISO 8601 time: {raw!r}") from None
-    if parsed.tzinfo is None:
-        raise RowError(field, f"needs a time zone offset, e.g. {raw.strip()}+00:00")
-    return parsed.astimezone(UTC)
-
-
-def strings(values: dict[str, Any], column: str, field: str) -> tuple[str, ...]:
-    """A list of texts: a JSON array, or one text with `;` or `,` between the items."""
-    value = values.get(column)
-    if value is None or value == "":
-        return ()
-    if isinstance(value, str):
-        separator = ";" if ";" in value else ","
-        return tuple(part.strip() for part in value.split(separator) if part.strip())
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(v.strip() for v in value)
-    raise RowError(field, "must be a list of texts")

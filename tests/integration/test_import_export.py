@@ -157,6 +157,11 @@ def test_import_teams_and_historical_increments(database_url: str, tmp_path: Pat
         '{"slug": "growth", "name": "Growth", "members": [{"handle": "ana", "skills": ["sql"]},'
         ' "bo"], "repositories": ["acme/growth-api"], "formed_at": "2025-06-01T09:00:00Z"}\n'
         '{"slug": "Not A Slug"}\n'
+        # A line is the API's team body with its members and repositories, converted as the
+        # API converts one: a misspelt key or a member that is neither a handle nor a
+        # {handle, skills} is named, and nothing of the line is written.
+        '{"slug": "ops", "membres": ["cy"]}\n'
+        '{"slug": "ops", "members": ["cy", {"handle": "di", "skills": "sql"}]}\n'
     )
     increments = tmp_path / "increments.jsonl"
     increments.write_text(
@@ -172,7 +177,16 @@ def test_import_teams_and_historical_increments(database_url: str, tmp_path: Pat
 
     # Teams, then the increments of their services; bad lines are named.
     for kind, path, imported, rejected in (
-        ("teams", teams, 1, {2: "slug:"}),
+        (
+            "teams",
+            teams,
+            1,
+            {
+                2: "slug:",
+                3: "row: object contains unknown field `membres`",
+                4: "members[1].skills:",
+            },
+        ),
         ("increments", increments, 2, {3: "commits.sha:"}),
     ):
         result = run_loopline("import", kind, str(path), env=env)
