@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,46 +14,7 @@ import pytest
 from infra.settings import Settings, load_settings
 from server.webhooks.verify import standard_signature_ok
 from tests.conftest import ADMIN_TOKEN, running_api
-
-
-class Receiver:
-    """A local HTTP server recording what it was sent; answers `status`."""
-
-    def __init__(self, status: int) -> None:
-        self.status = status
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("content-length", "0"))
-                body = self.rfile.read(length)
-                receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(receiver.status)
-                self.send_header("content-length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/loopline"
-
-
-@contextlib.contextmanager
-def receiving(status: int) -> Iterator[Receiver]:
-    receiver = Receiver(status)
-    thread = threading.Thread(target=receiver.server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield receiver
-    finally:
-        receiver.server.shutdown()
-        receiver.server.server_close()
+from tests.receivers import close_a_loop, receiving
 
 
 @pytest.fixture
@@ -73,16 +30,6 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         webhook_max_attempts=3,
         poll_interval=0.1,
     )
-
-
-async def close_a_loop(api: httpx.AsyncClient) -> str:
-    item = (await api.post("/api/feedback", json={"text": "Dark mode", "channel": "web"})).json()
-    declined = await api.post(f"/api/feedback/{item['key']}/decline", json={"reason": "not now"})
-    assert declined.is_success, declined.text
-    closed = await api.post(f"/api/feedback/{item['key']}/close-loop", json={"how": "email"})
-    assert closed.is_success, closed.text
-    key: str = item["key"]
-    return key
 
 
 async def notifications(api: httpx.AsyncClient, state: str, within: float = 15.0) -> list[Any]:

@@ -6,12 +6,8 @@ IPv6 forms of private addresses are refused; several worker processes share one 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,56 +20,10 @@ from server.webhooks.lifespan import WORKER_APPLICATION, WebhookWorkers
 from server.webhooks.outbound import NotificationSender
 from tests.conftest import ADMIN_TOKEN, running_api
 from tests.processes import loopline_env, start_loopline
+from tests.receivers import close_a_loop, receiving
 from tests.reliability.harness import record
 
 pytestmark = pytest.mark.reliability
-
-
-class Receiver:
-    """A local receiver that records requests and answers each only once `release` is set."""
-
-    def __init__(self) -> None:
-        self.release = threading.Event()
-        self.waiting = threading.Event()
-        self.received: list[dict[str, str]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("content-length", "0")))
-                receiver.received.append({k.lower(): v for k, v in self.headers.items()})
-                receiver.waiting.set()
-                receiver.release.wait(30)
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-
-    @property
-    def port(self) -> int:
-        return int(self.server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks"
-
-
-@contextlib.contextmanager
-def receiving(*, held: bool = False) -> Iterator[Receiver]:
-    receiver = Receiver()
-    if not held:
-        receiver.release.set()
-    thread = threading.Thread(target=receiver.server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield receiver
-    finally:
-        receiver.release.set()
-        receiver.server.shutdown()
-        receiver.server.server_close()
 
 
 @pytest.fixture
@@ -89,16 +39,6 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         pool_min_size=1,
         pool_max_size=3,
     )
-
-
-async def close_a_loop(api: httpx.AsyncClient) -> str:
-    item = (await api.post("/api/feedback", json={"text": "Dark mode", "channel": "web"})).json()
-    declined = await api.post(f"/api/feedback/{item['key']}/decline", json={"reason": "not now"})
-    assert declined.is_success, declined.text
-    closed = await api.post(f"/api/feedback/{item['key']}/close-loop", json={"how": "email"})
-    assert closed.is_success, closed.text
-    key: str = item["key"]
-    return key
 
 
 async def until(condition: Any, within: float = 20.0) -> None:
@@ -184,7 +124,7 @@ async def test_a_notification_goes_to_the_address_that_was_checked(
             answer = await sender.post(client, url, "s" * 32, "msg_1", b"{}")
     assert answer.ok, answer
     assert asked == [("hooks.receiver.invalid", receiver.port)], "resolved more than once"
-    [headers] = receiver.received
+    [headers] = receiver.headers
     assert headers["host"] == f"hooks.receiver.invalid:{receiver.port}"
 
 
@@ -273,7 +213,7 @@ async def test_worker_processes_share_one_database_without_racing(
                     return len(found) == len(keys) and {d["state"] for d in found} == {"delivered"}
 
                 await until(rest_delivered)
-        ids = [h["webhook-id"] for h in receiver.received]
+        ids = [h["webhook-id"] for h in receiver.headers]
         assert len(ids) == len(set(ids)) == len(keys), ids
     finally:
         for workers in (first, second):
