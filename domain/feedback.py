@@ -302,6 +302,7 @@ class Feedback(Aggregate):
         self.shipped_by: tuple[UUID, ...] = ()
         self.shipped_at: datetime | None = None
         self.loop_closed_how: str | None = None
+        self.followed_up_at: datetime | None = None
 
     def check_status(self, action: str, *allowed: FeedbackStatus) -> None:
         """Raise `InvalidTransition` unless the item is in one of the `allowed` statuses."""
@@ -475,6 +476,25 @@ class Feedback(Aggregate):
     def _close_loop(self, how: str, note: str | None, closed_at: datetime) -> None:
         self.check_status("close the loop on", FeedbackStatus.SHIPPED, FeedbackStatus.DECLINED)
         self.loop_closed_how = how
+        self._contacted(closed_at)
+
+    def follow_up(self, how: str, note: str | None, followed_up_at: datetime) -> None:
+        """Someone contacted the customer about what they said (a detractor called back),
+        in any status: unlike closing the loop, it needs nothing shipped or declined yet."""
+        check_text("how", how, max_length=MAX_TAG)
+        check_optional_text("note", note, max_length=MAX_TEXT)
+        self.check_milestone("followed_up_at", followed_up_at)
+        self._follow_up(how=how, note=note, followed_up_at=followed_up_at)
+
+    @event("FollowedUp")
+    def _follow_up(self, how: str, note: str | None, followed_up_at: datetime) -> None:
+        self._contacted(followed_up_at)
+
+    def _contacted(self, when: datetime) -> None:
+        # The customer's first contact in the world's time, whichever command recorded it
+        # (a follow-up, or the loop closing): what the detractor follow-up figures measure.
+        if self.followed_up_at is None or when < self.followed_up_at:
+            self.followed_up_at = when
 
     def mark_duplicate(self, original_id: UUID, marked_at: datetime) -> None:
         if original_id == self.id:

@@ -1,5 +1,5 @@
 """Feedback items: the triage inbox, the item list with full-text search, and each
-item's lead-time milestones (triaged, decided, shipped, loop closed)."""
+item's lead-time milestones (triaged, decided, shipped, loop closed, first followed up)."""
 
 from __future__ import annotations
 
@@ -47,6 +47,7 @@ COLUMNS = (
     "decided_at",
     "shipped_at",
     "closed_at",
+    "followed_up_at",
     "version",
     "position",
     "updated_at",
@@ -83,6 +84,8 @@ CREATE TABLE feedback_items (
     decided_at timestamptz,
     shipped_at timestamptz,
     closed_at timestamptz,
+    -- The customer's first contact (a follow-up or the loop closing), in the world's time.
+    followed_up_at timestamptz,
     version integer NOT NULL,
     position bigint NOT NULL,
     updated_at timestamptz NOT NULL,
@@ -165,11 +168,15 @@ def _first(current: Any, value: Any) -> Any:
     return current if current is not None else value
 
 
+def _earliest(current: Any, value: Any) -> Any:
+    return value if current is None or value < current else current
+
+
 class FeedbackItems(Projection):
     """One row per feedback item, current state plus first-time milestones."""
 
     name = "feedback"
-    version = 5
+    version = 6
     tables = ("feedback_items",)
     topics = events_of(
         Feedback,
@@ -182,6 +189,7 @@ class FeedbackItems(Projection):
         "Reopened",
         "MarkedShipped",
         "LoopClosed",
+        "FollowedUp",
         "MarkedDuplicate",
         "DuplicateRepointed",
         "DemandMerged",
@@ -295,7 +303,14 @@ class FeedbackItems(Projection):
         elif kind == "MarkedShipped":
             change(fid, status=status_after(e), shipped_at=_first(row["shipped_at"], e.shipped_at))
         elif kind == "LoopClosed":
-            change(fid, status=status_after(e), closed_at=_first(row["closed_at"], e.closed_at))
+            change(
+                fid,
+                status=status_after(e),
+                closed_at=_first(row["closed_at"], e.closed_at),
+                followed_up_at=_earliest(row["followed_up_at"], e.closed_at),
+            )
+        elif kind == "FollowedUp":
+            change(fid, followed_up_at=_earliest(row["followed_up_at"], e.followed_up_at))
         elif kind == "MarkedDuplicate":
             change(fid, status=status_after(e), duplicate_of=e.original_id, demand=0, customers=[])
         elif kind == "DuplicateRepointed":

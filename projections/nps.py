@@ -27,7 +27,7 @@ from projections.queries import InvalidQuery, Row, page_limit, team_ref, uuid_te
 MAX_PERIODS = 520
 #: z for a two-sided 95 % interval.
 Z95 = 1.959963984540054
-#: A detractor is followed up "in time" when the loop closes within this.
+#: A detractor is followed up "in time" when first contacted within this.
 FOLLOW_UP_WITHIN = timedelta(hours=48)
 
 SCHEMA = """
@@ -173,8 +173,8 @@ selected AS (
            coalesce(o.team_id, f.team_id) AS team_id,
            coalesce(o.outcome_id, f.outcome_id) AS outcome_id,
            coalesce(o.tags, f.tags, '{{}}') AS tags,
-           CASE WHEN o.id IS NULL THEN f.closed_at
-                WHEN o.closed_at >= r.received_at THEN o.closed_at END AS followed_up_at,
+           least(f.followed_up_at,
+                 CASE WHEN o.closed_at >= r.received_at THEN o.closed_at END) AS followed_up_at,
            coalesce(o.key, f.key) AS item_key,
            coalesce(o.status, f.status) AS item_status
     FROM read.nps_responses r
@@ -601,11 +601,14 @@ async def why(conn: Connection, selection: Selection, *, limit: int = 10) -> Nps
 
 
 class Detractor(Row, frozen=True, kw_only=True):
-    """A detractor's answer still waiting for a follow-up (a loop closed on its item).
+    """A detractor's answer still waiting for a follow-up (nobody contacted the customer:
+    no follow-up recorded on its item, no loop closed on it or, for a duplicate, on its
+    original).
 
     `item_key` is the item whose loop closing counts: the answer's own, or for a duplicate
-    its original's; `item_status` that item's status (the loop can be closed once it is
-    shipped or declined); `waiting` is seconds since the answer was received.
+    its original's (a follow-up is recorded on the answer's own item, `key`); `item_status`
+    that item's status (the loop can be closed once it is shipped or declined, a follow-up
+    recorded in any status); `waiting` is seconds since the answer was received.
     """
 
     key: str
@@ -662,7 +665,8 @@ async def follow_up_queue(
 class FollowUpGroup(Row, frozen=True, kw_only=True):
     """How one group's detractors were followed up.
 
-    `detractors` received in the window; `followed_up` those whose loop has closed;
+    `detractors` received in the window; `followed_up` those contacted since (a follow-up
+    recorded, or the loop closed);
     `due` those whose 48 hours are over (or who were followed up within them: a detractor
     answered an hour ago is not yet late); `within_48h` those followed up within 48 hours;
     `share_within_48h` = within_48h / due (null when none is due). `count`, `mean`, `p50`
@@ -741,8 +745,9 @@ async def follow_ups(
     group_by: str | Sequence[str] | None = None,
     now: datetime | None = None,
 ) -> FollowUps:
-    """Time to follow up the detractors received in the selection (answer → first loop
-    closed on its item, or on its original for a duplicate), and the share followed up
+    """Time to follow up the detractors received in the selection (answer → the first
+    follow-up recorded or loop closed on its item, or the loop closed on its original for a
+    duplicate), and the share followed up
     within 48 hours; in one group `{}` or per group (`team,week` for per team and week;
     periods form a series with empty ones present)."""
     dims = dimensions(group_by)

@@ -174,6 +174,7 @@ class FeedbackItem(Row, frozen=True, kw_only=True):
     decided_at: datetime | None
     shipped_at: datetime | None
     closed_at: datetime | None
+    followed_up_at: datetime | None
     version: int
     position: int
     updated_at: datetime
@@ -195,7 +196,7 @@ _FEEDBACK_COLUMNS = """
     f.team_id, t.slug AS team, f.tags, f.impact, f.outcome_id, f.decision_id,
     d.key AS decision, f.deferred_until, f.reason, f.duplicate_of,
     o.key AS duplicate_of_key, f.duplicates, f.demand, f.customers, f.triaged_at,
-    f.decided_at, f.shipped_at, f.closed_at, f.version, f.position, f.updated_at
+    f.decided_at, f.shipped_at, f.closed_at, f.followed_up_at, f.version, f.position, f.updated_at
 FROM read.feedback_items f
 LEFT JOIN read.teams t ON t.id = f.team_id
 LEFT JOIN read.decisions d ON d.id = f.decision_id

@@ -25,6 +25,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "Defer": {"until": "2026-01-15", "reason": "After the year-end freeze"},
     "Reopen": {"reason": "The customer says exports still time out"},
     "CloseLoop": {"how": "email", "note": "Told Ann that streamed exports shipped in 2.4"},
+    "FollowUp": {"how": "call", "note": "Called Ann: the export fix is planned for May"},
     "Undo": {"before_version": 3},
     "TeamCreate": {"slug": "billing", "name": "Billing"},
     "MemberCreate": {"handle": "ann", "skills": ["python", "postgresql"]},

@@ -76,6 +76,11 @@ class CloseLoop(Schema):
     note: str | None = None
 
 
+class FollowUp(Schema):
+    how: str
+    note: str | None = None
+
+
 class Undo(Schema):
     before_version: int | None = None
 
@@ -374,6 +379,28 @@ class FeedbackController(Controller):
         expected_version: NamedDependency[int | None],
     ) -> WriteResult:
         written = await services.close_feedback_loop(
+            store, key, how=data.how, note=data.note, expected_version=expected_version, actor=actor
+        )
+        return write_result(written)
+
+    @post(
+        "/{key:str}/follow-up",
+        operation_id="followUpFeedback",
+        summary="Record that the customer was contacted",
+        description="Records that someone contacted the customer about what they said "
+        "(`how`: call, email, …), in any status: a detractor called back before anything "
+        "shipped. The first contact (this, or closing the loop) ends the detractor's time "
+        "to follow up (`/api/metrics/nps/follow-up-time`).",
+    )
+    async def follow_up(
+        self,
+        key: Key,
+        data: JSONBody[FollowUp],
+        store: NamedDependency[PostgresEventStore],
+        actor: NamedDependency[Actor],
+        expected_version: NamedDependency[int | None],
+    ) -> WriteResult:
+        written = await services.follow_up_feedback(
             store, key, how=data.how, note=data.note, expected_version=expected_version, actor=actor
         )
         return write_result(written)

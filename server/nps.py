@@ -135,9 +135,10 @@ class NpsController(Controller):
         responses=answers(nps.FollowUpQueue),
         summary="Detractors waiting for a follow-up",
         description=(
-            "Detractors (0-6) whose loop is not closed yet, oldest first: the queue of "
-            "customers owed a call back. Closing the loop on the item (or, for a duplicate, "
-            "on its original) is the follow-up. `team` gives one team's queue."
+            "Detractors (0-6) nobody has contacted yet, oldest first: the queue of customers "
+            "owed a call back. A follow-up recorded on the item "
+            "(`POST /api/feedback/{key}/follow-up`), or its loop closed (for a duplicate, "
+            "its original's), is the follow-up. `team` gives one team's queue."
         ),
     )
     async def follow_up_queue(

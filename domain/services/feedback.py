@@ -259,6 +259,27 @@ async def close_feedback_loop(
     return written(item, await save(store, item), key=item.key)
 
 
+async def follow_up_feedback(
+    store: EventStore,
+    ref: str | UUID,
+    *,
+    how: str,
+    note: str | None = None,
+    followed_up_at: datetime | None = None,
+    expected_version: int | None = None,
+    actor: Actor = SYSTEM,
+) -> Written:
+    """Someone contacted the customer about what they said, and how (call, email, …), in
+    any status: a detractor is called back before anything ships."""
+    item = await _for_update(store, ref, expected_version, actor)
+    item.follow_up(
+        how=how.strip().lower(),
+        note=note,
+        followed_up_at=as_utc(followed_up_at, "followed_up_at"),
+    )
+    return written(item, await save(store, item), key=item.key)
+
+
 async def edit_feedback_text(
     store: EventStore,
     ref: str | UUID,

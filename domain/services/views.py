@@ -101,6 +101,7 @@ class FeedbackView(msgspec.Struct, frozen=True):
     shipped_by: tuple[UUID, ...]
     shipped_at: datetime | None
     loop_closed_how: str | None
+    followed_up_at: datetime | None
     modified_on: datetime
 
     @classmethod
@@ -133,6 +134,7 @@ class FeedbackView(msgspec.Struct, frozen=True):
             shipped_by=item.shipped_by,
             shipped_at=item.shipped_at,
             loop_closed_how=item.loop_closed_how,
+            followed_up_at=item.followed_up_at,
             modified_on=item.modified_on,
         )
 

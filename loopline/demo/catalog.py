@@ -631,6 +631,17 @@ NPS_STEADY = (3, 2, 3, 4, 5, 6, 7, 9, 9, 6, 4)
 NPS_BAD = (6, 5, 6, 7, 8, 8, 7, 7, 5, 3, 2)
 NPS_GOOD = (1, 1, 1, 1, 2, 3, 4, 8, 11, 12, 10)
 
+#: How each team calls its detractors back: the share it calls, and the median hours from
+#: the answer to the call. The improving teams call most back within a day or so; the
+#: declining one seldom does, and late; the others in between.
+FOLLOW_UP_HABITS = {
+    "checkout": (0.85, 16.0),
+    "onboarding": (0.75, 26.0),
+    "fulfilment": (0.25, 110.0),
+}
+FOLLOW_UP_USUAL = (0.55, 45.0)
+FOLLOW_UP_HOW = ("call", "call", "email")
+
 #: What detractors say most, whatever they asked about: nobody answers them. The why
 #: themes (`GET /api/metrics/nps/why`) should find it.
 WAITING = (

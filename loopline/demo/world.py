@@ -35,6 +35,7 @@ from domain.services import (
     decline_feedback,
     defer_feedback,
     define_outcome,
+    follow_up_feedback,
     form_team,
     link_feedback,
     mark_duplicate,
@@ -51,7 +52,14 @@ from domain.services import (
     supersede_decision,
     triage_feedback,
 )
-from domain.vocabulary import IN_BACKLOG, OPEN_DECISIONS, Channel, DecisionStatus, FeedbackStatus
+from domain.vocabulary import (
+    IN_BACKLOG,
+    OPEN_DECISIONS,
+    PASSIVE,
+    Channel,
+    DecisionStatus,
+    FeedbackStatus,
+)
 from loopline.demo import catalog
 
 Action = Callable[[], Awaitable[None]]
@@ -179,6 +187,8 @@ class World:
         # The words of survey answers come from their own stream, so the rest of the story
         # does not depend on how many draws they take.
         self.voices = random.Random(seed + 1)  # noqa: S311
+        # So do the detractors' call backs.
+        self.calls = random.Random(seed + 2)  # noqa: S311
         self.size = size
         self.anchor = anchor
         self.start = anchor - timedelta(days=size.days)
@@ -353,6 +363,8 @@ class World:
         self.report.keys.append(done.key)
         item = Item(done.key, team, theme, kind, ask)
         self.items[item.key] = item
+        if nps is not None and nps < PASSIVE:
+            self.call_back_later(item, when)
         triage_at = when + self.around(team.spec.habits.triage)
         if theme is not None and theme.roots and self.rng.random() < 0.12:
             original = self.rng.choice(theme.roots)
@@ -361,6 +373,21 @@ class World:
         if theme is not None:
             theme.roots.append(item)
         self.at(triage_at, partial(self.triage, item, triage_at))
+
+    def call_back_later(self, item: Item, answered: datetime) -> None:
+        """A detractor may be called back, as often and as soon as the team's habit is."""
+        share, median_hours = catalog.FOLLOW_UP_HABITS.get(
+            item.team.spec.slug, catalog.FOLLOW_UP_USUAL
+        )
+        if self.calls.random() < share:
+            delay = timedelta(hours=median_hours * math.exp(self.calls.gauss(0.0, 0.7)))
+            self.at(answered + delay, partial(self.call_back, item, answered + delay))
+
+    async def call_back(self, item: Item, when: datetime) -> None:
+        how = self.calls.choice(catalog.FOLLOW_UP_HOW)
+        note = "Called back about their survey answer" if how == "call" else "Wrote back"
+        await follow_up_feedback(self.store, item.key, how=how, note=note, followed_up_at=when)
+        self.count("followed up")
 
     async def merge(self, item: Item, original: Item, when: datetime) -> None:
         if item.status != FeedbackStatus.NEW:

@@ -225,6 +225,7 @@ def endpoints(f: Fixtures) -> list[Endpoint]:
             "close the loop",
             lambda: feedback_action("close-loop", {"how": "email"}, declined=True),
         ),
+        Endpoint("follow up a customer", lambda: feedback_action("follow-up", {"how": "call"})),
         Endpoint("record increment", lambda: fixed("POST", "/api/increments", f.increment())),
         Endpoint(
             "open incident",

@@ -6,6 +6,7 @@ import asyncio
 import signal
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -111,6 +112,19 @@ def test_up_demo_loads_once(tmp_path: Path) -> None:
     assert "demo: already loaded" in out
 
 
+def trend(groups: list[dict[str, Any]], team: str) -> float:
+    """A team's NPS over its last two months with answers minus over its first two."""
+    answered = [g for g in groups if g["group"]["team"] == team and g["responses"]]
+    assert len(answered) >= 4, answered
+
+    def nps(some: list[dict[str, Any]]) -> float:
+        responses: int = sum(g["responses"] for g in some)
+        margin: int = sum(g["promoters"] - g["detractors"] for g in some)
+        return 100 * margin / responses
+
+    return nps(answered[-2:]) - nps(answered[:2])
+
+
 async def test_the_demo_answers_over_http_for_every_team(
     database_url: str, settings: Settings, pool: asyncpg.Pool, api: httpx.AsyncClient
 ) -> None:
@@ -135,6 +149,19 @@ async def test_the_demo_answers_over_http_for_every_team(
         assert dora["deployment_frequency"]["deployments"] > 0, slug
         assert dora["deployment_frequency"]["tier"] in ("elite", "high", "medium", "low")
         assert dora["lead_time_for_changes"]["count"] > 0, slug
+    # Surveys over HTTP: the improving team's NPS of its last two months beats that of its
+    # first two, the declining team's falls; detractors' whys name the wait; the team that
+    # calls back its detractors quickly is told apart from the one that seldom does.
+    months = (await api.get("/api/metrics/nps", params={"group_by": "team,month"})).json()
+    assert trend(months["groups"], "checkout") > 0
+    assert trend(months["groups"], "fulfilment") < 0
+    themes = (await api.get("/api/metrics/nps/why", params={"limit": "3"})).json()
+    assert "wait" in [t["term"] for t in themes["detractor_terms"]], themes["detractor_terms"]
+    timing = (await api.get("/api/metrics/nps/follow-up-time", params={"group_by": "team"})).json()
+    share = {g["group"]["team"]: g["share_within_48h"] or 0.0 for g in timing["groups"]}
+    assert share["checkout"] > share["fulfilment"], share
+    queue = (await api.get("/api/metrics/nps/follow-ups", params={"team": "fulfilment"})).json()
+    assert queue["total"] > 0
     # A shipped item, as of halfway between its receipt and its shipping, stood before
     # shipping: `as_of` uses the world's times, not when the demo was loaded (today).
     page = (await api.get("/api/feedback", params={"status": "shipped", "limit": "1"})).json()

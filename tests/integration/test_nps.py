@@ -13,6 +13,7 @@ from domain.services import (
     close_feedback_loop,
     decline_feedback,
     define_outcome,
+    follow_up_feedback,
     form_team,
     mark_duplicate,
     receive_feedback,
@@ -451,3 +452,70 @@ async def test_an_undone_follow_up_puts_the_detractor_back_in_the_queue(
         (total,) = (await follow_ups(conn, Selection(), now=now)).groups
     assert [d.key for d in queue.items] == [key]
     assert (total.detractors, total.followed_up, total.due, total.within_48h) == (1, 0, 1, 0)
+
+
+async def test_a_call_back_before_anything_ships_is_the_follow_up(
+    api: httpx.AsyncClient, event_store: PostgresEventStore, pool: asyncpg.Pool
+) -> None:
+    store = event_store
+
+    async def caught_up() -> None:
+        # The API's own projections have read every event so far.
+        # (`after` answers 504 when they take longer than its wait: ask again.)
+        head = str(await store.recorder.max_notification_id())
+        for _ in range(20):
+            read = await api.get("/api/metrics/nps/follow-ups", params={"after": head})
+            if read.status_code != 504:
+                break
+        assert read.status_code == 200, read.text
+
+    await form_team(store, slug="billing", name="Billing", formed_at=JAN - timedelta(30))
+
+    def t(hours: float) -> datetime:
+        return JAN + timedelta(hours=hours)
+
+    # Two detractors answer and billing triages them: nothing is shipped or declined, so
+    # neither loop can close yet. A third (d4, another customer) duplicates d1.
+    d1 = await answer(store, 3, "billing", t(0), "Nobody answers", customer="ann@a.example")
+    d2 = await answer(store, 1, "billing", t(1), "Invoice wrong", customer="bob@b.example")
+    d4 = await answer(store, 5, "billing", t(2), "Nobody calls", customer="cy@c.example")
+    for key in (d1, d2):
+        await triage_feedback(store, key, team="billing", triaged_at=t(1.5))
+    await mark_duplicate(store, d4, original=d1, marked_at=t(3))
+    # d1's customer is called back 30 h after answering.
+    await follow_up_feedback(store, d1, how="call", followed_up_at=t(30))
+    await caught_up()
+    now = t(10 * 24)
+    async with pool.acquire() as conn:
+        # d1 waits no more; d4's customer is not d1's, so calling Ann did not follow d4 up.
+        queue = await follow_up_queue(conn, Selection(), now=now)
+        assert [d.key for d in queue.items] == [d2, d4]
+
+    # d2 is called back after 60 h (late), d4 after 38 h.
+    await follow_up_feedback(store, d2, how="call", followed_up_at=t(61))
+    await follow_up_feedback(store, d4, how="email", followed_up_at=t(40))
+    await caught_up()
+    async with pool.acquire() as conn:
+        assert (await follow_up_queue(conn, Selection(), now=now)).total == 0
+        # 3 detractors, all followed up and due; within 48 h: d1 (30 h) and d4 (38 h).
+        # Spans 30, 38, 60 h: p50 38 h; p85 at rank 1.7: 38 + 0.7 * 22 = 53.4 h.
+        (total,) = (await follow_ups(conn, Selection(), now=now)).groups
+    assert (total.detractors, total.followed_up, total.due, total.within_48h) == (3, 3, 3, 2)
+    assert total.share_within_48h == pytest.approx(2 / 3)
+    assert total.p50 == 38 * 3600
+    assert total.p85 == pytest.approx(53.4 * 3600)
+
+    # Over HTTP: a new detractor is called back while its item is still new.
+    d5 = await answer(store, 0, "billing", t(24 * 8), "Cancelled my plan")
+    done = await api.post(f"/api/feedback/{d5}/follow-up", json={"how": "Call", "note": "Sorry"})
+    assert done.status_code == 201, done.text
+    after = {"after": str(done.json()["position"])}
+    item = (await api.get(f"/api/feedback/{d5}", params=after)).json()["item"]
+    assert item["status"] == "new"
+    assert item["followed_up_at"] is not None
+    queue_now = (await api.get("/api/metrics/nps/follow-ups", params=after)).json()
+    assert queue_now["total"] == 0
+    # Bad input is a problem naming the field; the item is unchanged.
+    bad = await api.post(f"/api/feedback/{d5}/follow-up", json={"how": ""})
+    assert bad.status_code in (400, 422), bad.text
+    assert bad.json()["field"] == "how"

@@ -150,6 +150,11 @@ def make_machine(store_factory: StoreFactory) -> type[RuleBasedStateMachine]:
         def close_loop(self, i: int) -> None:
             self.attempt(s.close_feedback_loop(self.store, self._item(i), how="email"))
 
+        @precondition(lambda self: self.feedback)
+        @rule(i=st.integers(0, 1000))
+        def follow_up(self, i: int) -> None:
+            self.attempt(s.follow_up_feedback(self.store, self._item(i), how="call"))
+
         @rule(picks=st.lists(st.integers(0, 1000), max_size=3))
         def propose(self, picks: list[int]) -> None:
             items = [self._item(i) for i in picks] if self.feedback else []

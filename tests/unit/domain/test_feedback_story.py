@@ -298,3 +298,44 @@ async def test_a_decision_taken_before_the_ask_still_plans_and_declines_its_item
     await s.receive_feedback(store, channel="email", text="CSV please", received_at=day(5))
     with pytest.raises(ValidationError, match="triaged_at"):
         await s.triage_feedback(store, "FB-3", team="billing", triaged_at=day(4))
+
+
+async def test_a_detractor_is_followed_up_before_anything_ships(store: InMemoryEventStore) -> None:
+    await _team(store)
+    # A detractor answers a survey; billing triages it.
+    await s.receive_feedback(
+        store, channel="survey", text="Nobody answers", nps=2, received_at=day(1)
+    )
+    await s.triage_feedback(store, "FB-1", team="billing", triaged_at=day(1) + timedelta(hours=1))
+
+    # Nothing is shipped or declined yet, so the loop cannot close...
+    with pytest.raises(InvalidTransition):
+        await s.close_feedback_loop(store, "FB-1", how="call", closed_at=day(2))
+    # ...but someone calls the customer back: recorded, and the item stays where it was.
+    await s.follow_up_feedback(
+        store, "FB-1", how=" Call ", note="Apologised", followed_up_at=day(2)
+    )
+    item = await s.get_feedback(store, "FB-1")
+    assert (item.status, item.followed_up_at) == ("triaged", day(2))
+
+    # A call back before the answer was received is refused, naming the field.
+    with pytest.raises(ValidationError) as refused:
+        await s.follow_up_feedback(store, "FB-1", how="call", followed_up_at=day(0))
+    assert refused.value.field == "followed_up_at"
+
+    # A later call, and the loop closing later still, leave the first contact as it was;
+    # a call recorded late but made earlier becomes the first.
+    await s.follow_up_feedback(store, "FB-1", how="email", followed_up_at=day(3))
+    await s.decline_feedback(store, "FB-1", reason="Known", declined_at=day(4))
+    await s.close_feedback_loop(store, "FB-1", how="email", closed_at=day(5))
+    assert (await s.get_feedback(store, "FB-1")).followed_up_at == day(2)
+    await s.follow_up_feedback(
+        store, "FB-1", how="call", followed_up_at=day(1) + timedelta(hours=2)
+    )
+    assert (await s.get_feedback(store, "FB-1")).followed_up_at == day(1) + timedelta(hours=2)
+
+    # An item closed without any follow-up was contacted when its loop closed.
+    await s.receive_feedback(store, channel="web", text="Export is slow", received_at=day(1))
+    await s.decline_feedback(store, "FB-2", reason="Known", declined_at=day(2))
+    await s.close_feedback_loop(store, "FB-2", how="email", closed_at=day(3))
+    assert (await s.get_feedback(store, "FB-2")).followed_up_at == day(3)
