@@ -35,6 +35,7 @@ from tests.tui import world
 from tests.tui.conftest import tap, until
 from tui.app import LooplineApp
 from tui.screens.detail import DetailScreen
+from tui.screens.help import HelpScreen
 from tui.widgets.fit_table import FitTable
 
 SIZES = [(80, 24), (120, 40), (200, 60)]
@@ -218,3 +219,19 @@ def test_screen(
 ) -> None:
     app = LooplineApp(world_api, ADMIN_TOKEN, clock=frozen, live=False)
     assert snap_compare(app, terminal_size=size, run_before=SCREENS[screen])
+
+
+async def help_shown(pilot: Pilot[None]) -> None:
+    await visit()(pilot)
+    await tap(pilot, "question_mark")
+    await until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen))
+    # Laid out: the list of keys has its size (a modal paints after it is pushed).
+    await until(pilot, lambda: pilot.app.screen.query_one("#help-keys").region.height > 0)
+    await pilot.pause()
+    await until(pilot, lambda: settled(pilot))
+
+
+def test_help(snap_compare: Callable[..., bool], world_api: str) -> None:
+    """`?` on the inbox: its actions in words, grouped (docs/screens/help.svg is a copy)."""
+    app = LooplineApp(world_api, ADMIN_TOKEN, clock=frozen, live=False)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=help_shown)

@@ -21,7 +21,7 @@ def table(actions: list[Action]) -> Table:
     for n, (section, members) in enumerate(groupby(actions, key=lambda a: a.section)):
         if n:
             grid.add_row("", "")
-        grid.add_row(f"[b $accent]{section}[/]", "")
+        grid.add_row(f"[b]{section}[/]", "")
         for action in members:
             grid.add_row(action.keys, action.words)
     return grid
