@@ -17,6 +17,7 @@ from infra.database import Connection
 from projections.base import Positioned, Projection, events_of
 from projections.metrics import Figures, Window, figures
 from projections.queries import InvalidQuery, Row, team_ref
+from projections.reads import reads
 
 SCHEMA = """
 CREATE TABLE pull_requests (
@@ -171,6 +172,7 @@ ORDER BY coalesce(t.slug, k.key) NULLS LAST
 )
 
 
+@reads("pull_requests", "delivery", "directory")
 async def changes(
     conn: Connection,
     *,

@@ -1,5 +1,12 @@
 """Increments (deployments) with the commits they carry, each commit's first successful
-production deployment, and incidents: the raw material of the DORA measures."""
+production deployment, and incidents tied to the deployment that caused them: the raw
+material of the DORA measures, kept ready so that a DORA question reads index ranges.
+
+An incident's tie (docs/metrics.md, "Change failure rate") depends on deployments that may
+be recorded after it (imported history), so it is kept up to date as they arrive: each
+batch re-ties the incidents it touched and those a new production deployment could take
+over. A build fills the tables without ties and ties every incident in one statement
+when it has caught up (`index_sql`), when the indexes the ties need exist."""
 
 from __future__ import annotations
 
@@ -26,6 +33,8 @@ CREATE TABLE increments (
     -- Set when a later increment was recorded as this one's rollback (its id, its finish).
     rolled_back_by uuid,
     rolled_back_at timestamptz,
+    -- How many incidents are tied to this deployment (its change failure mark).
+    incidents integer NOT NULL DEFAULT 0,
     commits integer NOT NULL,
     feedback_refs text[] NOT NULL DEFAULT '{}',
     decision_refs text[] NOT NULL DEFAULT '{}',
@@ -62,17 +71,112 @@ CREATE TABLE incidents (
     status text NOT NULL,
     resolution text,
     external_ref text,
+    -- The production deployment it is tied to, with that deployment's finish and rollback.
+    tied_increment_id uuid,
+    tied_deployed_at timestamptz,
+    tied_rolled_back_at timestamptz,
     version integer NOT NULL,
     position bigint NOT NULL
 );
+-- Whether ties are kept per batch (set once a build has caught up and tied in bulk).
+CREATE TABLE delivery_ties (ready boolean NOT NULL);
+INSERT INTO delivery_ties VALUES (false);
 """
 
-INDEXES = """
-CREATE INDEX ON increments (service, finished_at);
-CREATE INDEX ON increments (production, finished_at);
+# Which production deployment an incident is tied to: the increment it names, else the
+# first production deployment carrying the sha it names (preferring its own service), else
+# the last production deployment of its service that finished before it opened.
+_TIE = """
+SELECT n.id,
+       coalesce(
+           (SELECT i.id FROM increments i
+            WHERE i.id = n.caused_by_increment_id AND i.production),
+           (SELECT i.id FROM increments i
+            WHERE i.production
+              AND i.id IN (SELECT x.id FROM increments x WHERE x.commit_sha = n.caused_by_sha
+                           UNION ALL
+                           SELECT c.increment_id FROM increment_commits c
+                           WHERE c.sha = n.caused_by_sha)
+            ORDER BY i.service = n.service DESC, i.finished_at, i.id
+            LIMIT 1),
+           (SELECT i.id FROM increments i
+            WHERE i.production AND i.service = n.service AND i.finished_at < n.opened_at
+            ORDER BY i.finished_at DESC, i.id DESC
+            LIMIT 1)
+       ) AS increment_id
+FROM incidents n
+"""
+
+# The covering indexes make a DORA question a few index range scans (a window of a
+# service's deployments, commits, incidents; or of all of them), never a table read.
+INDEXES = f"""
+CREATE INDEX ON increments (service, finished_at)
+    INCLUDE (production, status, incidents, rolled_back_at);
+CREATE INDEX ON increments (finished_at) INCLUDE (status, incidents, rolled_back_at)
+    WHERE production;
 CREATE INDEX ON increments (commit_sha);
-CREATE INDEX ON commit_deployments (service, deployed_at);
-CREATE INDEX ON incidents (service, opened_at);
+CREATE INDEX ON commit_deployments (service, deployed_at) INCLUDE (authored_at);
+CREATE INDEX ON commit_deployments (deployed_at) INCLUDE (authored_at);
+CREATE INDEX ON incidents (service, opened_at)
+    INCLUDE (resolved_at, tied_deployed_at, tied_rolled_back_at);
+CREATE INDEX ON incidents (opened_at) INCLUDE (resolved_at, tied_deployed_at, tied_rolled_back_at);
+CREATE INDEX ON incidents (tied_increment_id);
+CREATE INDEX ON incidents (caused_by_increment_id);
+CREATE INDEX ON incidents (caused_by_sha);
+-- A build has caught up: tie every incident at once, then keep ties per batch.
+UPDATE incidents m
+SET tied_increment_id = t.increment_id, tied_deployed_at = i.finished_at,
+    tied_rolled_back_at = i.rolled_back_at
+FROM ({_TIE}) t LEFT JOIN increments i ON i.id = t.increment_id
+WHERE m.id = t.id;
+UPDATE increments i SET incidents = c.n
+FROM (SELECT tied_increment_id AS id, count(*)::int AS n FROM incidents
+      WHERE tied_increment_id IS NOT NULL GROUP BY tied_increment_id) c
+WHERE i.id = c.id;
+UPDATE delivery_ties SET ready = true;
+"""
+
+# The incidents a batch may have re-tied: those it opened or changed ($1), those naming a
+# new production deployment ($2) or a sha it carries ($3), those of its services that
+# opened after a new deployment ($4, $5) which finished no earlier than their tie, and
+# those tied to a deployment whose rollback changed ($6).
+_CANDIDATES = """
+SELECT unnest($1::uuid[])
+UNION
+SELECT n.id FROM incidents n
+WHERE n.caused_by_increment_id = ANY($2::uuid[]) OR n.caused_by_sha = ANY($3::text[])
+UNION
+SELECT n.id FROM unnest($4::text[], $5::timestamptz[]) AS w(service, finished_at)
+JOIN incidents n ON n.service = w.service AND n.opened_at > w.finished_at
+     AND (n.tied_deployed_at IS NULL OR n.tied_deployed_at <= w.finished_at)
+UNION
+SELECT n.id FROM incidents n WHERE n.tied_increment_id = ANY($6::uuid[])
+"""
+
+# Re-tie the incidents $1, moving each change failure mark with its tie.
+_RETIE = f"""
+WITH fresh AS ({_TIE} WHERE n.id = ANY($1::uuid[])),
+moved AS (
+    SELECT m.tied_increment_id AS before, f.increment_id AS after
+    FROM incidents m JOIN fresh f ON f.id = m.id
+    WHERE m.tied_increment_id IS DISTINCT FROM f.increment_id
+),
+marks AS (
+    SELECT id, sum(d)::int AS d
+    FROM (SELECT before AS id, -1 AS d FROM moved WHERE before IS NOT NULL
+          UNION ALL
+          SELECT after, 1 FROM moved WHERE after IS NOT NULL) x
+    GROUP BY id
+),
+counted AS (
+    UPDATE increments i SET incidents = i.incidents + m.d
+    FROM marks m WHERE i.id = m.id AND m.d <> 0
+)
+UPDATE incidents m
+SET tied_increment_id = f.increment_id, tied_deployed_at = i.finished_at,
+    tied_rolled_back_at = i.rolled_back_at
+FROM fresh f LEFT JOIN increments i ON i.id = f.increment_id
+WHERE m.id = f.id
 """
 
 _FIRST_DEPLOYMENT = """
@@ -112,7 +216,7 @@ class Delivery(Projection):
     """Deployments, commits and incidents."""
 
     name = "delivery"
-    version = 3
+    version = 4
     tables = ("increments", "increment_commits", "commit_deployments", "incidents")
     topics = events_of(
         Increment, "Recorded", "MarkedFailed", "RolledBack", "RolledBackBy"
@@ -131,10 +235,13 @@ class Delivery(Projection):
         increments: list[tuple[Any, ...]] = []
         commits: list[tuple[Any, ...]] = []
         firsts: list[tuple[Any, ...]] = []
+        ties = _Touched()
         for position, e in events:
             kind = type(e).__qualname__
             if kind == "Increment.Recorded":
                 production = e.environment.lower() in self.production
+                if production:
+                    ties.deployed(e)
                 status = "succeeded" if e.succeeded else "failed"
                 increments.append(
                     (
@@ -166,7 +273,13 @@ class Delivery(Projection):
                 continue
             await self._flush(conn, increments, commits, firsts)
             await self._change(conn, kind, position, e)
+            if kind.startswith("Incident."):
+                ties.incidents.append(e.originator_id)
+            else:
+                ties.changed.append(e.originator_id)
         await self._flush(conn, increments, commits, firsts)
+        if ties and await conn.fetchval("SELECT ready FROM delivery_ties"):
+            await ties.retie(conn)
 
     @staticmethod
     async def _flush(
@@ -258,3 +371,43 @@ class Delivery(Projection):
                 e.originator_version,
                 position,
             )
+
+
+class _Touched:
+    """What a batch did that may move incidents' ties."""
+
+    def __init__(self) -> None:
+        self.incidents: list[Any] = []
+        self.changed: list[Any] = []
+        self.ids: list[Any] = []
+        self.services: list[str] = []
+        self.finished: list[Any] = []
+        self.shas: list[str] = []
+
+    def deployed(self, e: Any) -> None:
+        """A new production deployment `e` (an `Increment.Recorded`)."""
+        self.ids.append(e.originator_id)
+        self.services.append(e.service)
+        self.finished.append(e.finished_at)
+        if e.commit_sha:
+            self.shas.append(e.commit_sha)
+        self.shas.extend(c.sha for c in e.commits)
+
+    def __bool__(self) -> bool:
+        return bool(self.incidents or self.changed or self.ids)
+
+    async def retie(self, conn: Connection) -> None:
+        found = [
+            r[0]
+            for r in await conn.fetch(
+                _CANDIDATES,
+                self.incidents,
+                self.ids,
+                self.shas,
+                self.services,
+                self.finished,
+                self.changed,
+            )
+        ]
+        if found:
+            await conn.execute(_RETIE, found)

@@ -125,6 +125,19 @@ CREATE INDEX ON feedback_items (closed_at)
 CREATE INDEX ON feedback_items (status)
     INCLUDE (earliest_received_at, team_id, channel, touchpoint, outcome_id)
     WHERE status IN {open};
+-- The same per team: a team's window is one range of these.
+CREATE INDEX ON feedback_items (team_id, triaged_at)
+    INCLUDE (earliest_received_at, channel, touchpoint, outcome_id)
+    WHERE status <> '{duplicate}' AND triaged_at IS NOT NULL;
+CREATE INDEX ON feedback_items (team_id, decided_at)
+    INCLUDE (earliest_received_at, channel, touchpoint, outcome_id)
+    WHERE status <> '{duplicate}' AND decided_at IS NOT NULL;
+CREATE INDEX ON feedback_items (team_id, shipped_at)
+    INCLUDE (earliest_received_at, channel, touchpoint, outcome_id)
+    WHERE status <> '{duplicate}' AND shipped_at IS NOT NULL;
+CREATE INDEX ON feedback_items (team_id, closed_at)
+    INCLUDE (earliest_received_at, channel, touchpoint, outcome_id)
+    WHERE status <> '{duplicate}' AND closed_at IS NOT NULL;
 """
 
 

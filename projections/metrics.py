@@ -8,11 +8,13 @@ Every duration is seconds (float). Percentiles are computed by PostgreSQL with
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal, get_args
 from uuid import UUID
 
+import asyncpg
 import msgspec
 
 from domain.vocabulary import PASSIVE, PROMOTER, FeedbackStatus
@@ -28,6 +30,7 @@ from projections.queries import (
     uuid_text,
     who_asked,
 )
+from projections.reads import reads
 from projections.tiers import (
     WEEK,
     Benchmarks,
@@ -106,9 +109,12 @@ _ENDS = {
 }
 
 
-def _lead_time_sql(measure: str) -> str:
-    """One statement per measure, naming its end column, so the planner can use that
-    column's covering index (see projections/feedback.py) instead of reading every row."""
+@functools.cache
+def _lead_time_sql(measure: str, teamed: bool, asked: bool) -> str:
+    """One statement per measure, naming its end column, so the planner reads that
+    column's covering index (projections/feedback.py): by (team, end) when `teamed`, by
+    end otherwise. Filters not asked for are left out of the text rather than skipped by
+    `$n IS NULL`, so that a generic plan still reads the index alone."""
     if measure == "open_age":
         ended = "p.now"
         scope = "f.status = ANY(p.open_statuses)"
@@ -119,10 +125,16 @@ def _lead_time_sql(measure: str) -> str:
         ended = f"f.{column}"
         scope = f"f.status <> '{FeedbackStatus.DUPLICATE}' AND f.{column} IS NOT NULL"
         window = (
-            "(p.window_start IS NULL OR i.ended_at >= p.window_start) "
-            "AND (p.window_end IS NULL OR i.ended_at < p.window_end)"
+            f"f.{column} >= coalesce($7::timestamptz, '-infinity')"
+            f" AND f.{column} < coalesce($8::timestamptz, 'infinity')"
         )
         week_of = "i.ended_at"
+    team = (
+        "f.team_id IN (SELECT id FROM read.teams WHERE slug = $3 OR id::text = $3)"
+        if teamed
+        else "$3::text IS NULL"
+    )
+    who = asked_by("f", 11, 12) if asked else "$11::text IS NULL AND $12::text IS NULL"
     return f"""
 WITH p AS (
     SELECT $1::text AS measure, coalesce($2::timestamptz, now()) AS now,
@@ -133,13 +145,11 @@ items AS (
     SELECT f.team_id, f.channel, f.touchpoint, f.outcome_id,
            f.earliest_received_at AS started_at, {ended} AS ended_at
     FROM read.feedback_items f, p
-    WHERE {scope}
-      AND ($3::text IS NULL
-           OR f.team_id IN (SELECT id FROM read.teams WHERE slug = $3 OR id::text = $3))
+    WHERE {scope} AND {window} AND {team}
       AND ($4::text IS NULL OR f.channel = $4)
       AND ($5::text IS NULL OR f.touchpoint = $5)
       AND ($6::text IS NULL OR f.outcome_id::text = $6)
-      AND {asked_by("f", 11, 12)}
+      AND {who}
 ),
 spans AS (
     -- A span that ends before it starts (the outside world's times disagree) counts as 0.
@@ -153,8 +163,7 @@ spans AS (
                WHEN 'week' THEN to_char(date_trunc('week', {week_of} AT TIME ZONE 'UTC'),
                                         'YYYY-MM-DD')
            END AS group_key
-    FROM items i, p
-    WHERE {window}
+    FROM items i
 ),
 summaries AS (
     SELECT group_key, {SUMMARY}, count(*) FILTER (WHERE clamped)::int AS clamped
@@ -170,9 +179,6 @@ ORDER BY coalesce(t.slug, o.statement, s.group_key) NULLS LAST, s.group_key NULL
 """
 
 
-_LEAD_TIMES = {measure: _lead_time_sql(measure) for measure in MEASURES}
-
-
 def _group(group_by: str | None, key: str | None, label: str | None) -> dict[str, str | None]:
     if group_by is None:
         return {}
@@ -183,6 +189,7 @@ def _group(group_by: str | None, key: str | None, label: str | None) -> dict[str
     return {group_by: key}
 
 
+@reads("feedback", "directory")
 async def lead_times(
     conn: Connection,
     measure: str,
@@ -213,8 +220,9 @@ async def lead_times(
         raise InvalidQuery("measure", f"one of {', '.join(MEASURES)}")
     if group_by is not None and group_by not in GROUPINGS:
         raise InvalidQuery("group_by", f"one of {', '.join(GROUPINGS)}")
+    asker = who_asked(segment, customer)
     rows = await conn.fetch(
-        _LEAD_TIMES[measure],
+        _lead_time_sql(measure, team is not None, asker != (None, None)),
         measure,
         now,
         team_ref(team),
@@ -225,7 +233,7 @@ async def lead_times(
         end,
         group_by,
         list(OPEN_FEEDBACK),
-        *who_asked(segment, customer),
+        *asker,
     )
     groups = [
         LeadTimeGroup(
@@ -307,112 +315,124 @@ class Dora(Row, frozen=True, kw_only=True):
     window: Window | None = None
 
 
-# Which production deployment each incident is tied to: the increment it names, else the
-# first production deployment carrying the sha it names (preferring its own service), else
-# the last production deployment of its service that finished before it opened.
-_TIES = """
-ties AS (
-    SELECT n.id AS incident_id, n.service, n.opened_at, n.resolved_at,
-           coalesce(
-               (SELECT i.id FROM read.increments i
-                WHERE i.id = n.caused_by_increment_id AND i.production),
-               (SELECT i.id FROM read.increments i
-                WHERE i.production
-                  AND i.id IN (SELECT x.id FROM read.increments x
-                               WHERE x.commit_sha = n.caused_by_sha
-                               UNION ALL
-                               SELECT c.increment_id FROM read.increment_commits c
-                               WHERE c.sha = n.caused_by_sha)
-                ORDER BY i.service = n.service DESC, i.finished_at, i.id
-                LIMIT 1),
-               (SELECT i.id FROM read.increments i
-                WHERE i.production AND i.service = n.service AND i.finished_at < n.opened_at
-                ORDER BY i.finished_at DESC, i.id DESC
-                LIMIT 1)
-           ) AS increment_id
-    FROM read.incidents n
-)"""
+# The services a DORA question covers: those the team owns ($1, id or slug) and/or the one
+# named ($2). None (every service) when neither is given.
+_SCOPE = """
+SELECT CASE WHEN $1::text IS NULL THEN ARRAY[$2::text]
+            ELSE ARRAY(SELECT r.repository
+                       FROM read.team_repositories r JOIN read.teams t ON t.id = r.team_id
+                       WHERE (t.slug = $1 OR t.id::text = $1)
+                         AND ($2::text IS NULL OR r.repository = $2))
+       END
+"""
 
-# The services in scope: those the team owns ($1, id or slug) and/or the one named ($2).
-_IN_SCOPE = """($1::text IS NULL OR {col} IN (
-        SELECT r.repository FROM read.team_repositories r JOIN read.teams t ON t.id = r.team_id
-        WHERE t.slug = $1 OR t.id::text = $1))
-    AND ($2::text IS NULL OR {col} = $2)"""
-_DEPLOYMENT_SCOPE = _IN_SCOPE.format(col="i.service")
-_COMMIT_SCOPE = _IN_SCOPE.format(col="c.service")
-_INCIDENT_SCOPE = _IN_SCOPE.format(col="t.service")
 
-_DORA = f"""
-WITH {_TIES},
+async def _services(
+    conn: Connection, team: str | UUID | None, service: str | None
+) -> list[str] | None:
+    if team is None and service is None:
+        return None
+    found: list[str] = await conn.fetchval(
+        _SCOPE, team_ref(team), service.strip().lower() if service else None
+    )
+    return found
+
+
+def _within(column: str, scoped: bool) -> str:
+    """The predicate "the row is in the services `$1` (when `scoped`) and its time `column`
+    in the period `p`": a range scan of a (service, time) covering index per period."""
+    service = column.split(".")[0] + ".service = ANY($1::text[]) AND " if scoped else ""
+    return f"{service}{column} >= p.since AND {column} < p.until"
+
+
+# A production deployment failed when it failed, was rolled back, or has an incident tied
+# to it (projections/delivery.py keeps the ties and the count).
+_FAILED = "(i.status IN ('failed', 'rolled_back') OR i.incidents > 0)"
+
+
+def _dora_sql(scoped: bool) -> str:
+    """DORA's raw figures per period: one row per period of `$2` (starts, NULL for none) and
+    `$3` (ends, NULL for none), in their order. A single answer is one period, a series
+    many: the same statement, so a series and its windows agree by construction."""
+    return f"""
+WITH scope AS (SELECT $1::text[] AS services),  -- every service when not `scoped`
+periods AS (
+    SELECT n, start, until AS "end", coalesce(start, '-infinity') AS since,
+           coalesce(until, 'infinity') AS until
+    FROM unnest($2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS w(start, until, n)
+),
 deployments AS (
-    SELECT i.id, i.status, i.finished_at,
-           i.status IN ('failed', 'rolled_back')
-           OR i.id IN (SELECT increment_id FROM ties WHERE increment_id IS NOT NULL) AS failed
-    FROM read.increments i
-    WHERE i.production AND {_DEPLOYMENT_SCOPE}
-      AND ($3::timestamptz IS NULL OR i.finished_at >= $3)
-      AND ($4::timestamptz IS NULL OR i.finished_at < $4)
+    SELECT p.n, i.status, i.finished_at, i.rolled_back_at, i.incidents, {_FAILED} AS failed
+    FROM periods p JOIN read.increments i
+         ON i.production AND {_within("i.finished_at", scoped)}
 ),
 frequency AS (
-    SELECT count(*) FILTER (WHERE status = 'succeeded')::int AS deployments,
+    SELECT n, count(*) FILTER (WHERE status = 'succeeded')::int AS deployments,
            count(DISTINCT (finished_at AT TIME ZONE 'UTC')::date)
                FILTER (WHERE status = 'succeeded')::int AS deployment_days,
            min(finished_at) FILTER (WHERE status = 'succeeded') AS first_at,
            count(*)::int AS production,
            count(*) FILTER (WHERE failed)::int AS failed
-    FROM deployments
+    FROM deployments GROUP BY n
 ),
 changes AS (
-    SELECT {SUMMARY}
-    FROM (SELECT extract(epoch FROM c.deployed_at - c.authored_at)::float8 AS span
-          FROM read.commit_deployments c
-          WHERE {_COMMIT_SCOPE}
-            AND ($3::timestamptz IS NULL OR c.deployed_at >= $3)
-            AND ($4::timestamptz IS NULL OR c.deployed_at < $4)) s
+    SELECT n, {SUMMARY}
+    FROM (SELECT p.n, extract(epoch FROM c.deployed_at - c.authored_at)::float8 AS span
+          FROM periods p JOIN read.commit_deployments c
+               ON {_within("c.deployed_at", scoped)}) s
+    GROUP BY n
 ),
 incidents AS (
-    SELECT t.opened_at, t.resolved_at, i.finished_at AS deployed_at,
-           i.rolled_back_at AS rolled_back_at
-    FROM ties t LEFT JOIN read.increments i ON i.id = t.increment_id
-    WHERE t.resolved_at IS NOT NULL AND {_INCIDENT_SCOPE}
-      AND ($3::timestamptz IS NULL OR t.opened_at >= $3)
-      AND ($4::timestamptz IS NULL OR t.opened_at < $4)
+    SELECT p.n, t.opened_at, t.resolved_at, t.tied_deployed_at AS deployed_at,
+           t.tied_rolled_back_at AS rolled_back_at
+    FROM periods p JOIN read.incidents t
+         ON t.resolved_at IS NOT NULL AND {_within("t.opened_at", scoped)}
 ),
 -- A deployment rolled back by a later increment recovered when that rollback finished:
 -- an incident it caused recovers then at the latest, and without an incident the
 -- rollback is the recovery (selected, like the deployment, by its finish).
 rollbacks AS (
-    SELECT i.finished_at AS deployed_at, i.rolled_back_at
-    FROM read.increments i
-    WHERE i.production AND i.rolled_back_at IS NOT NULL AND {_DEPLOYMENT_SCOPE}
-      AND ($3::timestamptz IS NULL OR i.finished_at >= $3)
-      AND ($4::timestamptz IS NULL OR i.finished_at < $4)
-      AND NOT EXISTS (SELECT 1 FROM ties t WHERE t.increment_id = i.id)
+    SELECT n, finished_at AS deployed_at, rolled_back_at
+    FROM deployments WHERE rolled_back_at IS NOT NULL AND incidents = 0
 ),
 recovery AS (
-    SELECT {SUMMARY}
-    FROM (SELECT extract(epoch FROM least(resolved_at, rolled_back_at) - deployed_at)::float8
+    SELECT n, {SUMMARY}
+    FROM (SELECT n, extract(epoch FROM least(resolved_at, rolled_back_at) - deployed_at)::float8
                  AS span
           FROM incidents WHERE deployed_at IS NOT NULL
           UNION ALL
-          SELECT extract(epoch FROM rolled_back_at - deployed_at)::float8 FROM rollbacks) s
+          SELECT n, extract(epoch FROM rolled_back_at - deployed_at)::float8 FROM rollbacks) s
+    GROUP BY n
 ),
 restore AS (
-    SELECT {SUMMARY}
-    FROM (SELECT extract(epoch FROM resolved_at - opened_at)::float8 AS span FROM incidents) s
+    SELECT n, {SUMMARY}
+    FROM (SELECT n, extract(epoch FROM resolved_at - opened_at)::float8 AS span
+          FROM incidents) s
+    GROUP BY n
 )
-SELECT f.deployments, f.deployment_days, f.production, f.failed,
-       extract(epoch FROM coalesce($4, $5::timestamptz, now())
-                          - coalesce($3, f.first_at))::float8 AS window_seconds,
+SELECT coalesce(f.deployments, 0) AS deployments,
+       coalesce(f.deployment_days, 0) AS deployment_days,
+       coalesce(f.production, 0) AS production, coalesce(f.failed, 0) AS failed,
+       extract(epoch FROM coalesce(p."end", $4::timestamptz, now())
+                          - coalesce(p.start, f.first_at))::float8 AS window_seconds,
        c.count AS change_count, c.mean AS change_mean, c.percentiles AS change_percentiles,
        rv.count AS recovery_count, rv.mean AS recovery_mean,
        rv.percentiles AS recovery_percentiles,
        rs.count AS restore_count, rs.mean AS restore_mean,
        rs.percentiles AS restore_percentiles
-FROM frequency f, changes c, recovery rv, restore rs
+FROM periods p
+LEFT JOIN frequency f ON f.n = p.n
+LEFT JOIN changes c ON c.n = p.n
+LEFT JOIN recovery rv ON rv.n = p.n
+LEFT JOIN restore rs ON rs.n = p.n
+ORDER BY p.n
 """
 
 
+_DORA = {scoped: _dora_sql(scoped) for scoped in (False, True)}
+
+
+@reads("delivery", "directory")
 async def dora(
     conn: Connection,
     *,
@@ -433,15 +453,47 @@ async def dora(
     `minimum_sample` (what the API asks for) a tier needs the documented minimum sample
     (projections/tiers.py), else it is None with the reason.
     """
-    r = await conn.fetchrow(
-        _DORA,
-        team_ref(team),
-        service.strip().lower() if service else None,
-        start,
-        end,
+    [answer] = await dora_periods(
+        conn,
+        [(start, end)],
+        team=team,
+        service=service,
+        now=now,
+        benchmarks=benchmarks,
+        minimum_sample=minimum_sample,
+    )
+    return answer
+
+
+@reads("delivery", "directory")
+async def dora_periods(
+    conn: Connection,
+    periods: Sequence[tuple[datetime | None, datetime | None]],
+    *,
+    team: str | UUID | None = None,
+    service: str | None = None,
+    now: datetime | None = None,
+    benchmarks: Benchmarks = "2023",
+    minimum_sample: bool = False,
+) -> list[Dora]:
+    """`dora` over each of `periods` (start, end), in one statement: what a series asks."""
+    services = await _services(conn, team, service)
+    rows = await conn.fetch(
+        _DORA[services is not None],
+        services,
+        [start for start, _ in periods],
+        [end for _, end in periods],
         now,
     )
-    assert r is not None  # aggregates over one-row CTEs always answer one row
+    return [
+        _judged(r, start, benchmarks, minimum_sample)
+        for r, (start, _) in zip(rows, periods, strict=True)
+    ]
+
+
+def _judged(
+    r: asyncpg.Record, start: datetime | None, benchmarks: Benchmarks, minimum_sample: bool
+) -> Dora:
     window_seconds: float = r["window_seconds"] or 0.0
     weeks = max(window_seconds / WEEK, 1.0)
     deployments: int = r["deployments"]
@@ -512,22 +564,18 @@ class DoraDay(Row, frozen=True, kw_only=True):
     failed: int
 
 
-_DORA_DAILY = f"""
-WITH {_TIES},
-deployments AS (
-    SELECT i.service, (i.finished_at AT TIME ZONE 'UTC')::date AS day, i.status,
-           i.status IN ('failed', 'rolled_back')
-           OR i.id IN (SELECT increment_id FROM ties WHERE increment_id IS NOT NULL) AS failed
-    FROM read.increments i
-    WHERE i.production AND {_DEPLOYMENT_SCOPE}
-      AND ($3::timestamptz IS NULL OR i.finished_at >= $3)
-      AND ($4::timestamptz IS NULL OR i.finished_at < $4)
-)
+def _dora_daily_sql(scoped: bool) -> str:
+    return f"""
+WITH scope AS (SELECT $1::text[] AS services)  -- every service when not `scoped`
 SELECT to_char(d.day, 'YYYY-MM-DD') AS day, r.team_id, t.slug AS team, d.service,
        count(*)::int AS deployments,
        count(*) FILTER (WHERE d.status = 'succeeded')::int AS succeeded,
        count(*) FILTER (WHERE d.failed)::int AS failed
-FROM deployments d
+FROM (SELECT i.service, (i.finished_at AT TIME ZONE 'UTC')::date AS day, i.status,
+             {_FAILED} AS failed
+      FROM (SELECT coalesce($2::timestamptz, '-infinity') AS since,
+                   coalesce($3::timestamptz, 'infinity') AS until) p
+      JOIN read.increments i ON i.production AND {_within("i.finished_at", scoped)}) d
 LEFT JOIN read.team_repositories r ON r.repository = d.service
 LEFT JOIN read.teams t ON t.id = r.team_id
 GROUP BY d.day, r.team_id, t.slug, d.service
@@ -535,6 +583,10 @@ ORDER BY d.day, t.slug NULLS LAST, d.service
 """
 
 
+_DORA_DAILY = {scoped: _dora_daily_sql(scoped) for scoped in (False, True)}
+
+
+@reads("delivery", "directory")
 async def dora_daily(
     conn: Connection,
     *,
@@ -546,13 +598,8 @@ async def dora_daily(
     """Per day (UTC), team and service: production deployments, the successful ones, and
     the failed ones (failed, rolled back or tied to an incident, as in the change failure
     rate). Days without deployments are left out."""
-    rows = await conn.fetch(
-        _DORA_DAILY,
-        team_ref(team),
-        service.strip().lower() if service else None,
-        start,
-        end,
-    )
+    services = await _services(conn, team, service)
+    rows = await conn.fetch(_DORA_DAILY[services is not None], services, start, end)
     return [DoraDay(**dict(r)) for r in rows]
 
 
@@ -656,6 +703,7 @@ ORDER BY o.defined_at, o.id
 """
 
 
+@reads("feedback", "directory")
 async def outcome_scorecards(
     conn: Connection, *, segment: str | None = None, customer: str | None = None
 ) -> list[OutcomeScorecard]:

@@ -22,6 +22,7 @@ from domain.vocabulary import PASSIVE, PROMOTER, FeedbackStatus
 from infra.database import Connection
 from projections.base import Positioned, Projection, events_of
 from projections.queries import InvalidQuery, Row, page_limit, team_ref, uuid_text
+from projections.reads import reads
 
 #: The most periods a series answers (ten years of weeks).
 MAX_PERIODS = 520
@@ -120,9 +121,6 @@ class NpsResponses(Projection):
 
 
 # --- the selection every NPS question starts from -----------------------------------
-
-#: The read models the NPS queries read: cached answers last until one of them moves on.
-READS = ("nps", "feedback", "directory")
 
 DIMENSIONS = ("team", "touchpoint", "channel", "segment", "outcome", "week", "month")
 PERIODS = ("week", "month")
@@ -398,6 +396,7 @@ def _nps_group(group: dict[str, str | None], responses: int, promoters: int, pas
     )
 
 
+@reads("nps", "feedback", "directory")
 async def nps(
     conn: Connection,
     selection: Selection,
@@ -572,6 +571,7 @@ UNION ALL
 """
 
 
+@reads("nps", "feedback", "directory")
 async def why(conn: Connection, selection: Selection, *, limit: int = 10) -> NpsWhy:
     """The themes behind the score of the selection's responses: the triage tags with
     their counts per kind of response, and up to `limit` terms that most mark the
@@ -648,6 +648,7 @@ LIMIT $10
 """
 
 
+@reads("nps", "feedback", "directory")
 async def follow_up_queue(
     conn: Connection, selection: Selection, *, limit: int = 50, now: datetime | None = None
 ) -> FollowUpQueue:
@@ -738,6 +739,7 @@ def _follow_up_group(group: dict[str, str | None], r: Any | None) -> FollowUpGro
     )
 
 
+@reads("nps", "feedback", "directory")
 async def follow_ups(
     conn: Connection,
     selection: Selection,

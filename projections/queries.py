@@ -24,6 +24,7 @@ from domain.vocabulary import (
 )
 from infra.database import Connection
 from projections.feedback import DEMAND, asks
+from projections.reads import reads
 
 T = TypeVar("T")
 
@@ -239,6 +240,7 @@ def _decode(row: Any, type_: type[T]) -> T:
     return msgspec.convert(dict(row), type_)
 
 
+@reads("feedback", "directory", "backlog")
 async def list_feedback(
     conn: Connection,
     *,
@@ -299,6 +301,7 @@ async def list_feedback(
     )
 
 
+@reads("feedback", "directory", "backlog")
 async def get_feedback_item(conn: Connection, ref: str | UUID) -> FeedbackItem | None:
     """One feedback item by id or key (`FB-12`, any case); None when there is none."""
     item_id: UUID | None = ref if isinstance(ref, UUID) else None
@@ -385,6 +388,7 @@ ORDER BY c.rank NULLS LAST, c.number
 """
 
 
+@reads("backlog", "feedback", "directory")
 async def backlog(
     conn: Connection,
     team: str | UUID | None = None,
@@ -401,6 +405,7 @@ async def backlog(
     return [_decode(r, BacklogDecision) for r in rows]
 
 
+@reads("backlog", "feedback", "directory")
 async def get_decision_item(conn: Connection, ref: str | UUID) -> BacklogDecision | None:
     """One decision, with its demand, by id or key (`DEC-3`, any case)."""
     decision_id: UUID | None = ref if isinstance(ref, UUID) else None
@@ -464,6 +469,7 @@ LIMIT $7
 """
 
 
+@reads("delivery", "directory")
 async def list_increments(
     conn: Connection,
     *,
@@ -540,6 +546,7 @@ LIMIT $6
 """
 
 
+@reads("delivery", "directory")
 async def list_incidents(
     conn: Connection,
     *,
@@ -621,11 +628,13 @@ def _team(row: Any) -> TeamItem:
     return msgspec.convert(fields, TeamItem)
 
 
+@reads("directory")
 async def list_teams(conn: Connection) -> list[TeamItem]:
     """Every team, by slug."""
     return [_team(r) for r in await conn.fetch(_TEAMS, None)]
 
 
+@reads("directory")
 async def get_team_item(conn: Connection, team: str | UUID) -> TeamItem | None:
     """One team by id or slug; None when there is none."""
     row = await conn.fetchrow(_TEAMS, team_ref(team))
@@ -659,11 +668,13 @@ ORDER BY o.defined_at, o.id
 """
 
 
+@reads("directory")
 async def list_outcomes(conn: Connection) -> list[OutcomeItem]:
     """Every outcome, oldest defined first."""
     return [_decode(r, OutcomeItem) for r in await conn.fetch(_OUTCOMES, None)]
 
 
+@reads("directory")
 async def get_outcome_item(conn: Connection, outcome_id: str | UUID) -> OutcomeItem | None:
     """One outcome by id; None when there is none (or the id is not a UUID)."""
     try:

@@ -1,9 +1,9 @@
 """Windows and series: DORA's default window (the last 12 weeks), and DORA and feedback
 lead times per calendar week or month with every period present.
 
-A period's figures are exactly the single answer over that period (the same query over a
-sub-window), so a series and a window agree by construction; an empty period has count 0
-and null figures and tiers.
+A period's figures are exactly the single answer over that period (the same statement,
+given every period at once for DORA), so a series and a window agree by construction; an
+empty period has count 0 and null figures and tiers.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from typing import Literal
 from uuid import UUID
 
 from infra.database import Connection
-from projections.metrics import Dora, LeadTimes, Window, dora, lead_times
+from projections.metrics import Dora, LeadTimes, Window, dora, dora_periods, lead_times
 from projections.queries import InvalidQuery, Row
+from projections.reads import reads
 from projections.tiers import Benchmarks
 
 Interval = Literal["week", "month"]
@@ -114,6 +115,7 @@ class DoraSeries(Row, frozen=True, kw_only=True):
     periods: list[DoraPeriod]
 
 
+@reads("delivery", "directory")
 async def dora_window(
     conn: Connection,
     *,
@@ -153,6 +155,7 @@ def _with_window(answer: Dora, window: Window) -> Dora:
     )
 
 
+@reads("delivery", "directory")
 async def dora_series(
     conn: Connection,
     interval: str,
@@ -166,30 +169,32 @@ async def dora_series(
 ) -> DoraSeries:
     """DORA per week or month over the (default) window, every period present."""
     since, until, note = default_window(start, end, now)
-    found = []
-    for label, period_start, period_end in periods(since, until, interval):
-        answer = await dora(
-            conn,
-            team=team,
-            service=service,
-            start=period_start,
-            end=_query_end(period_end, until, end),
-            now=now,
+    chosen = periods(since, until, interval)
+    answers = await dora_periods(
+        conn,
+        [
+            (period_start, _query_end(period_end, until, end))
+            for _, period_start, period_end in chosen
+        ],
+        team=team,
+        service=service,
+        now=now,
+        benchmarks=benchmarks,
+        minimum_sample=True,
+    )
+    found = [
+        DoraPeriod(
+            period=label,
+            deployment_frequency=answer.deployment_frequency,
+            lead_time_for_changes=answer.lead_time_for_changes,
+            change_failure_rate=answer.change_failure_rate,
+            recovery_time=answer.recovery_time,
+            time_to_restore=answer.time_to_restore,
             benchmarks=benchmarks,
-            minimum_sample=True,
+            window=Window(start=period_start, end=period_end),
         )
-        found.append(
-            DoraPeriod(
-                period=label,
-                deployment_frequency=answer.deployment_frequency,
-                lead_time_for_changes=answer.lead_time_for_changes,
-                change_failure_rate=answer.change_failure_rate,
-                recovery_time=answer.recovery_time,
-                time_to_restore=answer.time_to_restore,
-                benchmarks=benchmarks,
-                window=Window(start=period_start, end=period_end),
-            )
-        )
+        for (label, period_start, period_end), answer in zip(chosen, answers, strict=True)
+    ]
     return DoraSeries(
         interval="week" if interval == "week" else "month",
         benchmarks=benchmarks,
@@ -216,6 +221,7 @@ class LeadTimeSeries(Row, frozen=True, kw_only=True):
     periods: list[LeadTimePeriod]
 
 
+@reads("feedback", "directory")
 async def lead_time_series(
     conn: Connection,
     measure: str,

@@ -18,12 +18,12 @@ from uuid import UUID
 
 from rapidfuzz import fuzz, utils
 
+from domain.feedback import FeedbackNotFound
 from domain.vocabulary import OPEN_FEEDBACK, FeedbackStatus, sql_list
 from infra.database import Connection
 from projections.queries import InvalidQuery, Row
+from projections.reads import reads
 
-#: The read models a suggestion reads.
-READS = ("feedback",)
 #: How many full-text candidates are re-ranked.
 CANDIDATES = 50
 #: Words in at least this share of items are left out of the full-text query...
@@ -131,6 +131,7 @@ def _score(item: Any, text: str, candidate: Any, top_rank: float) -> float:
     return min(score, 1.0)
 
 
+@reads("feedback")
 async def similar(conn: Connection, ref: str | UUID, *, limit: int = 5) -> SimilarItems | None:
     """Up to `limit` items that may be the original of item `ref` (key or id), most alike
     first: not duplicates themselves, still open or received at most `RECENT` before it.
@@ -186,3 +187,12 @@ async def similar(conn: Connection, ref: str | UUID, *, limit: int = 5) -> Simil
             for score, c in scored[:limit]
         ],
     )
+
+
+@reads("feedback")
+async def suggestions(conn: Connection, ref: str | UUID, *, limit: int = 5) -> SimilarItems:
+    """`similar`, for an item that must exist (`FeedbackNotFound` otherwise)."""
+    found = await similar(conn, ref, limit=limit)
+    if found is None:
+        raise FeedbackNotFound(f"no feedback item {ref}")
+    return found

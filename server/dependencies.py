@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import asyncpg
 import msgspec
@@ -23,11 +22,14 @@ from infra.settings import Settings
 from infra.tokens import Principal
 from projections.cache import ReadModelCache
 from projections.catalog import all_projections
+from projections.reads import ReadQuery
 from projections.runner import wait_for_position
 from server.auth import principal_of
 
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
 READ_YOUR_WRITES_TIMEOUT = 5.0
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def provide_pool(state: State) -> asyncpg.Pool:
@@ -100,7 +102,7 @@ async def provide_caught_up(pool: NamedDependency[asyncpg.Pool], after: After = 
 
 
 def answers(data: Any) -> dict[int, ResponseSpec]:
-    """The OpenAPI description of a `Reader.json` answer of type `data` (the handler
+    """The OpenAPI description of a `Reader.answer` of type `data` (the handler
     returns bytes, so Litestar cannot infer it from the return annotation)."""
     return {
         200: ResponseSpec(
@@ -118,20 +120,25 @@ class Reader:
     cache: ReadModelCache
     fresh: bool
 
-    async def json(
+    async def answer(
         self,
-        reads: Sequence[str],
-        key: Hashable,
-        compute: Callable[[Connection], Awaitable[object]],
+        query: ReadQuery[P, T],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
     ) -> Response[bytes]:
-        """The answer as JSON, encoded once and kept encoded: a repeated question costs
-        neither a database round trip nor an encoding. The handler declares the answer's
-        type in its `responses` so the OpenAPI document still describes it."""
+        """`query`'s answer to these arguments as JSON, encoded once and kept encoded: a
+        repeated question costs neither a database round trip nor an encoding. The answer
+        is kept until a read model the query declares (`query.reads`) moves on; the key is
+        the query and its arguments. The handler declares the answer's type in its
+        `responses` so the OpenAPI document still describes it."""
 
         async def encoded(conn: Connection) -> bytes:
-            return msgspec.json.encode(await compute(conn))
+            return msgspec.json.encode(await query(conn, *args, **kwargs))
 
-        body = await self.cache.get(self.pool, reads, ("json", key), encoded, fresh=self.fresh)
+        body = await self.cache.get(
+            self.pool, query.reads, query.key(*args, **kwargs), encoded, fresh=self.fresh
+        )
         return Response(body, media_type=MediaType.JSON)
 
 

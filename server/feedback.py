@@ -13,10 +13,8 @@ from litestar.params import FromQuery, JSONBody, KwargDefinition, PathParameter,
 
 from domain import services
 from domain.access import Actor
-from domain.feedback import FeedbackNotFound
 from domain.services.views import FeedbackView
 from domain.vocabulary import Channel, FeedbackStatus, Impact
-from infra.database import Connection
 from infra.eventstore import PostgresEventStore
 from projections import queries, similar
 from server.auth import ANYONE
@@ -26,7 +24,6 @@ from server.metrics import Customer, Segment
 from server.schemas import Schema, WriteResult, already_recorded, write_result
 
 # The read models a feedback list reads (teams by slug, outcomes through decisions).
-FEEDBACK_LIST_READS = ("feedback", "directory", "backlog")
 
 Key = Annotated[str, PathParameter(description="The item's key (FB-12) or id.")]
 
@@ -146,39 +143,20 @@ class FeedbackController(Controller):
     ) -> Response[bytes]:
         # Inboxes and dashboards ask for the same pages again and again: answers are kept
         # until a read model moves on (projections/cache.py).
-        key = (
-            "feedback",
-            team,
-            status,
-            channel,
-            touchpoint,
-            outcome,
-            q,
-            received_from,
-            received_to,
-            segment,
-            customer,
-            cursor,
-            limit,
-        )
-        return await reader.json(
-            FEEDBACK_LIST_READS,
-            key,
-            lambda conn: queries.list_feedback(
-                conn,
-                team=team,
-                status=status,
-                channel=channel,
-                touchpoint=touchpoint,
-                outcome=outcome,
-                q=q,
-                received_from=received_from,
-                received_to=received_to,
-                segment=segment,
-                customer=customer,
-                cursor=cursor,
-                limit=limit,
-            ),
+        return await reader.answer(
+            queries.list_feedback,
+            team=team,
+            status=status,
+            channel=channel,
+            touchpoint=touchpoint,
+            outcome=outcome,
+            q=q,
+            received_from=received_from,
+            received_to=received_to,
+            segment=segment,
+            customer=customer,
+            cursor=cursor,
+            limit=limit,
         )
 
     @get(
@@ -224,13 +202,7 @@ class FeedbackController(Controller):
             int, QueryParameter(ge=1, le=similar.MAX_LIMIT, description="At most this many.")
         ] = 5,
     ) -> Response[bytes]:
-        async def suggest(conn: Connection) -> similar.SimilarItems:
-            found = await similar.similar(conn, key, limit=limit)
-            if found is None:
-                raise FeedbackNotFound(f"no feedback item {key}")
-            return found
-
-        return await reader.json(similar.READS, ("similar", key, limit), suggest)
+        return await reader.answer(similar.suggestions, key, limit=limit)
 
     @post(
         "/{key:str}/triage",

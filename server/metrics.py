@@ -60,11 +60,6 @@ Customer = Annotated[
     QueryParameter(description="A customer reference: items they asked, duplicates included."),
 ]
 
-# The projections each metric reads: its cached answers last until one of them moves on.
-LEAD_TIME_READS = ("feedback", "directory")
-DORA_READS = ("delivery", "directory")
-CHANGES_READS = ("pull_requests", "delivery", "directory")
-
 
 def moment(field: str, value: str | None) -> datetime | None:
     """The time in a `from`/`to` parameter; a 400 naming it when it is not one."""
@@ -113,33 +108,11 @@ class MetricsController(Controller):
     ) -> Response[bytes]:
         window = moment("from", start), moment("to", end)
         now = this_minute()
-        key = ("lead-time", measure, team, channel, touchpoint, outcome, window, group_by, now)
         if interval is not None:
-            return await reader.json(
-                LEAD_TIME_READS,
-                (*key, interval, segment, customer),
-                lambda conn: series.lead_time_series(
-                    conn,
-                    measure,
-                    interval,
-                    team=team,
-                    channel=channel,
-                    touchpoint=touchpoint,
-                    outcome=outcome,
-                    start=window[0],
-                    end=window[1],
-                    group_by=group_by,
-                    now=now,
-                    segment=segment,
-                    customer=customer,
-                ),
-            )
-        return await reader.json(
-            LEAD_TIME_READS,
-            (key, segment, customer),
-            lambda conn: metrics.lead_times(
-                conn,
+            return await reader.answer(
+                series.lead_time_series,
                 measure,
+                interval,
                 team=team,
                 channel=channel,
                 touchpoint=touchpoint,
@@ -150,7 +123,20 @@ class MetricsController(Controller):
                 now=now,
                 segment=segment,
                 customer=customer,
-            ),
+            )
+        return await reader.answer(
+            metrics.lead_times,
+            measure,
+            team=team,
+            channel=channel,
+            touchpoint=touchpoint,
+            outcome=outcome,
+            start=window[0],
+            end=window[1],
+            group_by=group_by,
+            now=now,
+            segment=segment,
+            customer=customer,
         )
 
     @get(
@@ -180,34 +166,25 @@ class MetricsController(Controller):
     ) -> Response[bytes]:
         window = moment("from", start), moment("to", end)
         now = this_minute()
-        key = ("dora", team, service, window, now, interval, benchmarks)
         if interval is not None:
-            return await reader.json(
-                DORA_READS,
-                key,
-                lambda conn: series.dora_series(
-                    conn,
-                    interval,
-                    team=team,
-                    service=service,
-                    start=window[0],
-                    end=window[1],
-                    now=now,
-                    benchmarks=benchmarks,
-                ),
-            )
-        return await reader.json(
-            DORA_READS,
-            key,
-            lambda conn: series.dora_window(
-                conn,
+            return await reader.answer(
+                series.dora_series,
+                interval,
                 team=team,
                 service=service,
                 start=window[0],
                 end=window[1],
                 now=now,
                 benchmarks=benchmarks,
-            ),
+            )
+        return await reader.answer(
+            series.dora_window,
+            team=team,
+            service=service,
+            start=window[0],
+            end=window[1],
+            now=now,
+            benchmarks=benchmarks,
         )
 
     @get(
@@ -238,19 +215,14 @@ class MetricsController(Controller):
         window = moment("from", start), moment("to", end)
         now = this_minute()
         since, until, note = series.default_window(window[0], window[1], now)
-        key = ("changes", team, service, window, group_by, now)
-        return await reader.json(
-            CHANGES_READS,
-            key,
-            lambda conn: changes.changes(
-                conn,
-                team=team,
-                service=service,
-                start=since,
-                end=window[1],  # up to now when not given, this minute's deployments included
-                group_by=group_by,
-                window=metrics.Window(start=since, end=until, default=note),
-            ),
+        return await reader.answer(
+            changes.changes,
+            team=team,
+            service=service,
+            start=since,
+            end=window[1],  # up to now when not given, this minute's deployments included
+            group_by=group_by,
+            window=metrics.Window(start=since, end=until, default=note),
         )
 
     @get(

@@ -97,11 +97,7 @@ class NpsController(Controller):
         group_by: GroupBy = None,
     ) -> Response[bytes]:
         now = this_minute()
-        return await reader.json(
-            nps.READS,
-            ("nps", selection, group_by, now),
-            lambda conn: nps.nps(conn, selection, group_by=group_by, now=now),
-        )
+        return await reader.answer(nps.nps, selection, group_by=group_by, now=now)
 
     @get(
         "/why",
@@ -123,11 +119,7 @@ class NpsController(Controller):
             int, QueryParameter(ge=1, le=nps.MAX_TERMS, description="Terms per side.")
         ] = 10,
     ) -> Response[bytes]:
-        return await reader.json(
-            nps.READS,
-            ("nps-why", selection, limit),
-            lambda conn: nps.why(conn, selection, limit=limit),
-        )
+        return await reader.answer(nps.why, selection, limit=limit)
 
     @get(
         "/follow-ups",
@@ -148,11 +140,7 @@ class NpsController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=500, description="At most this many.")] = 50,
     ) -> Response[bytes]:
         now = this_minute()
-        return await reader.json(
-            nps.READS,
-            ("nps-queue", selection, limit, now),
-            lambda conn: nps.follow_up_queue(conn, selection, limit=limit, now=now),
-        )
+        return await reader.answer(nps.follow_up_queue, selection, limit=limit, now=now)
 
     @get(
         "/follow-up-time",
@@ -173,8 +161,4 @@ class NpsController(Controller):
         group_by: GroupBy = None,
     ) -> Response[bytes]:
         now = this_minute()
-        return await reader.json(
-            nps.READS,
-            ("nps-follow-up", selection, group_by, now),
-            lambda conn: nps.follow_ups(conn, selection, group_by=group_by, now=now),
-        )
+        return await reader.answer(nps.follow_ups, selection, group_by=group_by, now=now)

@@ -26,6 +26,10 @@ from infra.embedded import start_embedded
 from infra.eventstore import PostgresEventStore
 from infra.settings import Settings, load_settings
 from migrations.runner import migrate
+from projections import reads
+
+# Every query a test runs is checked against the read models it declares.
+reads.checking = True
 
 TEMPLATE = "loopline_test_template"
 _counter = itertools.count()
