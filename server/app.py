@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from litestar import Litestar
+from typing import Any
+
+from litestar import Litestar, Request
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.types import ControllerRouterHandler
@@ -77,6 +79,13 @@ def dependencies() -> dict[str, Provide]:
     }
 
 
+async def check_request(request: Request[Any, Any, Any]) -> None:
+    """Before any handler (after authentication and guards): strict query strings, then a
+    JSON body where there is one."""
+    await strict_query(request)
+    await require_json_bodies(request)
+
+
 def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
     """The API app; it opens its pool on `dsn`, or on the configured database when None.
 
@@ -90,8 +99,7 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
         middleware=[prometheus_config().middleware, authentication_middleware()],
         lifespan=[database_lifespan(settings, dsn), webhooks_lifespan(settings)],
         after_exception=[replace_read_only_connections],
-        before_request=require_json_bodies,
-        guards=[strict_query],
+        before_request=check_request,
         openapi_config=openapi_config(),
         logging_config=logging_config(),
         state=State(

@@ -79,8 +79,12 @@ def with_request_id(app: ASGIApp) -> ASGIApp:
                 message["headers"] = [*message.get("headers", []), header]
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
+        # bind/reset, not `bound_contextvars`: that one copies the whole context twice.
+        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
             await app(scope, receive, send_with_id)
+        finally:
+            structlog.contextvars.reset_contextvars(**tokens)
 
     return asgi
 

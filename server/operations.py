@@ -16,6 +16,7 @@ from infra.settings import Settings
 from migrations.runner import applied_level, latest_level
 from projections.catalog import all_projections
 from projections.runner import Status, statuses
+from server.request_metrics import RequestMetrics
 from server.schemas import Schema
 
 _PROBE_TIMEOUT = 3.0
@@ -95,6 +96,7 @@ def prometheus_config() -> PrometheusConfig:
         prefix="loopline",
         group_path=True,
         exclude=["^/metrics", "^/api/events/stream"],
+        middleware_class=RequestMetrics,
     )
 
 

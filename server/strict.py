@@ -13,10 +13,8 @@ from datetime import UTC, date, datetime, time
 from typing import Any, TypeVar
 
 import msgspec
-from litestar import Litestar
-from litestar.connection import ASGIConnection
+from litestar import Litestar, Request
 from litestar.exceptions import ValidationException
-from litestar.handlers.base import BaseRouteHandler
 from litestar.routes import HTTPRoute
 from litestar.typing import FieldDefinition
 
@@ -81,7 +79,7 @@ def _text_type(field: FieldDefinition | None) -> type | None:
 
 
 def make_queries_strict(app: Litestar) -> Litestar:
-    """Gives each documented operation its `QueryRules` (the guard below enforces them)."""
+    """Gives each documented operation its `QueryRules` (`strict_query` enforces them)."""
     for route in app.routes:
         if not isinstance(route, HTTPRoute):
             continue
@@ -101,15 +99,17 @@ def make_queries_strict(app: Litestar) -> Litestar:
     return app
 
 
-async def strict_query(connection: ASGIConnection, handler: BaseRouteHandler) -> None:  # type: ignore[type-arg]
-    """An app-wide guard: 400 for unknown query parameters and for times not in RFC 3339.
+async def strict_query(request: Request[Any, Any, Any]) -> None:
+    """An app-wide `before_request` check: 400 for unknown query parameters and for times not
+    in RFC 3339, before any parameter is parsed.
 
-    Async: Litestar runs a plain function guard in a worker thread, a hop per request.
+    Not a guard: Litestar calls each guard with a copy of the route handler, which cost a
+    read served from the cache a tenth of its time.
     """
-    rules: QueryRules | None = handler.opt.get(_RULES)
+    rules: QueryRules | None = request.route_handler.opt.get(_RULES)
     if rules is None:
         return
-    query = connection.query_params
+    query = request.query_params
     unknown = sorted(name for name in query if name not in rules.names)
     if unknown:
         takes = ", ".join(sorted(rules.names)) or "none"
