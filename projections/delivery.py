@@ -11,6 +11,7 @@ when it has caught up (`index_sql`), when the indexes the ties need exist."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC
 from typing import Any
 
 from domain.incident import Incident
@@ -78,7 +79,21 @@ CREATE TABLE incidents (
     version integer NOT NULL,
     position bigint NOT NULL
 );
--- Whether ties are kept per batch (set once a build has caught up and tied in bulk).
+-- Per service and day (UTC): production deployments, the successful ones, the failed ones
+-- (failed, rolled back or tied to an incident) and the first successful one's finish, so
+-- that a window's counts read its whole days here and only its two partial days from
+-- `increments`.
+CREATE TABLE deployment_days (
+    service text NOT NULL,
+    day date NOT NULL,
+    deployments integer NOT NULL,
+    succeeded integer NOT NULL,
+    failed integer NOT NULL,
+    first_succeeded_at timestamptz,
+    PRIMARY KEY (service, day)
+);
+-- Whether ties and days are kept per batch (set once a build has caught up and filled
+-- them in bulk).
 CREATE TABLE delivery_ties (ready boolean NOT NULL);
 INSERT INTO delivery_ties VALUES (false);
 """
@@ -107,6 +122,25 @@ SELECT n.id,
 FROM incidents n
 """
 
+# A day's figures over its production deployments `i` (see `deployment_days`).
+_DAY_FIGURES = """count(*)::int, count(*) FILTER (WHERE i.status = 'succeeded')::int,
+       count(*) FILTER (WHERE i.status IN ('failed', 'rolled_back') OR i.incidents > 0)::int,
+       min(i.finished_at) FILTER (WHERE i.status = 'succeeded')"""
+
+# Recount the days ($1 services, $2 days) from their deployments.
+_RECOUNT = f"""
+INSERT INTO deployment_days AS d
+SELECT t.service, t.day, {_DAY_FIGURES}
+FROM (SELECT DISTINCT * FROM unnest($1::text[], $2::date[]) AS u(service, day)) t
+JOIN increments i ON i.service = t.service AND i.production
+     AND i.finished_at >= t.day::timestamp AT TIME ZONE 'UTC'
+     AND i.finished_at < (t.day + 1)::timestamp AT TIME ZONE 'UTC'
+GROUP BY t.service, t.day
+ON CONFLICT (service, day) DO UPDATE
+SET deployments = EXCLUDED.deployments, succeeded = EXCLUDED.succeeded,
+    failed = EXCLUDED.failed, first_succeeded_at = EXCLUDED.first_succeeded_at
+"""
+
 # The covering indexes make a DORA question a few index range scans (a window of a
 # service's deployments, commits, incidents; or of all of them), never a table read.
 INDEXES = f"""
@@ -115,6 +149,8 @@ CREATE INDEX ON increments (service, finished_at)
 CREATE INDEX ON increments (finished_at) INCLUDE (status, incidents, rolled_back_at)
     WHERE production;
 CREATE INDEX ON increments (commit_sha);
+CREATE INDEX ON increments (service, finished_at) INCLUDE (rolled_back_at, incidents)
+    WHERE production AND rolled_back_at IS NOT NULL;
 CREATE INDEX ON commit_deployments (service, deployed_at) INCLUDE (authored_at);
 CREATE INDEX ON commit_deployments (deployed_at) INCLUDE (authored_at);
 CREATE INDEX ON incidents (service, opened_at)
@@ -133,6 +169,10 @@ UPDATE increments i SET incidents = c.n
 FROM (SELECT tied_increment_id AS id, count(*)::int AS n FROM incidents
       WHERE tied_increment_id IS NOT NULL GROUP BY tied_increment_id) c
 WHERE i.id = c.id;
+INSERT INTO deployment_days
+SELECT service, (finished_at AT TIME ZONE 'UTC')::date, {_DAY_FIGURES}
+FROM increments i WHERE production
+GROUP BY 1, 2;
 UPDATE delivery_ties SET ready = true;
 """
 
@@ -171,13 +211,18 @@ marks AS (
 counted AS (
     UPDATE increments i SET incidents = i.incidents + m.d
     FROM marks m WHERE i.id = m.id AND m.d <> 0
+    RETURNING i.service, (i.finished_at AT TIME ZONE 'UTC')::date AS day
+),
+tied AS (
+    UPDATE incidents m
+    SET tied_increment_id = f.increment_id, tied_deployed_at = i.finished_at,
+        tied_rolled_back_at = i.rolled_back_at
+    FROM fresh f LEFT JOIN increments i ON i.id = f.increment_id
+    WHERE m.id = f.id
 )
-UPDATE incidents m
-SET tied_increment_id = f.increment_id, tied_deployed_at = i.finished_at,
-    tied_rolled_back_at = i.rolled_back_at
-FROM fresh f LEFT JOIN increments i ON i.id = f.increment_id
-WHERE m.id = f.id
+SELECT service, day FROM counted
 """
+"""Re-tie the incidents $1; answers the days of the deployments whose mark moved."""
 
 _FIRST_DEPLOYMENT = """
 INSERT INTO commit_deployments AS d (service, sha, authored_at, deployed_at, increment_id)
@@ -216,8 +261,14 @@ class Delivery(Projection):
     """Deployments, commits and incidents."""
 
     name = "delivery"
-    version = 4
-    tables = ("increments", "increment_commits", "commit_deployments", "incidents")
+    version = 5
+    tables = (
+        "increments",
+        "increment_commits",
+        "commit_deployments",
+        "incidents",
+        "deployment_days",
+    )
     topics = events_of(
         Increment, "Recorded", "MarkedFailed", "RolledBack", "RolledBackBy"
     ) + events_of(Incident, "Opened", "CauseAttributed", "Resolved")
@@ -383,12 +434,14 @@ class _Touched:
         self.services: list[str] = []
         self.finished: list[Any] = []
         self.shas: list[str] = []
+        self.days: list[tuple[str, Any]] = []
 
     def deployed(self, e: Any) -> None:
         """A new production deployment `e` (an `Increment.Recorded`)."""
         self.ids.append(e.originator_id)
         self.services.append(e.service)
         self.finished.append(e.finished_at)
+        self.days.append((e.service, e.finished_at.astimezone(UTC).date()))
         if e.commit_sha:
             self.shas.append(e.commit_sha)
         self.shas.extend(c.sha for c in e.commits)
@@ -397,6 +450,17 @@ class _Touched:
         return bool(self.incidents or self.changed or self.ids)
 
     async def retie(self, conn: Connection) -> None:
+        """Re-tie what may have moved, then recount the days whose figures may have."""
+        days: list[tuple[str, Any]] = list(self.days)
+        if self.changed:
+            days.extend(
+                tuple(r)
+                for r in await conn.fetch(
+                    "SELECT service, (finished_at AT TIME ZONE 'UTC')::date FROM increments "
+                    "WHERE id = ANY($1::uuid[]) AND production",
+                    self.changed,
+                )
+            )
         found = [
             r[0]
             for r in await conn.fetch(
@@ -410,4 +474,6 @@ class _Touched:
             )
         ]
         if found:
-            await conn.execute(_RETIE, found)
+            days.extend(tuple(r) for r in await conn.fetch(_RETIE, found))
+        if days:
+            await conn.execute(_RECOUNT, [d[0] for d in days], [d[1] for d in days])

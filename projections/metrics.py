@@ -338,6 +338,11 @@ async def _services(
     return found
 
 
+def _scope(alias: str, scoped: bool) -> str:
+    """The SQL "`alias`'s service is one of `$1` AND " when `scoped`, else nothing."""
+    return f"{alias}.service = ANY($1::text[]) AND " if scoped else ""
+
+
 def _within(column: str, scoped: bool) -> str:
     """The predicate "the row is in the services `$1` (when `scoped`) and its time `column`
     in the period `p`": a range scan of a (service, time) covering index per period."""
@@ -357,23 +362,59 @@ def _dora_sql(scoped: bool) -> str:
     return f"""
 WITH scope AS (SELECT $1::text[] AS services),  -- every service when not `scoped`
 periods AS (
-    SELECT n, start, until AS "end", coalesce(start, '-infinity') AS since,
-           coalesce(until, 'infinity') AS until
-    FROM unnest($2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS w(start, until, n)
+    SELECT n, start, "end", since, until, first_day, last_day,
+           first_day::timestamp AT TIME ZONE 'UTC' AS first_midnight,
+           last_day::timestamp AT TIME ZONE 'UTC' AS last_midnight
+    FROM (SELECT n, start, until AS "end", coalesce(start, '-infinity') AS since,
+                 coalesce(until, 'infinity') AS until,
+                 -- The whole days (UTC) inside the period: first_day <= day < last_day.
+                 CASE WHEN start IS NULL THEN '-infinity'::date
+                      WHEN start = (start AT TIME ZONE 'UTC')::date::timestamp AT TIME ZONE 'UTC'
+                      THEN (start AT TIME ZONE 'UTC')::date
+                      ELSE (start AT TIME ZONE 'UTC')::date + 1
+                 END AS first_day,
+                 coalesce((until AT TIME ZONE 'UTC')::date, 'infinity') AS last_day
+          FROM unnest($2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS w(start, until, n)
+    ) w
 ),
-deployments AS (
-    SELECT p.n, i.status, i.finished_at, i.rolled_back_at, i.incidents, {_FAILED} AS failed
+-- Deployment counts: whole days from deployment_days, the partial days at either end
+-- from the deployments themselves.
+days AS (
+    SELECT p.n, count(DISTINCT d.day) FILTER (WHERE d.succeeded > 0)::int AS days,
+           sum(d.succeeded)::int AS succeeded, min(d.first_succeeded_at) AS first_at,
+           sum(d.deployments)::int AS production, sum(d.failed)::int AS failed
+    FROM periods p JOIN read.deployment_days d
+         ON {_scope("d", scoped)}d.day >= p.first_day AND d.day < p.last_day
+    GROUP BY p.n
+),
+edges AS (
+    SELECT p.n, i.status, i.finished_at, {_FAILED} AS failed
     FROM periods p JOIN read.increments i
-         ON i.production AND {_within("i.finished_at", scoped)}
+         ON i.production AND {_scope("i", scoped)}i.finished_at >= p.since
+            AND i.finished_at < least(p.first_midnight, p.until)
+    UNION ALL
+    SELECT p.n, i.status, i.finished_at, {_FAILED}
+    FROM periods p JOIN read.increments i
+         ON i.production AND {_scope("i", scoped)}
+            i.finished_at >= greatest(p.last_midnight, p.first_midnight)
+            AND i.finished_at < p.until
 ),
-frequency AS (
-    SELECT n, count(*) FILTER (WHERE status = 'succeeded')::int AS deployments,
+edge_days AS (
+    SELECT n, count(*) FILTER (WHERE status = 'succeeded')::int AS succeeded,
            count(DISTINCT (finished_at AT TIME ZONE 'UTC')::date)
-               FILTER (WHERE status = 'succeeded')::int AS deployment_days,
+               FILTER (WHERE status = 'succeeded')::int AS days,
            min(finished_at) FILTER (WHERE status = 'succeeded') AS first_at,
            count(*)::int AS production,
            count(*) FILTER (WHERE failed)::int AS failed
-    FROM deployments GROUP BY n
+    FROM edges GROUP BY n
+),
+frequency AS (
+    SELECT p.n, coalesce(d.succeeded, 0) + coalesce(e.succeeded, 0) AS deployments,
+           coalesce(d.days, 0) + coalesce(e.days, 0) AS deployment_days,
+           least(d.first_at, e.first_at) AS first_at,
+           coalesce(d.production, 0) + coalesce(e.production, 0) AS production,
+           coalesce(d.failed, 0) + coalesce(e.failed, 0) AS failed
+    FROM periods p LEFT JOIN days d ON d.n = p.n LEFT JOIN edge_days e ON e.n = p.n
 ),
 changes AS (
     SELECT n, {SUMMARY}
@@ -392,8 +433,10 @@ incidents AS (
 -- an incident it caused recovers then at the latest, and without an incident the
 -- rollback is the recovery (selected, like the deployment, by its finish).
 rollbacks AS (
-    SELECT n, finished_at AS deployed_at, rolled_back_at
-    FROM deployments WHERE rolled_back_at IS NOT NULL AND incidents = 0
+    SELECT p.n, i.finished_at AS deployed_at, i.rolled_back_at
+    FROM periods p JOIN read.increments i
+         ON i.production AND i.rolled_back_at IS NOT NULL AND i.incidents = 0
+            AND {_within("i.finished_at", scoped)}
 ),
 recovery AS (
     SELECT n, {SUMMARY}
