@@ -18,7 +18,7 @@ from textual.app import App
 from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
 from textual.message import Message
 from textual.pilot import Pilot
-from textual.widgets import Select
+from textual.widgets import DataTable, Select
 
 from infra.settings import Settings
 from tests.conftest import ADMIN_TOKEN
@@ -39,8 +39,14 @@ async def until(pilot: Pilot[None], condition: Callable[[], object], seconds: fl
     deadline = time.monotonic() + seconds
     while not condition():
         if time.monotonic() >= deadline:
-            said = [n.message for n in pilot.app._notifications]
-            raise AssertionError(f"timed out after {seconds}s waiting for the app; it said {said}")
+            app = pilot.app
+            said = [n.message for n in app._notifications]
+            workers = [f"{w.group}/{w.name}:{w.state.name}" for w in app.workers]
+            tables = {t.id or type(t).__name__: t.row_count for t in app.screen.query(DataTable)}
+            raise AssertionError(
+                f"timed out after {seconds}s waiting for the app; it said {said}; on"
+                f" {type(app.screen).__name__} (tables {tables}), workers {workers}"
+            )
         await pilot.pause(0.02)
 
 
