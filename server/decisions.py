@@ -18,7 +18,6 @@ from domain.services.views import DecisionView
 from domain.vocabulary import DecisionStatus
 from infra.eventstore import PostgresEventStore
 from projections import queries
-from server.auth import ANYONE
 from server.history import HistoryEntry, history
 from server.schemas import Schema, WriteResult, write_result
 
@@ -66,7 +65,6 @@ class DecisionDetail(Schema):
 class DecisionController(Controller):
     path = "/api/decisions"
     tags = ["decisions"]
-    guards = [ANYONE]
 
     @post(
         operation_id="proposeDecision",

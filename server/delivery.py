@@ -21,7 +21,6 @@ from domain.increment import Commit
 from domain.vocabulary import IncidentStatus, IncrementStatus
 from infra.eventstore import PostgresEventStore
 from projections import queries
-from server.auth import ANYONE
 from server.schemas import Schema, WriteResult, already_recorded, write_result
 
 IncidentId = Annotated[UUID, PathParameter(description="The incident's id.")]
@@ -79,7 +78,6 @@ class IncidentResolve(Schema):
 class IncrementController(Controller):
     path = "/api/increments"
     tags = ["delivery"]
-    guards = [ANYONE]
 
     @post(
         operation_id="recordIncrement",
@@ -165,7 +163,6 @@ class IncrementController(Controller):
 class IncidentController(Controller):
     path = "/api/incidents"
     tags = ["delivery"]
-    guards = [ANYONE]
 
     @post(
         operation_id="openIncident",

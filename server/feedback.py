@@ -17,7 +17,6 @@ from domain.services.views import FeedbackView
 from domain.vocabulary import Channel, FeedbackStatus, Impact
 from infra.eventstore import PostgresEventStore
 from projections import queries, similar
-from server.auth import ANYONE
 from server.dependencies import Reader, answers
 from server.history import HistoryEntry, history
 from server.metrics import Customer, Segment
@@ -90,7 +89,6 @@ class FeedbackDetail(Schema):
 class FeedbackController(Controller):
     path = "/api/feedback"
     tags = ["feedback"]
-    guards = [ANYONE]
 
     @post(
         operation_id="receiveFeedback",

@@ -14,7 +14,6 @@ from domain.vocabulary import Channel
 from projections import changes, metrics, series
 from projections.cache import this_minute
 from projections.queries import InvalidQuery
-from server.auth import ANYONE
 from server.dependencies import Reader, answers
 from server.strict import query_time
 
@@ -74,7 +73,6 @@ def moment(field: str, value: str | None) -> datetime | None:
 class MetricsController(Controller):
     path = "/api/metrics"
     tags = ["metrics"]
-    guards = [ANYONE]
 
     @get(
         "/lead-time",

@@ -14,7 +14,6 @@ from litestar.params import QueryParameter
 from projections import nps
 from projections.cache import this_minute
 from projections.queries import InvalidQuery
-from server.auth import ANYONE
 from server.dependencies import Reader, answers
 from server.metrics import ChannelFilter, Customer, From, Outcome, Segment, Team, To, moment
 
@@ -76,7 +75,6 @@ def provide_selection(
 class NpsController(Controller):
     path = "/api/metrics/nps"
     tags = ["metrics"]
-    guards = [ANYONE]
     dependencies = {"selection": Provide(provide_selection, sync_to_thread=False)}
 
     @get(

@@ -14,7 +14,7 @@ from domain import services
 from domain.outcome import OutcomeNotFound
 from infra.eventstore import PostgresEventStore
 from projections import queries
-from server.auth import ANYONE, MANAGERS
+from server.auth import MANAGERS
 from server.schemas import Schema, WriteResult, write_result
 
 OutcomeId = Annotated[UUID, PathParameter(description="The outcome's id.")]
@@ -30,7 +30,6 @@ class OutcomeCreate(Schema):
 class OutcomeController(Controller):
     path = "/api/outcomes"
     tags = ["outcomes"]
-    guards = [ANYONE]
 
     @post(
         operation_id="defineOutcome",

@@ -23,7 +23,6 @@ from domain.team import TeamNotFound
 from infra.database import DATABASE_ERRORS
 from infra.eventstore import create_mapper
 from infra.recorder import AsyncpgRecorder
-from server.auth import ANYONE
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +145,6 @@ class TeamOf:
 class EventStreamController(Controller):
     path = "/api/events/stream"
     tags = ["live"]
-    guards = [ANYONE]
 
     @get(
         operation_id="streamEvents",

@@ -14,7 +14,7 @@ from domain import services
 from domain.team import TeamNotFound
 from infra.eventstore import PostgresEventStore
 from projections import queries
-from server.auth import ANYONE, MANAGERS
+from server.auth import MANAGERS
 from server.schemas import Schema, WriteResult, write_result
 
 TeamRef = Annotated[str, PathParameter(description="The team's slug (e.g. `billing`) or id.")]
@@ -38,7 +38,6 @@ class RepositoryCreate(Schema):
 class TeamController(Controller):
     path = "/api/teams"
     tags = ["teams"]
-    guards = [ANYONE]
 
     @post(
         operation_id="formTeam",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from litestar import Controller, get
 
 from domain import vocabulary as v
-from server.auth import ANYONE
 from server.schemas import Schema
 
 
@@ -38,7 +37,6 @@ VOCABULARY = Vocabulary(
 class VocabularyController(Controller):
     path = "/api/vocabulary"
     tags = ["vocabulary"]
-    guards = [ANYONE]
 
     @get(
         operation_id="getVocabulary",
