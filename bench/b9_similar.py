@@ -10,6 +10,11 @@ same run.
   first five suggestions;
 - precision@1: the first suggestion is a labelled duplicate of the item (the original or
   another duplicate of it).
+
+Both are reported over every pair and over the held-out half alone: the thesaurus
+(`projections/thesaurus.py`) and the suggestion's settings were written looking at the
+first `HELD_OUT_FROM` groups of the labelled set only, so the held-out figure says how
+they carry over to requests nobody tuned them on.
 """
 
 from __future__ import annotations
@@ -34,10 +39,12 @@ from projections.backlog import Backlog
 from projections.directory import Directory
 from projections.feedback import FeedbackItems
 from projections.queries import get_feedback_item, list_feedback
-from projections.similar import similar
+from projections.similar import SimilarWords, similar
 from projections.worker import build_runner
 
 DATA = Path(__file__).parents[1] / "tests" / "data" / "duplicates.json"
+#: Groups from this index on were never looked at while tuning (the held-out half).
+HELD_OUT_FROM = 18
 START = datetime(2026, 1, 5, 9, tzinfo=UTC)
 LABELLED_AT = START + timedelta(days=121)
 
@@ -221,7 +228,7 @@ async def run(ctx: Context) -> None:
         items, pairs, group_of = labelled(count)
         await store.save(*items)
         await build_runner(
-            settings, dsn, pool, [Directory(), FeedbackItems(), Backlog()]
+            settings, dsn, pool, [Directory(), FeedbackItems(), Backlog(), SimilarWords()]
         ).catch_up()
         async with pool.acquire() as conn:
             total = await conn.fetchval("SELECT count(*) FROM read.feedback_items")
@@ -244,7 +251,9 @@ async def _measure(
             "SELECT key, text FROM read.feedback_items WHERE key = ANY($1)", list(group_of)
         )
     }
-    found5 = first_right = base5 = base_first = 0
+    found5: dict[str, list[bool]] = {"all": [], "held-out": []}
+    first_right: dict[str, list[bool]] = {"all": [], "held-out": []}
+    base5 = base_first = 0
     by_kind: dict[str, list[int]] = {}
     samples: list[float] = []
     lookups: list[float] = []
@@ -261,9 +270,12 @@ async def _measure(
             assert answer is not None
             keys = [i.key for i in answer.items]
             hit = original in keys
-            found5 += hit
+            right = bool(keys) and group_of.get(keys[0]) == group_of[duplicate]
+            splits = ("all", "held-out") if group_of[duplicate] >= HELD_OUT_FROM else ("all",)
+            for split in splits:
+                found5[split].append(hit)
+                first_right[split].append(right)
             by_kind.setdefault(kind, []).append(hit)
-            first_right += bool(keys) and group_of.get(keys[0]) == group_of[duplicate]
             # The baseline: the list's full-text search with the duplicate's words.
             page = await list_feedback(conn, q=texts[duplicate], limit=6)
             listed = [i.key for i in page.items if i.key != duplicate][:5]
@@ -272,21 +284,46 @@ async def _measure(
     n = len(pairs)
     kinds = ", ".join(f"{k} {sum(v)}/{len(v)}" for k, v in sorted(by_kind.items()))
     print(f"    recall@5 by kind: {kinds}", flush=True)
+    held = len(found5["held-out"])
+    print(
+        f"    held-out half ({held} pairs): recall@5 {share(found5['held-out']):.3f}, "
+        f"precision@1 {share(first_right['held-out']):.3f}",
+        flush=True,
+    )
+    recall = share(found5["all"])
     ctx.record(
         "B9-similar-recall@5",
-        found5 / n,
+        recall,
         "share",
         baseline="full-text search q (AND), top 5",
         baseline_figure=base5 / n,
         target=">= 0.8",
-        met=found5 / n >= 0.8,
+        met=recall >= 0.8,
+    )
+    ctx.record(
+        "B9-similar-recall@5-held-out",
+        share(found5["held-out"]),
+        "share",
+        baseline="the same, every pair",
+        baseline_figure=recall,
+        target=">= 0.8",
+        met=share(found5["held-out"]) >= 0.8,
     )
     ctx.record(
         "B9-similar-precision@1",
-        first_right / n,
+        share(first_right["all"]),
         "share",
         baseline="full-text search q (AND), first",
         baseline_figure=base_first / n,
+        target="reported",
+        met=True,
+    )
+    ctx.record(
+        "B9-similar-precision@1-held-out",
+        share(first_right["held-out"]),
+        "share",
+        baseline="the same, every pair",
+        baseline_figure=share(first_right["all"]),
         target="reported",
         met=True,
     )
@@ -302,3 +339,7 @@ async def _measure(
         higher_is_better=False,
     )
     print(f"    similar p50 {statistics.median(samples):.1f} ms", flush=True)
+
+
+def share(hits: list[bool]) -> float:
+    return sum(hits) / len(hits) if hits else 0.0

@@ -9,7 +9,16 @@ from projections.delivery import Delivery
 from projections.directory import Directory
 from projections.feedback import FeedbackItems
 from projections.nps import NpsResponses
+from projections.similar import SimilarWords
 
 
 def all_projections() -> list[Projection]:
-    return [Directory(), FeedbackItems(), Backlog(), Delivery(), NpsResponses(), PullRequests()]
+    return [
+        Directory(),
+        FeedbackItems(),
+        Backlog(),
+        Delivery(),
+        NpsResponses(),
+        PullRequests(),
+        SimilarWords(),
+    ]

@@ -3,26 +3,36 @@
 Plain PostgreSQL (14+, no extension) finds the candidates: the item's words, as English
 lexemes OR-ed into one full-text query (without the words too common to tell items apart,
 by PostgreSQL's own column statistics), ranked with `ts_rank` over the item list's search
-vector and its GIN index. Python then re-ranks the best of them with rapidfuzz, which
-forgives what full text cannot (typos, word order, a sentence said another way), adds a
-little for the same customer (people repeat themselves) and the same channel, and shows
-the same words received again once. Other words for the same thing ("graphs" for
-"charts") share no lexeme and are mostly missed: bench/b9_similar.py measures how often.
+vector and its GIN index. Two things widen the query, since customers write the same
+thing in other words and with typos: the words of the thesaurus groups the item's words
+belong to (`projections/thesaurus.py`: "graphs" for "charts"), and for a word no other
+item uses, the words of other items within one or two edits of it (Damerau-Levenshtein,
+same first letter: "serach" finds "search"), from the vocabulary this module's projection
+keeps (`similar_words`). Python then re-ranks the best candidates with rapidfuzz over the
+texts with each thesaurus word read as its group's first, which forgives what full text
+cannot (typos, word order, a sentence said another way), adds a little for the same
+customer (people repeat themselves) and the same channel, and shows the same words received
+again once. bench/b9_similar.py measures how often the original is found.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from rapidfuzz import fuzz, utils
+from rapidfuzz import fuzz, process, utils
+from rapidfuzz.distance import DamerauLevenshtein
 
-from domain.feedback import FeedbackNotFound
+from domain.feedback import Feedback, FeedbackNotFound
 from domain.vocabulary import OPEN_FEEDBACK, FeedbackStatus, sql_list
 from infra.database import Connection
+from projections.base import Positioned, Projection, events_of
 from projections.queries import InvalidQuery, Row
 from projections.reads import reads
+from projections.thesaurus import HEAD, MEMBERS
 
 #: How many full-text candidates are re-ranked.
 CANDIDATES = 50
@@ -35,6 +45,13 @@ COMMON = 0.005
 #: Anna's other requests, none of its 45 repeats).
 MIN_TERMS = 6
 TOPIC = 0.05
+#: A word used by at most this many items (the item itself) is looked up for typos...
+LONE = 1
+#: ...if it has at least this many letters, within one edit up to `SHORT` letters, else two.
+TYPO_MIN = 4
+SHORT = 5
+#: At most this many corrections per word.
+TYPO_MATCHES = 3
 #: Items resolved longer ago than this before the item was received are not suggested.
 RECENT = timedelta(days=180)
 MAX_LIMIT = 50
@@ -70,7 +87,8 @@ SELECT id, key, text, nps_reason, channel, customer_ref, received_at
 FROM read.feedback_items WHERE id = $1 OR key = $2
 """
 
-# The item's words as English lexemes, OR-ed into one full-text query. A word in many
+# The item's words as English lexemes ($1; with its thesaurus neighbours' $8 and its typo
+# corrections $9), OR-ed into one full-text query. A word in many
 # items (PostgreSQL's own statistics of the search vectors say which: ANALYZE keeps each
 # lexeme's share of rows in pg_stats) would make the query read and rank a large part of
 # the table, so common words are left out (unless all are: then the two least common).
@@ -87,17 +105,23 @@ WITH stats AS (
       AND p.tablename = 'feedback_items' AND p.attname = 'search' AND s.lexeme IS NOT NULL
 ),
 words AS (
-    SELECT w, coalesce(s.freq, 0) AS freq
-    FROM unnest(tsvector_to_array(to_tsvector('english', $1))) AS w
-    LEFT JOIN stats s ON s.lexeme = w
+    SELECT ws.w, coalesce(s.freq, 0) AS freq,
+           ws.w = ANY(tsvector_to_array(to_tsvector('english', $1)) || $9::text[]) AS own
+    FROM (SELECT DISTINCT w FROM unnest(tsvector_to_array(to_tsvector('english', $1))
+                                        || tsvector_to_array(to_tsvector('english', $8))
+                                        || $9::text[]) AS w) AS ws
+    LEFT JOIN stats s ON s.lexeme = ws.w
 ),
+-- The item's own words (and their corrections) stand for it; its thesaurus neighbours
+-- only widen the query when rare enough not to cost a scan.
 terms AS (
     SELECT '(' || plainto_tsquery('simple', w)::text || ')' AS term FROM words WHERE freq < $5
     UNION
     -- Every word common: the two least common stand for the item.
-    (SELECT '(' || plainto_tsquery('simple', w)::text || ')' FROM words ORDER BY freq, w LIMIT 2)
+    (SELECT '(' || plainto_tsquery('simple', w)::text || ')' FROM words WHERE own
+     ORDER BY freq, w LIMIT 2)
     UNION
-    (SELECT '(' || plainto_tsquery('simple', w)::text || ')' FROM words WHERE freq < $6
+    (SELECT '(' || plainto_tsquery('simple', w)::text || ')' FROM words WHERE own AND freq < $6
      ORDER BY freq, w LIMIT $7)
 ),
 q AS (SELECT nullif(string_agg(term, ' | '), '')::tsquery AS query FROM terms)
@@ -113,6 +137,70 @@ LIMIT $4
 """
 
 
+_WORD = re.compile(r"[a-z0-9][a-z0-9'-]*")
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def canonical(text: str) -> str:
+    """`text` in lower case with each thesaurus word read as its group's first."""
+    return " ".join(HEAD.get(w, w) for w in _words(text))
+
+
+def neighbours(text: str) -> str:
+    """The words of every thesaurus group that a word of `text` belongs to."""
+    heads = {HEAD[w] for w in _words(text) if w in HEAD}
+    return " ".join(m for h in sorted(heads) for m in MEMBERS[h])
+
+
+_LONE_WORDS = """
+SELECT q.w FROM unnest(tsvector_to_array(to_tsvector('english', $1))) AS q(w)
+LEFT JOIN read.similar_words v ON v.word = q.w
+WHERE coalesce(v.items, 0) <= $2 AND length(q.w) >= $3
+"""
+
+_VOCABULARY = """
+SELECT word FROM read.similar_words
+WHERE left(word, 1) = ANY($1::text[]) AND length(word) BETWEEN $2 AND $3
+"""
+
+
+async def corrections(conn: Connection, text: str) -> list[str]:
+    """For each word of `text` that no other item uses, the words of other items within
+    one edit of it (two from `SHORT` letters on), same first letter, closest first."""
+    lone = [r["w"] for r in await conn.fetch(_LONE_WORDS, text, LONE, TYPO_MIN)]
+    if not lone:
+        return []
+    lengths = [len(w) for w in lone]
+    vocabulary = [
+        r["word"]
+        for r in await conn.fetch(
+            _VOCABULARY, sorted({w[0] for w in lone}), min(lengths) - 2, max(lengths) + 2
+        )
+    ]
+    found: list[str] = []
+    for word in lone:
+        edits = 1 if len(word) <= SHORT else 2
+        near = [
+            v
+            for v in vocabulary
+            if v[0] == word[0] and abs(len(v) - len(word)) <= edits and v != word
+        ]
+        found += [
+            match
+            for match, _, _ in process.extract(
+                word,
+                near,
+                scorer=DamerauLevenshtein.distance,
+                score_cutoff=edits,
+                limit=TYPO_MATCHES,
+            )
+        ]
+    return found
+
+
 def likeness(a: str, b: str) -> float:
     """How alike two texts read, 0..1: rapidfuzz's token-set ratio (shared words, any
     order) blended with its weighted ratio (character edits, partial matches)."""
@@ -122,7 +210,7 @@ def likeness(a: str, b: str) -> float:
 
 
 def _score(item: Any, text: str, candidate: Any, top_rank: float) -> float:
-    score = (_TOKEN_SET + _WEIGHTED) * likeness(text, candidate["text"])
+    score = (_TOKEN_SET + _WEIGHTED) * likeness(text, canonical(candidate["text"]))
     score += _RANK * (candidate["rank"] / top_rank if top_rank > 0 else 0.0)
     if item["customer_ref"] and item["customer_ref"] == candidate["customer_ref"]:
         score += _SAME_CUSTOMER
@@ -131,7 +219,7 @@ def _score(item: Any, text: str, candidate: Any, top_rank: float) -> float:
     return min(score, 1.0)
 
 
-@reads("feedback")
+@reads("feedback", "similar")
 async def similar(conn: Connection, ref: str | UUID, *, limit: int = 5) -> SimilarItems | None:
     """Up to `limit` items that may be the original of item `ref` (key or id), most alike
     first: not duplicates themselves, still open or received at most `RECENT` before it.
@@ -158,10 +246,13 @@ async def similar(conn: Connection, ref: str | UUID, *, limit: int = 5) -> Simil
         COMMON,
         TOPIC,
         MIN_TERMS,
+        neighbours(text),
+        await corrections(conn, text),
     )
+    said = canonical(text)
     top_rank = max((c["rank"] for c in candidates), default=0.0)
     ranked = sorted(
-        ((_score(item, text, c, top_rank), c) for c in candidates),
+        ((_score(item, said, c, top_rank), c) for c in candidates),
         key=lambda pair: (-pair[0], -pair[1]["received_at"].timestamp(), pair[1]["key"]),
     )
     # The same words received again are one suggestion (the newest), not several.
@@ -189,10 +280,59 @@ async def similar(conn: Connection, ref: str | UUID, *, limit: int = 5) -> Simil
     )
 
 
-@reads("feedback")
+@reads("feedback", "similar")
 async def suggestions(conn: Connection, ref: str | UUID, *, limit: int = 5) -> SimilarItems:
     """`similar`, for an item that must exist (`FeedbackNotFound` otherwise)."""
     found = await similar(conn, ref, limit=limit)
     if found is None:
         raise FeedbackNotFound(f"no feedback item {ref}")
     return found
+
+
+# --- the vocabulary the typo corrections look in ----------------------------------------
+
+SCHEMA = """
+CREATE TABLE similar_words (
+    word text PRIMARY KEY,
+    -- How many items' texts used it (as received or edited).
+    items integer NOT NULL
+);
+"""
+
+INDEXES = """
+CREATE INDEX ON similar_words (left(word, 1), length(word)) INCLUDE (items);
+"""
+
+_COUNT_WORDS = """
+INSERT INTO similar_words (word, items)
+SELECT w, count(*)::int
+FROM unnest($1::text[]) AS t(text),
+     unnest(tsvector_to_array(to_tsvector('english', t.text))) AS w
+GROUP BY w
+ON CONFLICT (word) DO UPDATE SET items = similar_words.items + EXCLUDED.items
+"""
+
+
+class SimilarWords(Projection):
+    """The English lexemes of every item's text and why, with how many items used each:
+    the vocabulary a word nobody else used is corrected against. Only ever grows (a word
+    of an edited or corrected text stays a word customers wrote)."""
+
+    name = "similar"
+    version = 1
+    tables = ("similar_words",)
+    topics = events_of(Feedback, "Received", "TextEdited")
+
+    def schema_sql(self) -> str:
+        return SCHEMA
+
+    def index_sql(self) -> str:
+        return INDEXES
+
+    async def apply(self, conn: Connection, events: Sequence[Positioned]) -> None:
+        texts = []
+        for _, e in events:
+            why = getattr(e, "nps_reason", None)  # received with a why (an edit has none)
+            texts.append(f"{e.text} {why}" if why else e.text)
+        if texts:
+            await conn.execute(_COUNT_WORDS, texts)

@@ -163,3 +163,49 @@ async def test_a_topic_many_customers_repeat_finds_its_repeats_not_the_signature
     suggested = [keys[i["key"]] for i in answer.json()["items"]]
     assert len(suggested) >= 3, suggested
     assert all(text in repeats for text in suggested[:3]), suggested
+
+
+async def test_a_typo_and_other_words_for_the_same_thing_find_the_original(
+    api: httpx.AsyncClient, event_store: PostgresEventStore, pool: asyncpg.Pool
+) -> None:
+    """When the words two items share are too common to stand for them, a typo of the one
+    rare word, or other words for the same thing, still find the original."""
+    store = event_store
+    at = T0
+
+    async def receive(text: str) -> str:
+        nonlocal at
+        at += timedelta(minutes=7)
+        done = await receive_feedback(store, channel="web", text=text, received_at=at)
+        assert done.key is not None
+        return done.key
+
+    # Two originals first, then 200 items about other views and charts, newer than them.
+    kaleidoscope = await receive("Kaleidoscope view crashes")
+    dashboard = await receive("The dashboard charts are empty")
+    for n in range(100):
+        await receive(f"Board {n} view crashes")
+        await receive(f"The charts of report {n} are wrong")
+    # The duplicates: one misspells the one rare word, one says it all in other words.
+    typo = await receive("kalediscope view crashes")
+    other_words = await receive("overview graphs show blank")
+    head = await store.recorder.max_notification_id()
+    # The read models have caught up; then the statistics a build would leave behind.
+    assert (await api.get("/api/feedback", params={"after": str(head)})).status_code == 200
+    async with pool.acquire() as conn:
+        schema = await conn.fetchval(
+            "SELECT active_schema FROM projection_registry WHERE name = 'feedback'"
+        )
+        await conn.execute(f'ANALYZE "{schema}".feedback_items')
+
+    async def first(key: str) -> str:
+        answer = await api.get(f"/api/feedback/{key}/similar", params={"limit": "1"})
+        assert answer.status_code == 200, answer.text
+        found: str = answer.json()["items"][0]["key"]
+        return found
+
+    # "kalediscope" is one edit from "kaleidoscope", which another item used: it finds it,
+    # though "view" and "crashes" are in every other item.
+    assert await first(typo) == kaleidoscope
+    # "overview", "graphs" and "blank" are the thesaurus' "dashboard", "charts", "empty".
+    assert await first(other_words) == dashboard

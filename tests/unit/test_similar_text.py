@@ -1,0 +1,28 @@
+"""How the duplicate suggestions read a text: thesaurus words as their group's first, and
+the words a text's thesaurus groups add to its full-text query."""
+
+from __future__ import annotations
+
+from projections.similar import canonical, neighbours
+from projections.thesaurus import HEAD, MEMBERS
+
+
+def test_other_words_for_the_same_thing_read_alike() -> None:
+    # Two customers describe the same empty dashboard in different words.
+    one = canonical("The dashboard charts are empty")
+    other = canonical("Overview graphs are BLANK!")
+    assert one == "the dashboard chart are empty"
+    assert other == "dashboard chart are empty"
+    # A word in no group is left as written (in lower case).
+    assert canonical("Kaleidoscope view") == "kaleidoscope view"
+
+
+def test_a_texts_groups_widen_its_query() -> None:
+    added = neighbours("graphs stay blank").split()
+    assert {"chart", "charts", "diagram", "empty", "white"} <= set(added)
+    assert neighbours("Kaleidoscope view") == ""
+
+
+def test_every_word_is_in_one_group() -> None:
+    assert all(HEAD[w] == head for head, words in MEMBERS.items() for w in words)
+    assert sum(len(words) for words in MEMBERS.values()) == len(HEAD)
