@@ -82,9 +82,16 @@ class SimilarItems(Row, frozen=True, kw_only=True):
     items: list[SimilarItem]
 
 
+# The item, and the words of its text no other item uses (looked up for typos), in one
+# round trip.
 _ITEM = """
-SELECT id, key, text, nps_reason, channel, customer_ref, received_at
-FROM read.feedback_items WHERE id = $1 OR key = $2
+SELECT f.id, f.key, f.text, f.nps_reason, f.channel, f.customer_ref, f.received_at,
+       ARRAY(SELECT q.w
+             FROM unnest(tsvector_to_array(to_tsvector('english',
+                      f.text || ' ' || coalesce(f.nps_reason, ''))))  AS q(w)
+             LEFT JOIN read.similar_words v ON v.word = q.w
+             WHERE coalesce(v.items, 0) <= $3 AND length(q.w) >= $4) AS lone
+FROM read.feedback_items f WHERE f.id = $1 OR f.key = $2
 """
 
 # The item's words as English lexemes ($1; with its thesaurus neighbours' $8 and its typo
@@ -155,22 +162,16 @@ def neighbours(text: str) -> str:
     return " ".join(m for h in sorted(heads) for m in MEMBERS[h])
 
 
-_LONE_WORDS = """
-SELECT q.w FROM unnest(tsvector_to_array(to_tsvector('english', $1))) AS q(w)
-LEFT JOIN read.similar_words v ON v.word = q.w
-WHERE coalesce(v.items, 0) <= $2 AND length(q.w) >= $3
-"""
-
 _VOCABULARY = """
 SELECT word FROM read.similar_words
 WHERE left(word, 1) = ANY($1::text[]) AND length(word) BETWEEN $2 AND $3
 """
 
 
-async def corrections(conn: Connection, text: str) -> list[str]:
-    """For each word of `text` that no other item uses, the words of other items within
-    one edit of it (two from `SHORT` letters on), same first letter, closest first."""
-    lone = [r["w"] for r in await conn.fetch(_LONE_WORDS, text, LONE, TYPO_MIN)]
+async def corrections(conn: Connection, lone: Sequence[str]) -> list[str]:
+    """For each of the `lone` words (an item's words no other item uses), the words of
+    other items within one edit of it (two from `SHORT` letters on), same first letter,
+    closest first."""
     if not lone:
         return []
     lengths = [len(w) for w in lone]
@@ -233,7 +234,7 @@ async def similar(conn: Connection, ref: str | UUID, *, limit: int = 5) -> Simil
             item_id = UUID(str(ref))
         except ValueError:
             key = str(ref).strip().upper()
-    item = await conn.fetchrow(_ITEM, item_id, key)
+    item = await conn.fetchrow(_ITEM, item_id, key, LONE, TYPO_MIN)
     if item is None:
         return None
     text = item["text"] if not item["nps_reason"] else f"{item['text']} {item['nps_reason']}"
@@ -247,7 +248,7 @@ async def similar(conn: Connection, ref: str | UUID, *, limit: int = 5) -> Simil
         TOPIC,
         MIN_TERMS,
         neighbours(text),
-        await corrections(conn, text),
+        await corrections(conn, item["lone"]),
     )
     said = canonical(text)
     top_rank = max((c["rank"] for c in candidates), default=0.0)
