@@ -69,6 +69,7 @@ async def numbers(run: Run, conn: Connection) -> dict[str, Any]:
             r.decided_at,
             r.shipped_at,
             r.closed_at,
+            r.followed_up_at,
         )
         for r in page.items
     )

@@ -32,6 +32,7 @@ async def _states(run: Run, store: InMemoryEventStore) -> list[Any]:
                 sorted((index[d.feedback_id], d.customer_ref) for d in v.demand),
                 v.earliest_received_at,
                 v.loop_closed_how,
+                v.followed_up_at,
                 None if v.decision_id is None else v.decision_id == run.decision,
             )
         )

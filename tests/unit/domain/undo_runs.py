@@ -30,6 +30,7 @@ COMMANDS = [
     "reopen",
     "duplicate",
     "close",
+    "follow_up",
     "plan",
     "ship",
 ]
@@ -132,6 +133,8 @@ class Run:
             if after.version == before:
                 raise DomainError("not shippable now")
             return s.Written(id=item, version=after.version, position=None)
+        if name == "follow_up":
+            return await s.follow_up_feedback(store, item, how="call", followed_up_at=at)
         return await s.close_feedback_loop(store, item, how="email", closed_at=at)
 
 
