@@ -18,6 +18,7 @@ from server.delivery import IncidentController, IncrementController
 from server.dependencies import (
     provide_actor,
     provide_caught_up,
+    provide_change,
     provide_expected_version,
     provide_pool,
     provide_principal,
@@ -74,6 +75,7 @@ def dependencies() -> dict[str, Provide]:
         "principal": Provide(provide_principal, sync_to_thread=False),
         "actor": Provide(provide_actor, sync_to_thread=False),
         "expected_version": Provide(provide_expected_version, sync_to_thread=False),
+        "change": Provide(provide_change, sync_to_thread=False),
         "caught_up": Provide(provide_caught_up),
         "reader": Provide(provide_reader),
     }

@@ -18,6 +18,7 @@ from domain.services.views import DecisionView
 from domain.vocabulary import DecisionStatus
 from infra.eventstore import PostgresEventStore
 from projections import queries
+from server.dependencies import Change
 from server.history import HistoryEntry, history
 from server.schemas import Schema, WriteResult, write_result
 
@@ -167,14 +168,9 @@ class DecisionController(Controller):
     async def accept(
         self,
         key: Key,
-        store: NamedDependency[PostgresEventStore],
-        actor: NamedDependency[Actor],
-        expected_version: NamedDependency[int | None],
+        change: NamedDependency[Change],
     ) -> WriteResult:
-        written = await services.accept_decision(
-            store, key, expected_version=expected_version, actor=actor
-        )
-        return write_result(written)
+        return await change.apply(services.accept_decision, key)
 
     @post(
         "/{key:str}/decline",
@@ -189,18 +185,9 @@ class DecisionController(Controller):
         self,
         key: Key,
         data: JSONBody[DecisionDecline],
-        store: NamedDependency[PostgresEventStore],
-        actor: NamedDependency[Actor],
-        expected_version: NamedDependency[int | None],
+        change: NamedDependency[Change],
     ) -> WriteResult:
-        written = await services.decline_decision(
-            store,
-            key,
-            rationale=data.rationale,
-            expected_version=expected_version,
-            actor=actor,
-        )
-        return write_result(written)
+        return await change.apply(services.decline_decision, key, rationale=data.rationale)
 
     @post(
         "/{key:str}/supersede",
@@ -212,14 +199,9 @@ class DecisionController(Controller):
         self,
         key: Key,
         data: JSONBody[DecisionSupersede],
-        store: NamedDependency[PostgresEventStore],
-        actor: NamedDependency[Actor],
-        expected_version: NamedDependency[int | None],
+        change: NamedDependency[Change],
     ) -> WriteResult:
-        written = await services.supersede_decision(
-            store, key, by=data.by, expected_version=expected_version, actor=actor
-        )
-        return write_result(written)
+        return await change.apply(services.supersede_decision, key, by=data.by)
 
     @post(
         "/{key:str}/start",
@@ -230,14 +212,9 @@ class DecisionController(Controller):
     async def start(
         self,
         key: Key,
-        store: NamedDependency[PostgresEventStore],
-        actor: NamedDependency[Actor],
-        expected_version: NamedDependency[int | None],
+        change: NamedDependency[Change],
     ) -> WriteResult:
-        written = await services.start_decision(
-            store, key, expected_version=expected_version, actor=actor
-        )
-        return write_result(written)
+        return await change.apply(services.start_decision, key)
 
     @post(
         "/{key:str}/rank",
@@ -251,14 +228,9 @@ class DecisionController(Controller):
         self,
         key: Key,
         data: JSONBody[DecisionRank],
-        store: NamedDependency[PostgresEventStore],
-        actor: NamedDependency[Actor],
-        expected_version: NamedDependency[int | None],
+        change: NamedDependency[Change],
     ) -> WriteResult:
-        written = await services.rank_decision(
-            store, key, rank=data.position, expected_version=expected_version, actor=actor
-        )
-        return write_result(written)
+        return await change.apply(services.rank_decision, key, rank=data.position)
 
     @post(
         "/{key:str}/feedback/{fkey:str}",
@@ -273,14 +245,9 @@ class DecisionController(Controller):
         self,
         key: Key,
         fkey: FeedbackKey,
-        store: NamedDependency[PostgresEventStore],
-        actor: NamedDependency[Actor],
-        expected_version: NamedDependency[int | None],
+        change: NamedDependency[Change],
     ) -> WriteResult:
-        written = await services.link_feedback(
-            store, key, feedback=[fkey], expected_version=expected_version, actor=actor
-        )
-        return write_result(written)
+        return await change.apply(services.link_feedback, key, feedback=[fkey])
 
     @delete(
         "/{key:str}/feedback/{fkey:str}",
@@ -293,11 +260,6 @@ class DecisionController(Controller):
         self,
         key: Key,
         fkey: FeedbackKey,
-        store: NamedDependency[PostgresEventStore],
-        actor: NamedDependency[Actor],
-        expected_version: NamedDependency[int | None],
+        change: NamedDependency[Change],
     ) -> WriteResult:
-        written = await services.unlink_feedback(
-            store, key, feedback=[fkey], expected_version=expected_version, actor=actor
-        )
-        return write_result(written)
+        return await change.apply(services.unlink_feedback, key, feedback=[fkey])

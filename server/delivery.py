@@ -21,6 +21,7 @@ from domain.increment import Commit
 from domain.vocabulary import IncidentStatus, IncrementStatus
 from infra.eventstore import PostgresEventStore
 from projections import queries
+from server.dependencies import Change
 from server.schemas import Schema, WriteResult, already_recorded, write_result
 
 IncidentId = Annotated[UUID, PathParameter(description="The incident's id.")]
@@ -203,19 +204,11 @@ class IncidentController(Controller):
         self,
         id: IncidentId,
         data: JSONBody[IncidentResolve],
-        store: NamedDependency[PostgresEventStore],
-        actor: NamedDependency[Actor],
-        expected_version: NamedDependency[int | None],
+        change: NamedDependency[Change],
     ) -> WriteResult:
-        written = await services.resolve_incident(
-            store,
-            id,
-            resolution=data.resolution,
-            resolved_at=data.resolved_at,
-            expected_version=expected_version,
-            actor=actor,
+        return await change.apply(
+            services.resolve_incident, id, resolution=data.resolution, resolved_at=data.resolved_at
         )
-        return write_result(written)
 
     @get(
         operation_id="listIncidents",

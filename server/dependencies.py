@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -16,6 +17,7 @@ from litestar.openapi import ResponseSpec
 from litestar.params import HeaderParameter, QueryParameter
 
 from domain.access import Actor
+from domain.services.base import Written
 from infra.database import Connection
 from infra.eventstore import PostgresEventStore
 from infra.settings import Settings
@@ -25,6 +27,7 @@ from projections.catalog import all_projections
 from projections.reads import ReadQuery
 from projections.runner import wait_for_position
 from server.auth import principal_of
+from server.schemas import WriteResult, write_result
 
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
 READ_YOUR_WRITES_TIMEOUT = 5.0
@@ -80,6 +83,35 @@ def provide_expected_version(
             extra={"field": "If-Match"},
         )
     return int(match.group(1))
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A write on one aggregate named in the path: the store, who acts, and the version
+    `If-Match` expects. A handler is then one call: `change.apply(service, key, **fields)`."""
+
+    store: PostgresEventStore
+    actor: Actor
+    expected_version: int | None
+
+    async def apply(
+        self, service: Callable[..., Awaitable[Written]], ref: Any, **fields: Any
+    ) -> WriteResult:
+        """Runs the application `service` on `ref` with `fields`, as the acting principal
+        and with the expected version; the `WriteResult` of what it wrote."""
+        written = await service(
+            self.store, ref, **fields, expected_version=self.expected_version, actor=self.actor
+        )
+        return write_result(written)
+
+
+def provide_change(
+    store: NamedDependency[PostgresEventStore],
+    actor: NamedDependency[Actor],
+    expected_version: NamedDependency[int | None],
+) -> Change:
+    """What a write on one aggregate needs (`Change`)."""
+    return Change(store=store, actor=actor, expected_version=expected_version)
 
 
 After = Annotated[

@@ -12,12 +12,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, KwargDefinition, PathParameter, QueryParameter
 
 from domain import services
-from domain.access import Actor
 from domain.services.views import FeedbackView
 from domain.vocabulary import Channel, FeedbackStatus, Impact
 from infra.eventstore import PostgresEventStore
 from projections import queries, similar
-from server.dependencies import Reader, answers
+from server.dependencies import Change, Reader, answers
 from server.history import HistoryEntry, history
 from server.metrics import Customer, Segment
 from server.schemas import Schema, WriteResult, already_recorded, write_result
@@ -214,21 +213,16 @@ class FeedbackController(Controller):
         self,
         key: Key,
         data: JSONBody[Triage],
-        store: NamedDependency[PostgresEventStore],
-        actor: NamedDependency[Actor],
-        expected_version: NamedDependency[int | None],
+        change: NamedDependency[Change],
     ) -> WriteResult:
-        written = await services.triage_feedback(
-            store,
+        return await change.apply(
+            services.triage_feedback,
             key,
             team=data.team,
             tags=data.tags,
             impact=data.impact,
             outcome_id=data.outcome,
-            expected_version=expected_version,
-            actor=actor,
         )
-        return write_result(written)
 
     @post(
         "/{key:str}/duplicate",
@@ -241,14 +235,9 @@ class FeedbackController(Controller):
         self,
         key: Key,
         data: JSONBody[Duplicate],
-        store: NamedDependency[PostgresEventStore],
-        actor: NamedDependency[Actor],
-        expected_version: NamedDependency[int | None],
+        change: NamedDependency[Change],
     ) -> WriteResult:
-        written = await services.mark_duplicate(
-            store, key, original=data.of, expected_version=expected_version, actor=actor
-        )
-        return write_result(written)
+        return await change.apply(services.mark_duplicate, key, original=data.of)
 
     @post(
         "/{key:str}/plan",
@@ -261,14 +250,9 @@ class FeedbackController(Controller):
         self,
         key: Key,
         data: JSONBody[Plan],
-        store: NamedDependency[PostgresEventStore],
-        actor: NamedDependency[Actor],
-        expected_version: NamedDependency[int | None],
+        change: NamedDependency[Change],
     ) -> WriteResult:
-        written = await services.plan_feedback(
-            store, key, decision=data.decision, expected_version=expected_version, actor=actor
-        )
-        return write_result(written)
+        return await change.apply(services.plan_feedback, key, decision=data.decision)
 
     @post(
         "/{key:str}/decline",
@@ -281,14 +265,9 @@ class FeedbackController(Controller):
         self,
         key: Key,
         data: JSONBody[Decline],
-        store: NamedDependency[PostgresEventStore],
-        actor: NamedDependency[Actor],
-        expected_version: NamedDependency[int | None],
+        change: NamedDependency[Change],
     ) -> WriteResult:
-        written = await services.decline_feedback(
-            store, key, reason=data.reason, expected_version=expected_version, actor=actor
-        )
-        return write_result(written)
+        return await change.apply(services.decline_feedback, key, reason=data.reason)
 
     @post(
         "/{key:str}/defer",
@@ -300,19 +279,11 @@ class FeedbackController(Controller):
         self,
         key: Key,
         data: JSONBody[Defer],
-        store: NamedDependency[PostgresEventStore],
-        actor: NamedDependency[Actor],
-        expected_version: NamedDependency[int | None],
+        change: NamedDependency[Change],
     ) -> WriteResult:
-        written = await services.defer_feedback(
-            store,
-            key,
-            until=data.until,
-            reason=data.reason,
-            expected_version=expected_version,
-            actor=actor,
+        return await change.apply(
+            services.defer_feedback, key, until=data.until, reason=data.reason
         )
-        return write_result(written)
 
     @post(
         "/{key:str}/reopen",
@@ -325,14 +296,9 @@ class FeedbackController(Controller):
         self,
         key: Key,
         data: JSONBody[Reopen],
-        store: NamedDependency[PostgresEventStore],
-        actor: NamedDependency[Actor],
-        expected_version: NamedDependency[int | None],
+        change: NamedDependency[Change],
     ) -> WriteResult:
-        written = await services.reopen_feedback(
-            store, key, reason=data.reason, expected_version=expected_version, actor=actor
-        )
-        return write_result(written)
+        return await change.apply(services.reopen_feedback, key, reason=data.reason)
 
     @post(
         "/{key:str}/close-loop",
@@ -345,14 +311,9 @@ class FeedbackController(Controller):
         self,
         key: Key,
         data: JSONBody[CloseLoop],
-        store: NamedDependency[PostgresEventStore],
-        actor: NamedDependency[Actor],
-        expected_version: NamedDependency[int | None],
+        change: NamedDependency[Change],
     ) -> WriteResult:
-        written = await services.close_feedback_loop(
-            store, key, how=data.how, note=data.note, expected_version=expected_version, actor=actor
-        )
-        return write_result(written)
+        return await change.apply(services.close_feedback_loop, key, how=data.how, note=data.note)
 
     @post(
         "/{key:str}/follow-up",
@@ -367,14 +328,9 @@ class FeedbackController(Controller):
         self,
         key: Key,
         data: JSONBody[FollowUp],
-        store: NamedDependency[PostgresEventStore],
-        actor: NamedDependency[Actor],
-        expected_version: NamedDependency[int | None],
+        change: NamedDependency[Change],
     ) -> WriteResult:
-        written = await services.follow_up_feedback(
-            store, key, how=data.how, note=data.note, expected_version=expected_version, actor=actor
-        )
-        return write_result(written)
+        return await change.apply(services.follow_up_feedback, key, how=data.how, note=data.note)
 
     @post(
         "/{key:str}/undo",
@@ -390,16 +346,11 @@ class FeedbackController(Controller):
     async def undo(
         self,
         key: Key,
-        store: NamedDependency[PostgresEventStore],
-        actor: NamedDependency[Actor],
-        expected_version: NamedDependency[int | None],
+        change: NamedDependency[Change],
         data: JSONBody[Undo | None] = None,
     ) -> WriteResult:
-        written = await services.undo_feedback(
-            store,
+        return await change.apply(
+            services.undo_feedback,
             key,
             before_version=data.before_version if data is not None else None,
-            expected_version=expected_version,
-            actor=actor,
         )
-        return write_result(written)
