@@ -26,7 +26,37 @@ class IncidentNotFound(NotFound):
 
 
 class Incident(Aggregate):
-    """A failure in production of one service."""
+    """A failure in production of one service.
+
+    Command methods check their input, `@event` bodies hold only the state rules.
+    """
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        service: str,
+        title: str,
+        opened_at: datetime,
+        caused_by_sha: str | None,
+        caused_by_increment_id: UUID | None,
+        external_ref: str | None,
+    ) -> Incident:
+        """A newly opened incident, its input checked."""
+        check_text("service", service, max_length=MAX_NAME * 2)
+        check_text("title", title, max_length=MAX_TITLE)
+        check_when("opened_at", opened_at)
+        if caused_by_sha is not None:
+            check_sha("caused_by_sha", caused_by_sha)
+        check_optional_text("external_ref", external_ref, max_length=MAX_NAME * 2)
+        return cls(
+            service=service,
+            title=title,
+            opened_at=opened_at,
+            caused_by_sha=caused_by_sha,
+            caused_by_increment_id=caused_by_increment_id,
+            external_ref=external_ref,
+        )
 
     @event("Opened")
     def __init__(
@@ -38,12 +68,6 @@ class Incident(Aggregate):
         caused_by_increment_id: UUID | None,
         external_ref: str | None,
     ) -> None:
-        check_text("service", service, max_length=MAX_NAME * 2)
-        check_text("title", title, max_length=MAX_TITLE)
-        check_when("opened_at", opened_at)
-        if caused_by_sha is not None:
-            check_sha("caused_by_sha", caused_by_sha)
-        check_optional_text("external_ref", external_ref, max_length=MAX_NAME * 2)
         self.service = service
         self.title = title
         self.opened_at = opened_at
@@ -54,7 +78,6 @@ class Incident(Aggregate):
         self.resolved_at: datetime | None = None
         self.resolution: str | None = None
 
-    @event("CauseAttributed")
     def attribute_cause(
         self,
         caused_by_sha: str | None,
@@ -64,16 +87,32 @@ class Incident(Aggregate):
         if caused_by_sha is not None:
             check_sha("caused_by_sha", caused_by_sha)
         check_when("attributed_at", attributed_at)
+        self._attribute_cause(
+            caused_by_sha=caused_by_sha,
+            caused_by_increment_id=caused_by_increment_id,
+            attributed_at=attributed_at,
+        )
+
+    @event("CauseAttributed")
+    def _attribute_cause(
+        self,
+        caused_by_sha: str | None,
+        caused_by_increment_id: UUID | None,
+        attributed_at: datetime,
+    ) -> None:
         self.caused_by_sha = caused_by_sha
         self.caused_by_increment_id = caused_by_increment_id
 
-    @event("Resolved")
     def resolve(self, resolution: str | None, resolved_at: datetime) -> None:
-        if self.status != IncidentStatus.OPEN:
-            raise InvalidTransition("incident", self.status, "resolve")
         check_optional_text("resolution", resolution, max_length=MAX_TEXT)
         check_when("resolved_at", resolved_at)
         check_order("resolved_at", self.opened_at, resolved_at)
+        self._resolve(resolution=resolution, resolved_at=resolved_at)
+
+    @event("Resolved")
+    def _resolve(self, resolution: str | None, resolved_at: datetime) -> None:
+        if self.status != IncidentStatus.OPEN:
+            raise InvalidTransition("incident", self.status, "resolve")
         self.status = IncidentStatus.RESOLVED
         self.resolved_at = resolved_at
         self.resolution = resolution

@@ -63,7 +63,55 @@ def check_commits(commits: tuple[Commit, ...]) -> None:
 
 
 class Increment(Aggregate):
-    """A deployment or release of one service/repository to one environment."""
+    """A deployment or release of one service/repository to one environment.
+
+    Command methods check their input, `@event` bodies hold only the state rules.
+    """
+
+    @classmethod
+    def record(
+        cls,
+        *,
+        service: str,
+        environment: str,
+        release_version: str | None,
+        commit_sha: str | None,
+        started_at: datetime,
+        finished_at: datetime,
+        succeeded: bool,
+        commits: tuple[Commit, ...],
+        feedback_refs: tuple[str, ...],
+        decision_refs: tuple[str, ...],
+        external_ref: str | None,
+    ) -> Increment:
+        """A newly recorded increment, its input checked."""
+        check_text("service", service, max_length=MAX_NAME * 2)
+        check_text("environment", environment, max_length=MAX_NAME)
+        check_optional_text("release_version", release_version, max_length=MAX_NAME)
+        if commit_sha is not None:
+            check_sha("commit_sha", commit_sha)
+        if release_version is None and commit_sha is None:
+            raise ValidationError("release_version", "a version or a commit sha is needed")
+        check_when("started_at", started_at)
+        check_when("finished_at", finished_at)
+        check_order("finished_at", started_at, finished_at)
+        if not isinstance(succeeded, bool):
+            raise ValidationError("succeeded", "must be true or false")
+        check_commits(commits)
+        check_optional_text("external_ref", external_ref, max_length=MAX_NAME * 2)
+        return cls(
+            service=service,
+            environment=environment,
+            release_version=release_version,
+            commit_sha=commit_sha,
+            started_at=started_at,
+            finished_at=finished_at,
+            succeeded=succeeded,
+            commits=commits,
+            feedback_refs=feedback_refs,
+            decision_refs=decision_refs,
+            external_ref=external_ref,
+        )
 
     @event("Recorded")
     def __init__(
@@ -80,20 +128,6 @@ class Increment(Aggregate):
         decision_refs: tuple[str, ...],
         external_ref: str | None,
     ) -> None:
-        check_text("service", service, max_length=MAX_NAME * 2)
-        check_text("environment", environment, max_length=MAX_NAME)
-        check_optional_text("release_version", release_version, max_length=MAX_NAME)
-        if commit_sha is not None:
-            check_sha("commit_sha", commit_sha)
-        if release_version is None and commit_sha is None:
-            raise ValidationError("release_version", "a version or a commit sha is needed")
-        check_when("started_at", started_at)
-        check_when("finished_at", finished_at)
-        check_order("finished_at", started_at, finished_at)
-        if not isinstance(succeeded, bool):
-            raise ValidationError("succeeded", "must be true or false")
-        check_commits(commits)
-        check_optional_text("external_ref", external_ref, max_length=MAX_NAME * 2)
         self.service = service
         self.environment = environment
         self.release_version = release_version
@@ -116,11 +150,14 @@ class Increment(Aggregate):
         if self.status not in allowed:
             raise InvalidTransition("increment", self.status, action)
 
-    @event("MarkedFailed")
     def mark_failed(self, reason: str | None, failed_at: datetime) -> None:
-        self.check_status("mark failed", IncrementStatus.SUCCEEDED)
         check_optional_text("reason", reason, max_length=MAX_REASON)
         check_when("failed_at", failed_at)
+        self._mark_failed(reason=reason, failed_at=failed_at)
+
+    @event("MarkedFailed")
+    def _mark_failed(self, reason: str | None, failed_at: datetime) -> None:
+        self.check_status("mark failed", IncrementStatus.SUCCEEDED)
         self.status = IncrementStatus.FAILED
         self.reason = reason
 
@@ -143,11 +180,14 @@ class Increment(Aggregate):
         self.status = IncrementStatus.ROLLED_BACK
         self.reason = f"rolled back by increment {rollback_id}"
 
-    @event("RolledBack")
     def roll_back(self, reason: str | None, rolled_back_at: datetime) -> None:
-        self.check_status("roll back", IncrementStatus.SUCCEEDED, IncrementStatus.FAILED)
         check_optional_text("reason", reason, max_length=MAX_REASON)
         check_when("rolled_back_at", rolled_back_at)
         check_order("rolled_back_at", self.started_at, rolled_back_at)
+        self._roll_back(reason=reason, rolled_back_at=rolled_back_at)
+
+    @event("RolledBack")
+    def _roll_back(self, reason: str | None, rolled_back_at: datetime) -> None:
+        self.check_status("roll back", IncrementStatus.SUCCEEDED, IncrementStatus.FAILED)
         self.status = IncrementStatus.ROLLED_BACK
         self.reason = reason

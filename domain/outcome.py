@@ -19,14 +19,24 @@ class OutcomeNotFound(NotFound):
 
 
 class Outcome(Aggregate):
-    """E.g. "customers resolve billing questions without calling us", measured by calls/week."""
+    """E.g. "customers resolve billing questions without calling us", measured by calls/week.
+
+    Command methods check their input, `@event` bodies hold only the state rules.
+    """
+
+    @classmethod
+    def define(
+        cls, *, statement: str, measure: str, target: str | None, defined_at: datetime
+    ) -> Outcome:
+        """A newly defined outcome, its input checked."""
+        cls.check_definition(statement, measure, target)
+        check_when("defined_at", defined_at)
+        return cls(statement=statement, measure=measure, target=target, defined_at=defined_at)
 
     @event("Defined")
     def __init__(
         self, statement: str, measure: str, target: str | None, defined_at: datetime
     ) -> None:
-        self.check_definition(statement, measure, target)
-        check_when("defined_at", defined_at)
         self.statement = statement
         self.measure = measure
         self.target = target
@@ -47,33 +57,47 @@ class Outcome(Aggregate):
         if self.status != ACTIVE:
             raise InvalidTransition("outcome", self.status, action)
 
-    @event("Revised")
     def revise(
         self, statement: str, measure: str, target: str | None, revised_at: datetime
     ) -> None:
-        self.check_active("revise")
         self.check_definition(statement, measure, target)
         check_when("revised_at", revised_at)
+        self._revise(statement=statement, measure=measure, target=target, revised_at=revised_at)
+
+    @event("Revised")
+    def _revise(
+        self, statement: str, measure: str, target: str | None, revised_at: datetime
+    ) -> None:
+        self.check_active("revise")
         self.statement = statement
         self.measure = measure
         self.target = target
 
-    @event("TeamAligned")
     def align_team(self, team_id: UUID, aligned_at: datetime) -> None:
-        self.check_active("align a team with")
         check_when("aligned_at", aligned_at)
+        self._align_team(team_id=team_id, aligned_at=aligned_at)
+
+    @event("TeamAligned")
+    def _align_team(self, team_id: UUID, aligned_at: datetime) -> None:
+        self.check_active("align a team with")
         if team_id not in self.team_ids:
             self.team_ids = (*self.team_ids, team_id)
 
-    @event("TeamUnaligned")
     def unalign_team(self, team_id: UUID, unaligned_at: datetime) -> None:
         check_when("unaligned_at", unaligned_at)
+        self._unalign_team(team_id=team_id, unaligned_at=unaligned_at)
+
+    @event("TeamUnaligned")
+    def _unalign_team(self, team_id: UUID, unaligned_at: datetime) -> None:
         self.team_ids = tuple(t for t in self.team_ids if t != team_id)
 
-    @event("Retired")
     def retire(self, reason: str | None, retired_at: datetime) -> None:
-        self.check_active("retire")
         check_optional_text("reason", reason, max_length=MAX_TEXT)
         check_when("retired_at", retired_at)
+        self._retire(reason=reason, retired_at=retired_at)
+
+    @event("Retired")
+    def _retire(self, reason: str | None, retired_at: datetime) -> None:
+        self.check_active("retire")
         self.status = RETIRED
         self.retired_reason = reason

@@ -67,13 +67,22 @@ def normalize_repository(name: str) -> str:
 
 
 class Team(Aggregate):
-    """A product team: unique slug, name, members (handle and skills), outcomes, repositories."""
+    """A product team: unique slug, name, members (handle and skills), outcomes, repositories.
 
-    @event("Formed")
-    def __init__(self, slug: str, name: str, formed_at: datetime) -> None:
+    As with `Feedback`, command methods check their input and then record an event; the
+    `@event` bodies hold only the state rules, because they run again on every load.
+    """
+
+    @classmethod
+    def form(cls, *, slug: str, name: str, formed_at: datetime) -> Team:
+        """A newly formed team, its input checked."""
         check_slug("slug", slug)
         check_text("name", name, max_length=MAX_NAME)
         check_when("formed_at", formed_at)
+        return cls(slug=slug, name=name, formed_at=formed_at)
+
+    @event("Formed")
+    def __init__(self, slug: str, name: str, formed_at: datetime) -> None:
         self.slug = slug
         self.name = name
         self.formed_at = formed_at
@@ -81,10 +90,13 @@ class Team(Aggregate):
         self.outcome_ids: tuple[UUID, ...] = ()
         self.repositories: tuple[str, ...] = ()
 
-    @event("Renamed")
     def rename(self, name: str, renamed_at: datetime) -> None:
         check_text("name", name, max_length=MAX_NAME)
         check_when("renamed_at", renamed_at)
+        self._rename(name=name, renamed_at=renamed_at)
+
+    @event("Renamed")
+    def _rename(self, name: str, renamed_at: datetime) -> None:
         self.name = name
 
     def check_member(self, handle: str) -> None:
@@ -92,51 +104,72 @@ class Team(Aggregate):
         if handle not in self.members:
             raise MemberNotFound(f"{handle!r} is not a member of team {self.slug}")
 
-    @event("MemberJoined")
     def join(self, handle: str, skills: tuple[str, ...], joined_at: datetime) -> None:
         check_handle(handle)
         check_skills(skills)
         check_when("joined_at", joined_at)
+        self._join(handle=handle, skills=skills, joined_at=joined_at)
+
+    @event("MemberJoined")
+    def _join(self, handle: str, skills: tuple[str, ...], joined_at: datetime) -> None:
         if handle in self.members:
             raise AlreadyMember(f"{handle!r} is already a member of team {self.slug}")
         self.members[handle] = skills
 
-    @event("MemberSkillsChanged")
     def change_skills(self, handle: str, skills: tuple[str, ...], changed_at: datetime) -> None:
-        self.check_member(handle)
         check_skills(skills)
         check_when("changed_at", changed_at)
+        self._change_skills(handle=handle, skills=skills, changed_at=changed_at)
+
+    @event("MemberSkillsChanged")
+    def _change_skills(self, handle: str, skills: tuple[str, ...], changed_at: datetime) -> None:
+        self.check_member(handle)
         self.members[handle] = skills
 
-    @event("MemberLeft")
     def leave(self, handle: str, left_at: datetime) -> None:
-        self.check_member(handle)
         check_when("left_at", left_at)
+        self._leave(handle=handle, left_at=left_at)
+
+    @event("MemberLeft")
+    def _leave(self, handle: str, left_at: datetime) -> None:
+        self.check_member(handle)
         del self.members[handle]
 
-    @event("OutcomeAdopted")
     def adopt_outcome(self, outcome_id: UUID, adopted_at: datetime) -> None:
         check_when("adopted_at", adopted_at)
+        self._adopt_outcome(outcome_id=outcome_id, adopted_at=adopted_at)
+
+    @event("OutcomeAdopted")
+    def _adopt_outcome(self, outcome_id: UUID, adopted_at: datetime) -> None:
         if outcome_id not in self.outcome_ids:
             self.outcome_ids = (*self.outcome_ids, outcome_id)
 
-    @event("OutcomeDropped")
     def drop_outcome(self, outcome_id: UUID, dropped_at: datetime) -> None:
+        check_when("dropped_at", dropped_at)
+        self._drop_outcome(outcome_id=outcome_id, dropped_at=dropped_at)
+
+    @event("OutcomeDropped")
+    def _drop_outcome(self, outcome_id: UUID, dropped_at: datetime) -> None:
         if outcome_id not in self.outcome_ids:
             raise NotOwned(f"team {self.slug} has not adopted outcome {outcome_id}")
-        check_when("dropped_at", dropped_at)
         self.outcome_ids = tuple(o for o in self.outcome_ids if o != outcome_id)
 
-    @event("RepositoryOwned")
     def own(self, repository: str, owned_at: datetime) -> None:
         check_repository(repository)
         check_when("owned_at", owned_at)
+        self._own(repository=repository, owned_at=owned_at)
+
+    @event("RepositoryOwned")
+    def _own(self, repository: str, owned_at: datetime) -> None:
         if repository not in self.repositories:
             self.repositories = (*self.repositories, repository)
 
-    @event("RepositoryDisowned")
     def disown(self, repository: str, disowned_at: datetime) -> None:
+        check_when("disowned_at", disowned_at)
+        self._disown(repository=repository, disowned_at=disowned_at)
+
+    @event("RepositoryDisowned")
+    def _disown(self, repository: str, disowned_at: datetime) -> None:
         if repository not in self.repositories:
             raise NotOwned(f"team {self.slug} does not own {repository!r}")
-        check_when("disowned_at", disowned_at)
         self.repositories = tuple(r for r in self.repositories if r != repository)

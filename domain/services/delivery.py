@@ -139,7 +139,7 @@ async def record_increment(
     if earlier is not None:
         return earlier
     refs = (pattern or ReferencePattern()).find([*(c.message for c in commits), *texts])
-    increment = Increment(
+    increment = Increment.record(
         service=service,
         environment=environment,
         release_version=release_version,
@@ -274,7 +274,7 @@ async def open_incident(
         if earlier is not None:
             return earlier
     when = as_utc(opened_at, "opened_at")
-    incident = Incident(
+    incident = Incident.open(
         service=service,
         title=title,
         opened_at=when,
@@ -365,7 +365,7 @@ async def record_pull_request(
         found = await load(store, PullRequest, earlier.target_id, PullRequestNotFound)
         return written(found, None, created=False)
     merged = as_utc(merged_at, "merged_at")
-    pull = PullRequest(
+    pull = PullRequest.merged(
         service=service,
         ref=ref,
         title=title,

@@ -64,7 +64,7 @@ async def form_team(
     """Form a team with a unique slug; raises `KeyTaken` when the slug is in use."""
     slug = slug.strip().lower()
     when = as_utc(formed_at, "formed_at")
-    team = Team(slug=slug, name=name, formed_at=when)
+    team = Team.form(slug=slug, name=name, formed_at=when)
     index = await claim_key(store, TEAM_SLUG, slug, team.id, when)
     return written(team, await save(store, team, index), key=slug, created=True)
 
@@ -233,7 +233,7 @@ async def define_outcome(
     defined_at: datetime | None = None,
 ) -> Written:
     """Define a desired customer outcome and how it is measured."""
-    outcome = Outcome(
+    outcome = Outcome.define(
         statement=statement,
         measure=measure,
         target=target,
