@@ -16,6 +16,16 @@ from tests.conftest import ADMIN_TOKEN
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
+async def refused(served: str, path: str, **params: str) -> dict[str, Any]:
+    """The problem a GET of `path` is refused with: a 400 as problem+json."""
+    async with httpx.AsyncClient(base_url=served, headers=AUTH) as client:
+        answer = await client.get(path, params=params or None)
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    problem: dict[str, Any] = answer.json()
+    return problem
+
+
 @pytest.mark.parametrize(
     ("path", "named"),
     [
@@ -27,12 +37,8 @@ AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 async def test_an_unknown_query_parameter_is_a_400_naming_it(
     served: str, path: str, named: str
 ) -> None:
-    async with httpx.AsyncClient(base_url=served, headers=AUTH) as client:
-        answer = await client.get(path)
+    problem = await refused(served, path)
 
-    assert answer.status_code == 400, answer.text
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    problem = answer.json()
     assert problem["field"] == named
     assert named in problem["detail"]
     assert problem["type"] == "https://loopline.dev/problems/invalid-request"
@@ -40,11 +46,9 @@ async def test_an_unknown_query_parameter_is_a_400_naming_it(
 
 @pytest.mark.parametrize("value", ["0.5", "1700000000", "yesterday"])
 async def test_a_time_that_is_not_rfc3339_text_is_a_400_naming_it(served: str, value: str) -> None:
-    async with httpx.AsyncClient(base_url=served, headers=AUTH) as client:
-        answer = await client.get("/api/feedback", params={"received_to": value})
+    problem = await refused(served, "/api/feedback", received_to=value)
 
-    assert answer.status_code == 400, answer.text
-    assert answer.json()["field"] == "received_to"
+    assert problem["field"] == "received_to"
 
 
 @pytest.mark.parametrize(
@@ -57,11 +61,9 @@ async def test_a_time_that_is_not_rfc3339_text_is_a_400_naming_it(served: str, v
 async def test_a_missing_or_invalid_parameter_is_named_in_field(
     served: str, path: str, named: str
 ) -> None:
-    async with httpx.AsyncClient(base_url=served, headers=AUTH) as client:
-        answer = await client.get(path)
+    problem = await refused(served, path)
 
-    assert answer.status_code == 400, answer.text
-    assert answer.json()["field"] == named
+    assert problem["field"] == named
 
 
 async def test_known_parameters_in_their_standard_form_are_accepted(served: str) -> None:
@@ -102,12 +104,9 @@ async def test_auth_problems_say_the_kind_in_type_and_title_and_the_specifics_in
 async def test_a_time_outside_the_calendar_in_utc_is_a_400_naming_it(
     served: str, path: str, named: str
 ) -> None:
-    async with httpx.AsyncClient(base_url=served, headers=AUTH) as client:
-        answer = await client.get(path)
+    problem = await refused(served, path)
 
-    assert answer.status_code == 400, answer.text
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    assert answer.json()["field"] == named
+    assert problem["field"] == named
 
 
 @pytest.mark.parametrize("interval", ["week", "month"])
