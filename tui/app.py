@@ -9,6 +9,7 @@ from functools import partial
 from typing import Any
 
 import httpx
+from rich.markup import escape
 from textual import work
 from textual.app import App, SystemCommand
 from textual.screen import Screen
@@ -156,7 +157,9 @@ class LooplineApp(App[None]):
         for action in actions(screen):
             if action.action != "command_palette":
                 run = partial(self.run_action, action.action, action.namespace)
-                yield SystemCommand(action.words, f"{action.label} ({action.keys})", run)
+                # The palette reads help as markup: a key such as `[` must stay text.
+                said = escape(f"{action.label} ({action.keys})")
+                yield SystemCommand(action.words, said, run)
         for command in super().get_system_commands(screen):
             if command.title not in ("Keys", "Quit"):
                 yield command

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from functools import partial
 
+from rich.text import Text
 from textual.command import Hit, Hits, Provider
 
 from tui.client import ApiClient, ApiError, Decision
@@ -65,8 +66,8 @@ class LooplineCommands(Provider):
                     said = f"{closed.key} is {closed.status} (the backlog shows open ones)"
                     yield Hit(
                         1.0,
-                        title,
-                        partial(self.app.notify, f"{said}: {closed.title}"),
+                        Text(title),  # (a str would be read as markup)
+                        partial(self.app.notify, f"{said}: {closed.title}", markup=False),
                         text=title,
                         help=f"decision · {closed.status}",
                     )

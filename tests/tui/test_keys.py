@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from textual.command import Command, CommandList, CommandPalette
+from textual.command import Command, CommandInput, CommandList, CommandPalette
 from textual.message import Message
 
 from tests.conftest import ADMIN_TOKEN
@@ -76,12 +76,16 @@ async def palette_hits(session: Session, query: str, wanted: str) -> list[str]:
         await session.press(*query)
     hits = palette.query_one(CommandList)
 
+    typed = palette.query_one(CommandInput)
+
     def gathered() -> bool:
+        # The search for the whole query ran to its end (a search just asked for is still
+        # pending, not running, and the list may hold an earlier, shorter query's hits).
         busy = any(
-            w.is_running and w.group == CommandPalette._GATHER_COMMANDS_GROUP
+            not w.is_finished and w.group == CommandPalette._GATHER_COMMANDS_GROUP
             for w in session.app.workers
         )
-        return not busy and any(wanted in texts_of(hits)[n] for n in range(hits.option_count))
+        return typed.value == query and not busy and any(wanted in text for text in texts_of(hits))
 
     await session.wait(gathered)
     return texts_of(hits)
@@ -151,12 +155,18 @@ async def test_palette_jumps_to_a_decision(session: Session, api: httpx.AsyncCli
 async def test_palette_says_where_a_closed_decision_went(
     session: Session, api: httpx.AsyncClient
 ) -> None:
-    key = await decide(api, "billing", "Dark mode", accept=False)
+    # A declined decision whose title holds brackets (shown as typed, not read as markup).
+    key = await decide(api, "billing", "Dark mode [beta]", accept=False)
     said = {"rationale": "Not now"}
     (await api.post(f"/api/decisions/{key}/decline", json=said)).raise_for_status()
     await palette_hits(session, key, key)
+    hits = session.app.screen.query_one(CommandList)
+    prompts = [str(hits.get_option_at_index(n).prompt) for n in range(hits.option_count)]
+    assert any("Dark mode [beta]" in prompt for prompt in prompts), prompts
     await choose_hit(session, key)
-    await session.wait(lambda: any(f"{key} is declined" in m for m in messages(session.app)))
+    await session.wait(
+        lambda: any(f"{key} is declined" in m and "[beta]" in m for m in messages(session.app))
+    )
 
 
 @pytest.fixture
