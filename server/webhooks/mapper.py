@@ -19,7 +19,7 @@ from domain import services
 from domain.increment import Commit
 from domain.ports import EventStore
 from domain.references import ReferencePattern
-from domain.vocabulary import IncrementStatus
+from domain.vocabulary import IncidentStatus, IncrementStatus
 from infra.database import Connection
 from server.webhooks import generic, github, gitlab
 from server.webhooks.actions import (
@@ -371,7 +371,7 @@ async def resolve(store: EventStore, action: IncidentResolved, repository: str) 
         external_ref=action.external_ref,
     )
     incident = await services.get_incident(store, opened.id)
-    resolved = incident.status == "open"
+    resolved = incident.status == IncidentStatus.OPEN
     if resolved:
         await services.resolve_incident(
             store, opened.id, resolution=action.resolution, resolved_at=action.resolved_at
