@@ -416,12 +416,14 @@ frequency AS (
            coalesce(d.failed, 0) + coalesce(e.failed, 0) AS failed
     FROM periods p LEFT JOIN days d ON d.n = p.n LEFT JOIN edge_days e ON e.n = p.n
 ),
+-- Per period, without GROUP BY: the percentiles' one sort is the only sort.
 changes AS (
-    SELECT n, {SUMMARY}
-    FROM (SELECT p.n, extract(epoch FROM c.deployed_at - c.authored_at)::float8 AS span
-          FROM periods p JOIN read.commit_deployments c
-               ON {_within("c.deployed_at", scoped)}) s
-    GROUP BY n
+    SELECT p.n, s.*
+    FROM periods p CROSS JOIN LATERAL (
+        SELECT {SUMMARY}
+        FROM (SELECT c.lead_seconds AS span FROM read.commit_deployments c
+              WHERE {_within("c.deployed_at", scoped)}) x
+    ) s
 ),
 incidents AS (
     SELECT p.n, t.opened_at, t.resolved_at, t.tied_deployed_at AS deployed_at,
