@@ -7,8 +7,9 @@ import re
 from collections.abc import Callable
 from functools import partial
 
-from rich.text import Text
 from textual.command import Hit, Hits, Provider
+from textual.content import Content
+from textual.fuzzy import Matcher
 
 from tui.client import ApiClient, ApiError, Decision
 from tui.formatting import clip
@@ -20,6 +21,18 @@ KEY = re.compile(r"^[A-Za-z]+-\d+$")
 # below any that it can.
 SEARCHED = 0.2
 RESULTS = 10
+
+
+def highlighted(matcher: Matcher, text: str) -> Content:
+    """`matcher.highlight` for text that is not markup (that one parses it: a title such as
+    "Dark mode [beta]" would lose its brackets)."""
+    content = Content(text)
+    score, offsets = matcher.fuzzy_search.match(matcher.query, text)
+    if score:
+        for offset in offsets:
+            if not text[offset].isspace():
+                content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content
 
 
 class LooplineCommands(Provider):
@@ -49,7 +62,7 @@ class LooplineCommands(Provider):
             if score > 0:
                 yield Hit(
                     score,
-                    matcher.highlight(title),
+                    highlighted(matcher, title),
                     self.show_decision(decision.key),
                     text=title,
                     help=f"decision · {decision.status} · {decision.team or 'no team'}",
@@ -66,7 +79,7 @@ class LooplineCommands(Provider):
                     said = f"{closed.key} is {closed.status} (the backlog shows open ones)"
                     yield Hit(
                         1.0,
-                        Text(title),  # (a str would be read as markup)
+                        Content(title),  # (a str would be read as markup)
                         partial(self.app.notify, f"{said}: {closed.title}", markup=False),
                         text=title,
                         help=f"decision · {closed.status}",
@@ -80,7 +93,7 @@ class LooplineCommands(Provider):
             score = 1.0 if item.key.upper() == query.upper() else matcher.match(title)
             yield Hit(
                 max(score, SEARCHED),
-                matcher.highlight(title),
+                highlighted(matcher, title),
                 self.open_item(item.key, str(item.id)),
                 text=title,
                 help=f"feedback · {item.status} · {item.team or 'no team'}",

@@ -137,7 +137,7 @@ async def test_palette_jumps_to_an_item_by_key_or_by_words(session: Session) -> 
 
 
 async def test_palette_jumps_to_a_decision(session: Session, api: httpx.AsyncClient) -> None:
-    first = await decide(api, "billing", "Bulk export", accept=True)
+    first = await decide(api, "billing", "Bulk export [csv]", accept=True)
     wanted = await decide(api, "onboarding", "Invite from the first screen", accept=True)
     # By words of its title: the backlog opens with the cursor on it.
     await palette_hits(session, "invite first", wanted)
@@ -146,8 +146,11 @@ async def test_palette_jumps_to_a_decision(session: Session, api: httpx.AsyncCli
     backlog = session.app.screen
     assert isinstance(backlog, BacklogScreen)
     await session.wait(lambda: (d := backlog.current()) is not None and d.key == wanted)
-    # By key, from the backlog itself.
+    # By key, from the backlog itself (its title as typed, brackets and all).
     await palette_hits(session, first, first)
+    hits = session.app.screen.query_one(CommandList)
+    prompts = [str(hits.get_option_at_index(n).prompt) for n in range(hits.option_count)]
+    assert any(f"{first}  Bulk export [csv]" in prompt for prompt in prompts), prompts
     await choose_hit(session, first)
     await session.wait(lambda: (d := backlog.current()) is not None and d.key == first)
 
@@ -158,7 +161,11 @@ async def test_palette_says_where_a_closed_decision_went(
     # A declined decision whose title holds brackets (shown as typed, not read as markup).
     key = await decide(api, "billing", "Dark mode [beta]", accept=False)
     said = {"rationale": "Not now"}
-    (await api.post(f"/api/decisions/{key}/decline", json=said)).raise_for_status()
+    declined = await api.post(f"/api/decisions/{key}/decline", json=said)
+    declined.raise_for_status()
+    # The backlog (the open decisions the palette matches) has seen the decline.
+    after = {"after": declined.json()["position"]}
+    (await api.get("/api/decisions", params=after)).raise_for_status()
     await palette_hits(session, key, key)
     hits = session.app.screen.query_one(CommandList)
     prompts = [str(hits.get_option_at_index(n).prompt) for n in range(hits.option_count)]
