@@ -15,6 +15,7 @@ import subprocess
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -235,3 +236,20 @@ def test_help(snap_compare: Callable[..., bool], world_api: str) -> None:
     """`?` on the inbox: its actions in words, grouped (docs/screens/help.svg is a copy)."""
     app = LooplineApp(world_api, ADMIN_TOKEN, clock=frozen, live=False)
     assert snap_compare(app, terminal_size=(120, 40), run_before=help_shown)
+
+
+SNAPSHOTS = Path(__file__).parent / "__snapshots__" / "test_snapshots"
+PICTURES = Path(__file__).parents[2] / "docs" / "screens"
+
+
+@pytest.mark.parametrize(
+    "picture", sorted(p.name for p in PICTURES.glob("*.svg")), ids=lambda name: name
+)
+def test_docs_show_the_snapshots(picture: str) -> None:
+    """docs/tui.md's pictures are copies of these snapshots: after `--snapshot-update`,
+    copy them again (`cp '…/test_screen[inbox-120x40].raw' docs/screens/inbox.svg`)."""
+    name = picture.removesuffix(".svg")
+    source = SNAPSHOTS / ("test_help.raw" if name == "help" else f"test_screen[{name}-120x40].raw")
+    assert (PICTURES / picture).read_bytes() == source.read_bytes(), (
+        f"docs/screens/{picture} is not {source.name}: copy it again"
+    )
