@@ -335,6 +335,8 @@ class IncrementImport(IncrementCreate, kw_only=True):
     request titles and the like) in which references are looked for as in commit messages."""
 
     texts: list[str] = msgspec.field(default_factory=list)
+    version: str | None = None
+    """`release_version`'s earlier name, still read: files written before import as they did."""
 
 
 def increment_row(store: EventStore) -> Row:
@@ -342,6 +344,8 @@ def increment_row(store: EventStore) -> Row:
         data = convert({"environment": "production", **values}, IncrementImport, from_text=False)
         if data.finished_at is None:
             raise RowError("finished_at", "is missing")
+        if data.version is not None and data.release_version not in (None, data.version):
+            raise RowError("version", "names another release than release_version")
         service = data.service.strip().lower()
         if data.team is not None:
             team_id = await resolve_team(store, data.team)
@@ -352,7 +356,7 @@ def increment_row(store: EventStore) -> Row:
             store,
             service=service,
             environment=data.environment,
-            release_version=data.version,
+            release_version=data.release_version or data.version,
             commit_sha=data.commit_sha,
             started_at=data.started_at,
             finished_at=data.finished_at,

@@ -39,7 +39,9 @@ class IncrementCreate(Schema):
     environment: str
     finished_at: datetime | None = None
     status: Literal["success", "failure"] = "success"
-    version: str | None = None
+    release_version: str | None = None
+    """The version released, named as every increment answer names it (`version` there is
+    the increment's own version, for If-Match)."""
     commit_sha: str | None = None
     started_at: datetime | None = None
     commits: list[CommitCreate] = msgspec.field(default_factory=list)
@@ -88,10 +90,11 @@ class IncrementController(Controller):
             "messages are references: a successful production increment marks them shipped. "
             "`team` is needed when no team owns the service yet (it then owns it); naming "
             "another team than the owner is a 409. The same increment again (same "
-            "`external_ref`, else service, environment, sha or version and start) answers the "
-            "first one with 200. `rolls_back` names earlier increments of the service (ids or "
-            "external refs) that this one rolls back: they count as failed changes, recovered "
-            "when this one finished. Admin, product, or a member of the owning team."
+            "`external_ref`, else service, environment, commit_sha or release_version and "
+            "start) answers the first one with 200. `rolls_back` names earlier increments of "
+            "the service (ids or external refs) that this one rolls back: they count as failed "
+            "changes, recovered when this one finished. Admin, product, or a member of the "
+            "owning team."
         ),
         status_code=201,
         responses=already_recorded(IncrementRecorded),
@@ -106,7 +109,7 @@ class IncrementController(Controller):
             store,
             service=data.service,
             environment=data.environment,
-            release_version=data.version,
+            release_version=data.release_version,
             commit_sha=data.commit_sha,
             started_at=data.started_at,
             finished_at=data.finished_at,

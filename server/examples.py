@@ -51,7 +51,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "service": "billing-api",
         "environment": "production",
         "status": "success",
-        "version": "2.4.0",
+        "release_version": "2.4.0",
         "commit_sha": "9fceb02d0ae598e95dc970b74767f19372d61af8",
         "started_at": "2025-11-20T14:00:00Z",
         "finished_at": "2025-11-20T14:06:00Z",

@@ -3,7 +3,7 @@
 ```json
 {"type": "deployment", "id": "deploy-4711", "repository": "acme/billing",
  "environment": "production", "status": "success", "commit_sha": "9fceb02…",
- "version": "2024.5.1",
+ "release_version": "2024.5.1",
  "started_at": "2024-05-01T10:00:00Z", "finished_at": "2024-05-01T10:04:00Z",
  "commits": [{"sha": "9fceb02…", "authored_at": "2024-04-30T16:00:00Z", "message": "…"}],
  "references": ["branch fb-12-export-timeout"], "rollback_of": ["deploy-4710"]}
@@ -56,7 +56,9 @@ class GenericDeployment(msgspec.Struct, frozen=True, kw_only=True):
     """The deployed commit, named as an increment names it (`IncrementCreate`, `Increment`)."""
     sha: str | None = None
     """`commit_sha`'s earlier name, still read: deliveries stored with it map again."""
+    release_version: str | None = None
     version: str | None = None
+    """`release_version`'s earlier name, still read, as `sha`."""
     started_at: datetime | None = None
     commits: list[GenericCommit] = msgspec.field(default_factory=list)
     references: list[str] = msgspec.field(default_factory=list)
@@ -122,6 +124,8 @@ def _deployment(body: GenericDeployment, config: Integration) -> Action:
     if body.commit_sha and body.sha and body.commit_sha != body.sha:
         raise PayloadError("commit_sha and sha (its earlier name) name different commits")
     head = sha(given) if given else None
+    if body.release_version and body.version and body.release_version != body.version:
+        raise PayloadError("release_version and version (its earlier name) name different releases")
     if given and head is None:
         raise PayloadError(f"commit_sha {given!r} is not a commit sha")
     commits = []
@@ -143,7 +147,7 @@ def _deployment(body: GenericDeployment, config: Integration) -> Action:
         started_at=body.started_at or body.finished_at,
         finished_at=body.finished_at,
         commit_sha=head,
-        release_version=body.version,
+        release_version=body.release_version or body.version,
         commits=tuple({c.sha: c for c in commits}.values()),
         rolls_back=tuple(_ref(repository, earlier) for earlier in body.rollback_of),
         texts=tuple(body.references),

@@ -93,3 +93,36 @@ async def test_increments_and_incidents_feed_dora(api: httpx.AsyncClient) -> Non
     assert dora["change_failure_rate"]["deployments"] == 2
     assert dora["change_failure_rate"]["failed"] == 2
     assert dora["time_to_restore"]["p50"] == pytest.approx(1800)
+
+
+async def test_an_increment_is_written_and_read_under_one_name_per_field(
+    api: httpx.AsyncClient,
+) -> None:
+    # Written with the names every increment answer uses: release_version and commit_sha
+    # (an answer's `version` is the increment's own, for If-Match).
+    ok(await api.post("/api/teams", json={"slug": "names", "name": "Names"}))
+    body = {
+        "service": "names-api",
+        "team": "names",
+        "environment": "production",
+        "release_version": "2024.6.1",
+        "commit_sha": "abcdef1",
+        "finished_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+    }
+    recorded = await api.post("/api/increments", json=body)
+    assert recorded.status_code == 201, recorded.text
+    # The earlier name of release_version is refused, naming it.
+    again = await api.post("/api/increments", json={**body, "version": "2024.6.1"})
+    assert again.status_code == 400, again.text
+
+    [item] = ok(
+        await api.get(
+            "/api/increments",
+            params={"service": "names-api", "after": str(recorded.json()["position"])},
+        )
+    )["items"]
+    assert {k: item[k] for k in ("release_version", "commit_sha")} == {
+        "release_version": "2024.6.1",
+        "commit_sha": "abcdef1",
+    }
+    assert item["version"] == recorded.json()["version"]

@@ -62,7 +62,7 @@ async def test_feedback_ships_through_a_decision_and_the_lead_time_counts_it(
         "/api/increments",
         json={
             "service": "billing-api",
-            "version": "2024.6.1",
+            "release_version": "2024.6.1",
             "commit_sha": "a1b2c3d4e5f6",
             "environment": "production",
             "status": "success",

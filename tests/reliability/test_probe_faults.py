@@ -183,7 +183,7 @@ async def test_concurrent_identical_creates_answer_the_one_resource(
                 "service": REPOSITORY,
                 "environment": "production",
                 "finished_at": "2024-05-01T10:00:00Z",
-                "version": "2024.5.2",
+                "release_version": "2024.5.2",
                 "external_ref": "deploy-77",
             },
         )
@@ -198,7 +198,7 @@ async def test_concurrent_identical_creates_answer_the_one_resource(
                 "team": "svc",
                 "environment": "production",
                 "finished_at": "2024-05-01T11:00:00Z",
-                "version": "2024.5.3",
+                "release_version": "2024.5.3",
                 "external_ref": "deploy-79",
             },
         )

@@ -29,7 +29,7 @@ async def test_shipped_follows_new_increments_without_a_refresh(
     assert isinstance(screen, ShippedScreen)
     response = await api.post(
         "/api/increments",
-        json={"service": "acme/invoices", "environment": "production", "version": "v9.9.9"},
+        json={"service": "acme/invoices", "environment": "production", "release_version": "v9.9.9"},
     )
     response.raise_for_status()
     table = screen.query_one("#increments")

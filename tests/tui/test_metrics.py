@@ -24,7 +24,7 @@ async def test_the_window_is_chosen_on_screen_and_a_missing_tier_says_why(
             json={
                 "service": "acme/invoices",
                 "environment": "production",
-                "version": f"v1.{day}",
+                "release_version": f"v1.{day}",
                 "finished_at": f"2026-02-{day}T12:00:00+00:00",
             },
         )
