@@ -22,6 +22,8 @@ from tui.screens.backlog import BacklogScreen
 from tui.screens.help import HelpScreen
 from tui.screens.inbox import InboxScreen
 from tui.screens.metrics import MetricsScreen
+from tui.screens.nps import NpsScreen
+from tui.screens.outcomes import OutcomesScreen
 from tui.screens.shipped import ShippedScreen
 from tui.screens.teams import TeamsScreen
 
@@ -84,6 +86,24 @@ class LooplineApp(App[None]):
             section=Section.GO,
         ),
         bind(
+            "n",
+            "switch_mode('nps')",
+            "NPS",
+            "Go to NPS: its trend, the why, and detractors owed a follow-up",
+            show=False,
+            id="app.nps",
+            section=Section.GO,
+        ),
+        bind(
+            "O",
+            "switch_mode('outcomes')",
+            "Outcomes",
+            "Go to the outcomes: each one's scorecard",
+            show=False,
+            id="app.outcomes",
+            section=Section.GO,
+        ),
+        bind(
             "o",
             "switch_mode('teams')",
             "Teams",
@@ -115,10 +135,14 @@ class LooplineApp(App[None]):
         self.clock = clock
         self.live = live
         self.live_screens: list[Screen[None]] = []
+        # The newest change heard: a screen opened later reads at least this far.
+        self.position = 0
         self.add_mode("inbox", self._screen(lambda: InboxScreen(self.client, self.today)))
         self.add_mode("backlog", self._screen(lambda: BacklogScreen(self.client)))
         self.add_mode("shipped", self._screen(lambda: ShippedScreen(self.client)))
         self.add_mode("metrics", self._screen(lambda: MetricsScreen(self.client, clock)))
+        self.add_mode("nps", self._screen(lambda: NpsScreen(self.client, clock)))
+        self.add_mode("outcomes", self._screen(lambda: OutcomesScreen(self.client)))
         self.add_mode("teams", self._screen(lambda: TeamsScreen(self.client)))
 
     def today(self) -> date:
@@ -231,6 +255,7 @@ class LooplineApp(App[None]):
     def on_live_change(self, message: LiveChange) -> None:
         # Every mode's screens (out of sight ones mark themselves stale) and pushed ones
         # such as an item's detail.
+        self.position = max(self.position, message.change.position)
         for screen in dict.fromkeys([*self.live_screens, *self.screen_stack]):
             if screen.is_attached and hasattr(screen, "on_live_change"):
                 screen.post_message(LiveChange(message.change))

@@ -268,6 +268,112 @@ class Dora(Model):
     recovery_time: Recovery = msgspec.field(default_factory=Recovery)
 
 
+class NpsGroup(Model):
+    """NPS of one group (`GET /api/metrics/nps`): -100..100 with its 95 % margin in points."""
+
+    group: dict[str, str | None] = msgspec.field(default_factory=dict)
+    responses: int = 0
+    promoters: int = 0
+    passives: int = 0
+    detractors: int = 0
+    nps: float | None = None
+    margin: float | None = None
+
+
+class Nps(Model):
+    groups: list[NpsGroup] = msgspec.field(default_factory=list)
+
+
+class WhyTag(Model):
+    tag: str
+    detractors: int = 0
+    passives: int = 0
+    promoters: int = 0
+    examples: list[str] = msgspec.field(default_factory=list)
+
+
+class WhyTerm(Model):
+    term: str
+    detractors: int = 0
+    promoters: int = 0
+    z: float = 0.0
+    examples: list[str] = msgspec.field(default_factory=list)
+
+
+class NpsWhy(Model):
+    """The themes behind the score (`GET /api/metrics/nps/why`)."""
+
+    responses: int = 0
+    detractors: int = 0
+    promoters: int = 0
+    tags: list[WhyTag] = msgspec.field(default_factory=list)
+    detractor_terms: list[WhyTerm] = msgspec.field(default_factory=list)
+    promoter_terms: list[WhyTerm] = msgspec.field(default_factory=list)
+
+
+class Detractor(Model):
+    """A detractor still owed a follow-up; `item_key` is the item whose loop closing
+    counts (its own, or a duplicate's original)."""
+
+    key: str
+    item_key: str
+    score: int
+    received_at: datetime
+    waiting: float
+    item_status: str | None = None
+    why: str | None = None
+    team: str | None = None
+    customer_ref: str | None = None
+
+
+class FollowUpQueue(Model):
+    total: int = 0
+    items: list[Detractor] = msgspec.field(default_factory=list)
+
+
+class FollowUpGroup(Model):
+    group: dict[str, str | None] = msgspec.field(default_factory=dict)
+    detractors: int = 0
+    followed_up: int = 0
+    due: int = 0
+    within_48h: int = 0
+    share_within_48h: float | None = None
+    p50: float | None = None
+    p85: float | None = None
+
+
+class FollowUps(Model):
+    groups: list[FollowUpGroup] = msgspec.field(default_factory=list)
+
+
+class TeamRef(Model):
+    slug: str
+
+
+class ShipFigures(Model):
+    count: int = 0
+    p50: float | None = None
+
+
+class Scorecard(Model):
+    """An outcome's scorecard (`GET /api/metrics/outcomes`)."""
+
+    id: UUID
+    statement: str
+    measure: str = ""
+    target: str | None = None
+    status: str = "active"
+    teams: list[TeamRef] = msgspec.field(default_factory=list)
+    items: int = 0
+    demand: int = 0
+    customers: int = 0
+    detractors: int = 0
+    open_items: int = 0
+    nps_responses: int = 0
+    nps: float | None = None
+    time_to_ship: ShipFigures = msgspec.field(default_factory=ShipFigures)
+
+
 class Change(Model):
     """One change on the live stream (`GET /api/events/stream`)."""
 
@@ -561,6 +667,67 @@ class ApiClient:
     ) -> Dora:
         params = {"team": team, "from": _moment(start), "to": _moment(end), "after": after}
         return await self._request("GET", "/api/metrics/dora", Dora, params=params)
+
+    async def nps(
+        self,
+        *,
+        team: str | None = None,
+        group_by: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        after: int | None = None,
+    ) -> Nps:
+        params = {
+            "team": team,
+            "group_by": group_by,
+            "from": _moment(start),
+            "to": _moment(end),
+            "after": after,
+        }
+        return await self._request("GET", "/api/metrics/nps", Nps, params=params)
+
+    async def nps_why(
+        self,
+        *,
+        team: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 5,
+        after: int | None = None,
+    ) -> NpsWhy:
+        params = {
+            "team": team,
+            "from": _moment(start),
+            "to": _moment(end),
+            "limit": limit,
+            "after": after,
+        }
+        return await self._request("GET", "/api/metrics/nps/why", NpsWhy, params=params)
+
+    async def nps_follow_ups(
+        self, *, team: str | None = None, limit: int = 100, after: int | None = None
+    ) -> FollowUpQueue:
+        """Detractors not followed up yet, oldest first (whenever they answered)."""
+        params = {"team": team, "limit": limit, "after": after}
+        path = "/api/metrics/nps/follow-ups"
+        return await self._request("GET", path, FollowUpQueue, params=params)
+
+    async def nps_follow_up_time(
+        self,
+        *,
+        team: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        after: int | None = None,
+    ) -> FollowUps:
+        params = {"team": team, "from": _moment(start), "to": _moment(end), "after": after}
+        path = "/api/metrics/nps/follow-up-time"
+        return await self._request("GET", path, FollowUps, params=params)
+
+    async def scorecards(self, *, after: int | None = None) -> list[Scorecard]:
+        params = {"after": after}
+        path = "/api/metrics/outcomes"
+        return await self._request("GET", path, list[Scorecard], params=params)
 
     # --- live --------------------------------------------------------------------------
 

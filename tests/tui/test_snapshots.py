@@ -37,6 +37,7 @@ from tests.tui.conftest import tap, until
 from tui.app import LooplineApp
 from tui.screens.detail import DetailScreen
 from tui.screens.help import HelpScreen
+from tui.screens.nps import NpsScreen
 from tui.widgets.fit_table import FitTable
 
 SIZES = [(80, 24), (120, 40), (200, 60)]
@@ -155,6 +156,11 @@ def detail_loaded(pilot: Pilot[None]) -> bool:
     return isinstance(screen, DetailScreen) and screen.loaded
 
 
+def nps_loaded(pilot: Pilot[None]) -> bool:
+    screen = pilot.app.screen
+    return isinstance(screen, NpsScreen) and screen.loaded
+
+
 def footer_filled(pilot: Pilot[None]) -> bool:
     """The footer shows the screen's keys, laid out (it fills in after the screen settles;
     a key mounted but not yet placed has an empty region and is not painted)."""
@@ -201,6 +207,8 @@ SCREENS = {
     "shipped": visit("s"),
     "metrics": visit("m"),
     "teams": visit("o"),
+    "nps": visit("n", ready=lambda pilot: nps_loaded(pilot) and tables_filled(pilot)),
+    "outcomes": visit("O"),
 }
 
 

@@ -13,6 +13,7 @@ from domain.services import (
     accept_decision,
     add_member,
     adopt_outcome,
+    close_feedback_loop,
     decline_feedback,
     defer_feedback,
     define_outcome,
@@ -57,6 +58,21 @@ ASKS = [
     ("survey", "onboarding", "The welcome tour skips the integrations step"),
 ]
 
+# The whys of the scored asks of the inbox (by index of ASKS; the rest say nothing).
+WHYS = {
+    0: "Billing keeps surprising me",
+    3: "Support answered within minutes",
+    6: "Fine, but exports are slow",
+    9: "Charged twice and the invoices are confusing",
+}
+
+# The survey ask of each history week: its score (detractors in weeks 1, 2, 4 and 6) and
+# its why. Billing calls the detractors back a day after shipping, but not in week 6,
+# whose deployment failed.
+SURVEY_SCORES = (2, 4, 9, 6, 10, 3, 9, 10)
+DETRACTOR_WHY = "Invoices are confusing and the tax rate is missing"
+PROMOTER_WHY = "Clear invoices and quick support"
+
 # Older asks that went all the way to production, a few a week (drive the metrics).
 SHIPPED_ASKS = [
     ("email", "billing", "Invoice emails land in spam"),
@@ -91,14 +107,18 @@ async def build(store: EventStore) -> None:
     for week in range(8):
         monday = HISTORY + timedelta(weeks=week)
         keys: dict[str, list[str]] = {"billing": [], "onboarding": []}
+        detractors: list[str] = []
         for n, (channel, touchpoint, text) in enumerate(SHIPPED_ASKS):
             received = monday - timedelta(days=2 + week % 3 + n, hours=3 * n)
+            score = SURVEY_SCORES[week] if channel == "survey" else None
             asked = await receive_feedback(
                 store,
                 channel=channel,
                 touchpoint=touchpoint,
                 text=f"{text} (week {week + 1})",
                 customer_ref=f"acct-{3000 + 10 * week + n}",
+                nps=score,
+                nps_reason=None if score is None else PROMOTER_WHY if score > 6 else DETRACTOR_WHY,
                 received_at=received,
             )
             assert asked.key is not None
@@ -108,9 +128,12 @@ async def build(store: EventStore) -> None:
                 asked.key,
                 team=team,
                 tags=[touchpoint],
+                outcome_id=outcome.id if team == "billing" else None,
                 triaged_at=received + timedelta(days=1, hours=n),
             )
             keys[team].append(asked.key)
+            if score is not None and score <= 6:
+                detractors.append(asked.key)
         for slug, shipped in keys.items():
             release += 1
             finished = monday + timedelta(days=3, hours=4 + week % 4 + (slug == "onboarding"))
@@ -146,6 +169,11 @@ async def build(store: EventStore) -> None:
                     resolution="rolled forward",
                     resolved_at=finished + timedelta(hours=3, minutes=30),
                 )
+            elif slug == "billing":
+                for key in detractors:
+                    await close_feedback_loop(
+                        store, key, how="call", closed_at=finished + timedelta(hours=20 + week)
+                    )
 
     # The inbox: the asks, oldest received first (so the newest has the highest key).
     keys_of: list[str] = [""] * len(ASKS)
@@ -160,7 +188,7 @@ async def build(store: EventStore) -> None:
             customer_ref=f"acct-{4200 + n * 7}",
             segment=("smb", "enterprise", "consumer")[n % 3],
             nps=nps,
-            nps_reason="Billing keeps surprising me" if nps is not None else None,
+            nps_reason=WHYS.get(n),
             received_at=T0 - timedelta(days=n, hours=n),
         )
         assert asked.key is not None
@@ -172,7 +200,13 @@ async def build(store: EventStore) -> None:
     # 7: triaged, linked to a proposal; 8: planned under an accepted decision;
     # 9: declined; 10: deferred; 11: a duplicate of the newest ask.
     await triage_feedback(
-        store, keys_of[7], team="billing", tags=["invoices"], impact="medium", triaged_at=later(7)
+        store,
+        keys_of[7],
+        team="billing",
+        tags=["invoices"],
+        impact="medium",
+        outcome_id=outcome.id,
+        triaged_at=later(7),
     )
     await triage_feedback(
         store, keys_of[8], team="onboarding", tags=["trial"], impact="high", triaged_at=later(8)

@@ -33,7 +33,7 @@ from tui.keys import Section, bind
 from tui.messages import LiveChange
 from tui.screens.detail import DetailScreen
 from tui.screens.live import DEBOUNCE
-from tui.screens.prompts import Field, FindPrompt, FormPrompt, PickPrompt
+from tui.screens.prompts import Field, FindPrompt, FormPrompt, PickPrompt, close_loop_form
 from tui.undo import Action, Undone, UndoStack
 from tui.widgets.feedback_table import FeedbackTable
 from tui.widgets.preview import Preview
@@ -686,19 +686,7 @@ class InboxScreen(Screen[None]):
             if answer:
                 self.close_loop(items, answer["how"], answer["note"] or None)
 
-        form = FormPrompt(
-            f"Close the loop on {self.what(items)}: how was the customer told?",
-            [
-                Field(
-                    "how",
-                    "How",
-                    placeholder="email, call, in-app, changelog…",
-                    required="Say how the customer was told (email, call, in-app…).",
-                ),
-                Field("note", "Note (optional)"),
-            ],
-        )
-        self.app.push_screen(form, chosen)
+        self.app.push_screen(close_loop_form(self.what(items)), chosen)
 
     def action_duplicate(self) -> None:
         item = self.table.current()

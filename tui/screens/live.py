@@ -29,7 +29,9 @@ class LiveScreen(Screen[None]):
 
     @property
     def after(self) -> int | None:
-        return self.seen or None
+        # A screen opened after changes it never heard still reads them (the app heard).
+        heard: int = getattr(self.app, "position", 0)
+        return max(self.seen, heard) or None
 
     def live_reload(self) -> None:
         """Load what the screen shows again (a worker; keep the cursor where it is)."""

@@ -108,6 +108,22 @@ class FormPrompt(ModalScreen[dict[str, str] | None]):
         self.dismiss(None)
 
 
+def close_loop_form(what: str) -> FormPrompt:
+    """Closing the loop on `what` (an item's key, "3 items"): how the customer was told."""
+    return FormPrompt(
+        f"Close the loop on {what}: how was the customer told?",
+        [
+            Field(
+                "how",
+                "How",
+                placeholder="email, call, in-app, changelog…",
+                required="Say how the customer was told (email, call, in-app…).",
+            ),
+            Field("note", "Note (optional)"),
+        ],
+    )
+
+
 class PickPrompt(ModalScreen[str | None]):
     """Pick one option (by its id); Escape cancels (None)."""
 
