@@ -563,6 +563,13 @@ class ApiClient:
         body = {"how": how, "note": note}
         return await self._write(f"/api/feedback/{key}/close-loop", body, version)
 
+    async def follow_up(
+        self, key: str, how: str, note: str | None = None, *, version: int | None = None
+    ) -> WriteResult:
+        """Record that the customer was contacted (in any status: a detractor's call back)."""
+        body = {"how": how, "note": note}
+        return await self._write(f"/api/feedback/{key}/follow-up", body, version)
+
     # --- decisions ---------------------------------------------------------------------
 
     async def decisions(

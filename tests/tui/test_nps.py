@@ -60,19 +60,20 @@ async def test_nps_its_why_and_the_follow_up_queue_follow_new_answers(
     assert getattr(queue, "row_count", 0) == 2
 
 
-async def test_from_the_queue_an_item_opens_and_its_loop_closes(
+async def test_from_the_queue_an_item_opens_is_followed_up_or_its_loop_closes(
     session: Session, api: httpx.AsyncClient
 ) -> None:
     screen = await open_nps(session)
-    angry = await answer(api, 1, "Nobody called me back")
-    await session.wait(lambda: angry in screen.waiting)
+    first = await answer(api, 1, "Nobody called me back")
+    second = await answer(api, 4, "Still broken")
+    await session.wait(lambda: {first, second} <= set(screen.waiting))
     screen.query_one("#queue").focus()
-    # Enter opens the item's detail; escape comes back to the queue.
+    # Enter opens the oldest detractor's item; escape comes back to the queue.
     await session.press("enter")
     await session.wait(lambda: isinstance(session.app.screen, DetailScreen))
     detail = session.app.screen
     assert isinstance(detail, DetailScreen)
-    await session.wait(lambda: detail.loaded and detail.key == angry)
+    await session.wait(lambda: detail.loaded and detail.key == first)
     await session.press("escape")
     await session.wait(lambda: session.app.screen is screen)
     # A new item's loop cannot close yet: the server says why, and it keeps waiting.
@@ -80,12 +81,18 @@ async def test_from_the_queue_an_item_opens_and_its_loop_closes(
     await session.prompt("FormPrompt")
     await session.press(*"call", "enter")
     await session.wait(lambda: any("close the loop" in m for m in messages(session.app)))
-    assert angry in screen.waiting
-    # Once declined, closing its loop by a call is the follow-up: it leaves the queue.
-    await api.post(f"/api/feedback/{angry}/decline", json={"reason": "Working as intended"})
+    assert first in screen.waiting
+    # A call back is a follow-up in any status: it leaves the queue.
+    await session.press("f")
+    await session.prompt("FormPrompt")
+    await session.press(*"call", "enter")
+    await session.wait(lambda: first not in screen.waiting)
+    assert (await item(api, first))["status"] == "new"
+    # Once the other is declined, closing its loop by email is its follow-up.
+    await api.post(f"/api/feedback/{second}/decline", json={"reason": "Working as intended"})
     await session.wait(lambda: getattr(screen.current(), "item_status", None) == "declined")
     await session.press("c")
     await session.prompt("FormPrompt")
-    await session.press(*"call", "enter")
-    await session.wait(lambda: angry not in screen.waiting)
-    assert (await item(api, angry))["loop_closed_how"] == "call"
+    await session.press(*"email", "enter")
+    await session.wait(lambda: second not in screen.waiting)
+    assert (await item(api, second))["loop_closed_how"] == "email"

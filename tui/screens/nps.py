@@ -4,7 +4,7 @@ opens or its loop is closed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from rich.text import Text
@@ -25,12 +25,13 @@ from tui.client import (
     NpsGroup,
     NpsWhy,
     Team,
+    WriteResult,
 )
 from tui.formatting import STATUS_STYLE, duration
 from tui.keys import Section, bind
 from tui.screens.detail import DetailScreen
 from tui.screens.live import LiveScreen
-from tui.screens.prompts import close_loop_form
+from tui.screens.prompts import FormPrompt, close_loop_form, follow_up_form
 from tui.widgets.fit_table import FitTable, flat
 from tui.widgets.window import WindowPicker
 
@@ -151,6 +152,14 @@ class NpsScreen(LiveScreen):
             "Open",
             "Open the detractor's item (its detail and history)",
             id="nps.open",
+            section=Section.ACT,
+        ),
+        bind(
+            "f",
+            "follow_up",
+            "Follow up",
+            "Follow up: record that the detractor was contacted (in any status)",
+            id="nps.follow_up",
             section=Section.ACT,
         ),
         bind(
@@ -313,27 +322,48 @@ class NpsScreen(LiveScreen):
         if detractor is not None:
             self.app.push_screen(DetailScreen(self.client, detractor.item_key))
 
+    def action_follow_up(self) -> None:
+        self.contact(follow_up_form, self.client.follow_up, "Followed up on")
+
     def action_close_loop(self) -> None:
+        self.contact(close_loop_form, self.client.close_loop, "Closed the loop on")
+
+    def contact(
+        self,
+        form: Callable[[str], FormPrompt],
+        write: Callable[[str, str, str | None], Awaitable[WriteResult]],
+        said: str,
+    ) -> None:
+        """Ask how the highlighted detractor was contacted, then record it with `write`
+        (the item whose follow-up counts: a duplicate's original)."""
         detractor = self.current()
         if detractor is None:
             return
-        item = detractor.item_key
+        key = detractor.item_key
 
         def chosen(answer: dict[str, str] | None) -> None:
             if answer:
-                self.close_loop(item, answer["how"], answer["note"] or None)
+                how, note = answer["how"], answer["note"] or None
+                self.record(write, key, how, note, f"{said} {key} ({how})")
 
-        self.app.push_screen(close_loop_form(item), chosen)
+        self.app.push_screen(form(key), chosen)
 
     @work(group="write")
-    async def close_loop(self, key: str, how: str, note: str | None) -> None:
+    async def record(
+        self,
+        write: Callable[[str, str, str | None], Awaitable[WriteResult]],
+        key: str,
+        how: str,
+        note: str | None,
+        said: str,
+    ) -> None:
         try:
-            written = await self.client.close_loop(key, how, note)
+            written = await write(key, how, note)
         except ApiError as error:
             self.notify(f"{key}: {error.detail}", title=error.title, severity="error")
             return
         self.seen = max(self.seen, written.position or 0)
-        self.notify(f"Closed the loop on {key} ({how})", timeout=3)
+        self.notify(said, timeout=3)
         self.load()
 
     def action_refresh(self) -> None:

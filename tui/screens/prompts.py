@@ -110,14 +110,23 @@ class FormPrompt(ModalScreen[dict[str, str] | None]):
 
 def close_loop_form(what: str) -> FormPrompt:
     """Closing the loop on `what` (an item's key, "3 items"): how the customer was told."""
+    return _how_form(f"Close the loop on {what}: how was the customer told?", "told")
+
+
+def follow_up_form(what: str) -> FormPrompt:
+    """Following up on `what` (a detractor's call back): how the customer was contacted."""
+    return _how_form(f"Follow up on {what}: how was the customer contacted?", "contacted")
+
+
+def _how_form(title: str, done: str) -> FormPrompt:
     return FormPrompt(
-        f"Close the loop on {what}: how was the customer told?",
+        title,
         [
             Field(
                 "how",
                 "How",
                 placeholder="email, call, in-app, changelog…",
-                required="Say how the customer was told (email, call, in-app…).",
+                required=f"Say how the customer was {done} (email, call, in-app…).",
             ),
             Field("note", "Note (optional)"),
         ],
