@@ -145,7 +145,13 @@ async def test_propose_a_decision_from_selected_items_leaves_it_proposed(
         response.raise_for_status()
     await session.press("slash")
     session.app.screen.query_one("#status").value = "triaged"  # type: ignore[attr-defined]
-    await session.wait(lambda: session.table.row_count == 2)
+    # Its filter's reload done (a page landing after the selection would clear it).
+    await session.wait(
+        lambda: (
+            session.table.row_count == 2
+            and not any(w.is_running and w.group == "page" for w in session.app.workers)
+        )
+    )
     await session.press("escape", "space", "j", "space", "p")
     await session.prompt("FormPrompt")
     # No title: the dialog says so and stays.
