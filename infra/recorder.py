@@ -176,6 +176,16 @@ class AsyncpgRecorder:
             for row in rows
         ]
 
+    async def select_rows(
+        self, conn: Connection, after: int, limit: int, *, stop: int, topics: Sequence[str]
+    ) -> list[asyncpg.Record]:
+        """What `select_notifications` selects, as the rows themselves (notification_id,
+        originator_id, originator_version, topic, state): projections decode them directly."""
+        rows: list[asyncpg.Record] = await conn.fetch(
+            _SELECT_NOTIFICATIONS, after, stop, list(topics), limit
+        )
+        return rows
+
     async def max_notification_id(self) -> int:
         """The head position (0 when the store is empty)."""
         async with self.pool.acquire() as conn:

@@ -3,15 +3,17 @@
 Encoding is msgspec's own (UUIDs, datetimes, dates and Decimals as strings, tuples as
 arrays, Structs as objects). Decoding is typed: `EventMapper` decodes each stored event
 straight into the field types its event class declares, in C, instead of walking the JSON
-in Python. Older event versions are decoded loosely, upcast by eventsourcing's
-`class_version`/`upcast_vN_vN+1` mechanism, then converted to the declared types.
+in Python: into a dict (a TypedDict per event class) that becomes the event's `__dict__`
+as it is, so nothing is copied field by field. Older event versions are decoded loosely,
+upcast by eventsourcing's `class_version`/`upcast_vN_vN+1` mechanism, then converted to the
+declared types.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 from uuid import UUID
 
 import msgspec
@@ -44,7 +46,7 @@ class MsgspecTranscoder(Transcoder):
 
 
 class _Schema:
-    """The msgspec type mirroring one event class's fields, and its decoder."""
+    """The TypedDict mirroring one event class's fields, and its decoder."""
 
     def __init__(self, cls: type[Any]) -> None:
         hints = typing.get_type_hints(cls)
@@ -53,11 +55,12 @@ class _Schema:
             for f in dataclasses.fields(cls)
             if f.name not in _MAPPED and not f.name.startswith("_")
         ]
-        spec: list[Any] = [(name, hints.get(name, Any)) for name in self.fields]
-        if "class_version" not in self.fields:
-            spec.append(("class_version", int, 1))
-        self.struct = msgspec.defstruct(f"{cls.__qualname__}State", spec, kw_only=True)
-        self.decoder = msgspec.json.Decoder(self.struct)
+        spec: dict[str, Any] = {name: hints.get(name, Any) for name in self.fields}
+        if "class_version" not in spec:
+            spec["class_version"] = NotRequired[int]
+        # Unknown keys are skipped and every field is required, as in the event class.
+        self.typed: Any = TypedDict(f"{cls.__qualname__}State", spec)  # type: ignore[misc]
+        self.decoder = msgspec.json.Decoder(self.typed)
         self.class_version: int = getattr(cls, "class_version", 1)
 
 
@@ -78,23 +81,32 @@ class EventMapper(Mapper[UUID]):
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         if self.cipher or self.compressor:
             return super().to_domain_event(stored_event)
-        cls, schema = self._schema(stored_event.topic)
-        state = stored_event.state
+        return self.decode(
+            stored_event.topic,
+            stored_event.originator_id,
+            stored_event.originator_version,
+            stored_event.state,
+        )
+
+    def decode(self, topic: str, originator_id: Any, originator_version: int, state: bytes) -> Any:
+        """The domain event stored as these columns (what `to_domain_event` does, without a
+        StoredEvent to build first: projections decode straight from the rows they read)."""
+        if self.cipher or self.compressor:
+            return super().to_domain_event(
+                StoredEvent(originator_id, originator_version, topic, state)
+            )
+        cls, schema = self._schema(topic)
         try:
-            decoded: Any = schema.decoder.decode(state)
-            if decoded.class_version == schema.class_version:
-                values = {name: getattr(decoded, name) for name in schema.fields}
-            else:
+            values: dict[str, Any] = schema.decoder.decode(state)
+            if values.pop("class_version", 1) != schema.class_version:
                 values = self._upcast(cls, schema, state)
         except msgspec.ValidationError:
             # An older version whose fields differ: upcast the loose state first.
             values = self._upcast(cls, schema, state)
         values["originator_id"] = (
-            stored_event.originator_id
-            if isinstance(stored_event.originator_id, UUID)
-            else UUID(str(stored_event.originator_id))
+            originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
         )
-        values["originator_version"] = stored_event.originator_version
+        values["originator_version"] = originator_version
         event = object.__new__(cls)
         object.__setattr__(event, "__dict__", values)
         return event
@@ -105,5 +117,6 @@ class EventMapper(Mapper[UUID]):
         while version < schema.class_version:
             getattr(cls, f"upcast_v{version}_v{version + 1}")(loose)
             version += 1
-        typed = msgspec.convert(loose, schema.struct, strict=False)
-        return {name: getattr(typed, name) for name in schema.fields}
+        typed: dict[str, Any] = msgspec.convert(loose, schema.typed, strict=False)
+        typed.pop("class_version", None)
+        return typed

@@ -39,10 +39,13 @@ class Projection(ABC):
         """DDL creating this projection's tables (unqualified names)."""
 
     def index_sql(self) -> str:
-        """DDL for the secondary indexes queries need but `apply` does not.
+        """DDL for what queries need but `apply` does not: secondary indexes, and columns
+        generated from a row's other columns (a search vector).
 
-        The runner creates them when a build has caught up, just before it switches to
-        it: filling tables without them makes rebuilds several times faster.
+        The runner runs it once when a build has caught up, just before it switches to
+        it: filling tables without them makes rebuilds several times faster, and a
+        generated column added then is computed once per row, not at every write of it.
+        `apply` must not read what this adds.
         """
         return ""
 

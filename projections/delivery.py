@@ -18,6 +18,7 @@ from domain.incident import Incident
 from domain.increment import PRODUCTION_ENVIRONMENTS, Increment
 from infra.database import Connection
 from projections.base import Positioned, Projection, events_of
+from projections.rows import MERGE_FROM, Rows
 
 SCHEMA = """
 CREATE TABLE increments (
@@ -227,21 +228,38 @@ SELECT service, day FROM counted
 """
 """Re-tie the incidents $1; answers the days of the deployments whose mark moved."""
 
-_FIRST_DEPLOYMENT = """
+# Each (service, commit) of the given increments (all of one batch) that a successful
+# production deployment carries, with its earliest such deployment (by finish, then id:
+# the same one whatever the batches were); kept when earlier than the one recorded.
+_FIRSTS = """
 INSERT INTO commit_deployments AS d (service, sha, authored_at, deployed_at, increment_id)
-SELECT DISTINCT ON (c.sha) i.service, c.sha, c.authored_at, i.finished_at, i.id
+SELECT DISTINCT ON (i.service, c.sha) i.service, c.sha, c.authored_at, i.finished_at, i.id
 FROM increment_commits c JOIN increments i ON i.id = c.increment_id
-WHERE c.sha = ANY($1::text[]) AND i.service = $2
-  AND i.production AND i.status = 'succeeded'
-ORDER BY c.sha, i.finished_at, i.id
+WHERE c.increment_id = ANY($1::uuid[]) AND i.production AND i.status = 'succeeded'
+ORDER BY i.service, c.sha, i.finished_at, i.id
 ON CONFLICT (service, sha) DO UPDATE
 SET deployed_at = EXCLUDED.deployed_at, increment_id = EXCLUDED.increment_id,
     authored_at = EXCLUDED.authored_at
-WHERE EXCLUDED.deployed_at < d.deployed_at
+WHERE (EXCLUDED.deployed_at, EXCLUDED.increment_id) < (d.deployed_at, d.increment_id)
 """
 
+# The increments that stopped counting (failed, rolled back) lose their commits' first
+# deployments, which fall to the next successful production deployment carrying each.
+_REDEPLOYED = """
+WITH lost AS (
+    DELETE FROM commit_deployments WHERE increment_id = ANY($1::uuid[])
+    RETURNING service, sha
+)
+INSERT INTO commit_deployments (service, sha, authored_at, deployed_at, increment_id)
+SELECT DISTINCT ON (l.service, l.sha) l.service, l.sha, c.authored_at, i.finished_at, i.id
+FROM lost l
+JOIN increment_commits c ON c.sha = l.sha
+JOIN increments i ON i.id = c.increment_id AND i.service = l.service
+WHERE i.production AND i.status = 'succeeded'
+ORDER BY l.service, l.sha, i.finished_at, i.id
+"""
 
-_INCREMENT_COLUMNS = [
+INCREMENT_COLUMNS = (
     "id",
     "service",
     "environment",
@@ -251,17 +269,36 @@ _INCREMENT_COLUMNS = [
     "started_at",
     "finished_at",
     "status",
+    "reason",
+    "rolled_back_by",
+    "rolled_back_at",
     "commits",
     "feedback_refs",
     "decision_refs",
     "external_ref",
     "version",
     "position",
-]
+)
+
+INCIDENT_COLUMNS = (
+    "id",
+    "service",
+    "title",
+    "opened_at",
+    "resolved_at",
+    "caused_by_sha",
+    "caused_by_increment_id",
+    "status",
+    "resolution",
+    "external_ref",
+    "version",
+    "position",
+)
 
 
 class Delivery(Projection):
-    """Deployments, commits and incidents."""
+    """Deployments, commits and incidents, written set by set: each batch's rows with one
+    COPY or merge per table, and the commits' first deployments with one statement."""
 
     name = "delivery"
     version = 6
@@ -286,145 +323,99 @@ class Delivery(Projection):
         return INDEXES
 
     async def apply(self, conn: Connection, events: Sequence[Positioned]) -> None:
-        increments: list[tuple[Any, ...]] = []
+        increments = Rows("increments", "id", INCREMENT_COLUMNS)
+        incidents = Rows("incidents", "id", INCIDENT_COLUMNS)
+        kinds = [(position, type(e).__qualname__, e) for position, e in events]
+        await increments.load(
+            conn, (e.originator_id for _, kind, e in kinds if kind.startswith("Increment."))
+        )
+        await incidents.load(
+            conn, (e.originator_id for _, kind, e in kinds if kind.startswith("Incident."))
+        )
         commits: list[tuple[Any, ...]] = []
-        firsts: list[tuple[Any, ...]] = []
+        recorded: list[Any] = []
+        stopped: list[Any] = []
         ties = _Touched()
-        for position, e in events:
-            kind = type(e).__qualname__
+        for position, kind, e in kinds:
+            oid = e.originator_id
             if kind == "Increment.Recorded":
                 production = e.environment.lower() in self.production
                 if production:
                     ties.deployed(e)
-                status = "succeeded" if e.succeeded else "failed"
-                increments.append(
-                    (
-                        e.originator_id,
-                        e.service,
-                        e.environment,
-                        production,
-                        e.release_version,
-                        e.commit_sha,
-                        e.started_at,
-                        e.finished_at,
-                        status,
-                        len(e.commits),
-                        list(e.feedback_refs),
-                        list(e.decision_refs),
-                        e.external_ref,
-                        e.originator_version,
-                        position,
-                    )
+                increments.add(
+                    {
+                        "id": oid,
+                        "service": e.service,
+                        "environment": e.environment,
+                        "production": production,
+                        "release_version": e.release_version,
+                        "commit_sha": e.commit_sha,
+                        "started_at": e.started_at,
+                        "finished_at": e.finished_at,
+                        "status": "succeeded" if e.succeeded else "failed",
+                        "commits": len(e.commits),
+                        "feedback_refs": list(e.feedback_refs),
+                        "decision_refs": list(e.decision_refs),
+                        "external_ref": e.external_ref,
+                    }
                 )
-                commits.extend(
-                    (e.originator_id, c.sha, c.authored_at, c.message) for c in e.commits
+                commits.extend((oid, c.sha, c.authored_at, c.message) for c in e.commits)
+                recorded.append(oid)
+            elif kind.startswith("Increment."):
+                by = kind == "Increment.RolledBackBy"
+                increments.change(
+                    oid,
+                    status="failed" if kind == "Increment.MarkedFailed" else "rolled_back",
+                    reason=f"rolled back by increment {e.rollback_id}" if by else e.reason,
+                    rolled_back_by=e.rollback_id if by else None,
+                    rolled_back_at=e.rolled_back_at if by else None,
                 )
-                if production and e.succeeded and e.commits:
-                    firsts.extend(
-                        (e.service, c.sha, c.authored_at, e.finished_at, e.originator_id)
-                        for c in e.commits
-                    )
-                continue
-            await self._flush(conn, increments, commits, firsts)
-            await self._change(conn, kind, position, e)
+                stopped.append(oid)
+                ties.changed.append(oid)
+            elif kind == "Incident.Opened":
+                incidents.add(
+                    {
+                        "id": oid,
+                        "service": e.service,
+                        "title": e.title,
+                        "opened_at": e.opened_at,
+                        "caused_by_sha": e.caused_by_sha,
+                        "caused_by_increment_id": e.caused_by_increment_id,
+                        "status": "open",
+                        "external_ref": e.external_ref,
+                    }
+                )
+            elif kind == "Incident.CauseAttributed":
+                incidents.change(
+                    oid,
+                    caused_by_sha=e.caused_by_sha,
+                    caused_by_increment_id=e.caused_by_increment_id,
+                )
+            elif kind == "Incident.Resolved":
+                incidents.change(
+                    oid, status="resolved", resolved_at=e.resolved_at, resolution=e.resolution
+                )
             if kind.startswith("Incident."):
-                ties.incidents.append(e.originator_id)
-            else:
-                ties.changed.append(e.originator_id)
-        await self._flush(conn, increments, commits, firsts)
-        if ties and await conn.fetchval("SELECT ready FROM delivery_ties"):
-            await ties.retie(conn)
-
-    @staticmethod
-    async def _flush(
-        conn: Connection,
-        increments: list[tuple[Any, ...]],
-        commits: list[tuple[Any, ...]],
-        firsts: list[tuple[Any, ...]],
-    ) -> None:
-        # New rows, one COPY per table (an increment and its commits are recorded once).
-        if increments:
-            await conn.copy_records_to_table(
-                "increments", records=increments, columns=_INCREMENT_COLUMNS
-            )
-        if commits:
+                ties.incidents.append(oid)
+            rows = increments if kind.startswith("Increment.") else incidents
+            rows.change(oid, version=e.originator_version, position=position)
+        await increments.flush(conn)
+        await incidents.flush(conn)
+        # An increment and its commits are recorded once.
+        if len(commits) >= MERGE_FROM:
             await conn.copy_records_to_table(
                 "increment_commits",
                 records=commits,
                 columns=["increment_id", "sha", "authored_at", "message"],
             )
-        if firsts:
-            await conn.executemany(
-                "INSERT INTO commit_deployments AS d VALUES ($1, $2, $3, $4, $5) "
-                "ON CONFLICT (service, sha) DO UPDATE SET deployed_at = EXCLUDED.deployed_at, "
-                "increment_id = EXCLUDED.increment_id, authored_at = EXCLUDED.authored_at "
-                "WHERE EXCLUDED.deployed_at < d.deployed_at",
-                firsts,
-            )
-        increments.clear()
-        commits.clear()
-        firsts.clear()
-
-    async def _change(self, conn: Connection, kind: str, position: int, e: Any) -> None:
-        oid = e.originator_id
-        if kind in ("Increment.MarkedFailed", "Increment.RolledBack", "Increment.RolledBackBy"):
-            status = "failed" if kind == "Increment.MarkedFailed" else "rolled_back"
-            by = kind == "Increment.RolledBackBy"
-            service = await conn.fetchval(
-                "UPDATE increments SET status = $2, reason = $3, version = $4, position = $5, "
-                "rolled_back_by = $6, rolled_back_at = $7 WHERE id = $1 RETURNING service",
-                oid,
-                status,
-                f"rolled back by increment {e.rollback_id}" if by else e.reason,
-                e.originator_version,
-                position,
-                e.rollback_id if by else None,
-                e.rolled_back_at if by else None,
-            )
-            # Its commits' first successful deployment may now be a later one.
-            shas = [
-                r[0]
-                for r in await conn.fetch(
-                    "DELETE FROM commit_deployments WHERE increment_id = $1 RETURNING sha", oid
-                )
-            ]
-            if shas:
-                await conn.execute(_FIRST_DEPLOYMENT, shas, service)
-        elif kind == "Incident.Opened":
-            await conn.execute(
-                "INSERT INTO incidents (id, service, title, opened_at, caused_by_sha, "
-                "caused_by_increment_id, status, external_ref, version, position) "
-                "VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $9)",
-                oid,
-                e.service,
-                e.title,
-                e.opened_at,
-                e.caused_by_sha,
-                e.caused_by_increment_id,
-                e.external_ref,
-                e.originator_version,
-                position,
-            )
-        elif kind == "Incident.CauseAttributed":
-            await conn.execute(
-                "UPDATE incidents SET caused_by_sha = $2, caused_by_increment_id = $3, "
-                "version = $4, position = $5 WHERE id = $1",
-                oid,
-                e.caused_by_sha,
-                e.caused_by_increment_id,
-                e.originator_version,
-                position,
-            )
-        elif kind == "Incident.Resolved":
-            await conn.execute(
-                "UPDATE incidents SET status = 'resolved', resolved_at = $2, resolution = $3, "
-                "version = $4, position = $5 WHERE id = $1",
-                oid,
-                e.resolved_at,
-                e.resolution,
-                e.originator_version,
-                position,
-            )
+        elif commits:
+            await conn.executemany("INSERT INTO increment_commits VALUES ($1, $2, $3, $4)", commits)
+        if recorded:
+            await conn.execute(_FIRSTS, recorded)
+        if stopped:
+            await conn.execute(_REDEPLOYED, stopped)
+        if ties and await conn.fetchval("SELECT ready FROM delivery_ties"):
+            await ties.retie(conn)
 
 
 class _Touched:

@@ -88,18 +88,20 @@ CREATE TABLE feedback_items (
     followed_up_at timestamptz,
     version integer NOT NULL,
     position bigint NOT NULL,
-    updated_at timestamptz NOT NULL,
-    search tsvector GENERATED ALWAYS AS (
-        setweight(to_tsvector('english', coalesce(key, '')), 'A')
-        || setweight(to_tsvector('english', text), 'B')
-        || setweight(to_tsvector('english', coalesce(nps_reason, '')), 'C')
-        || setweight(to_tsvector('simple', coalesce(customer_ref, '')), 'D')
-    ) STORED
+    updated_at timestamptz NOT NULL
 );
 """
 
 
 INDEXES_SQL = """
+-- The full-text search vector, computed once per row when a build has caught up (a table
+-- rewrite) rather than at every write of a row while it does; generated from then on.
+ALTER TABLE feedback_items ADD COLUMN IF NOT EXISTS search tsvector GENERATED ALWAYS AS (
+    setweight(to_tsvector('english', coalesce(key, '')), 'A')
+    || setweight(to_tsvector('english', text), 'B')
+    || setweight(to_tsvector('english', coalesce(nps_reason, '')), 'C')
+    || setweight(to_tsvector('simple', coalesce(customer_ref, '')), 'D')
+) STORED;
 CREATE UNIQUE INDEX ON feedback_items (key);
 CREATE INDEX ON feedback_items (status, received_at DESC);
 CREATE INDEX ON feedback_items (team_id, status);

@@ -1,13 +1,19 @@
 """Batch-local row cache: load the rows a batch touches in one query, change them in
 memory while applying the batch's events, write each changed row back once: rows the
-table did not have with COPY, the others with one upsert each."""
+table did not have with COPY, the others with one merge (many: COPY into a staging table,
+then one INSERT … ON CONFLICT from it; a few: one upsert each)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from infra.database import Connection
+
+#: From this many rows on, a flush copies new ones in and merges known ones through a
+#: staging table; fewer are upserted one by one.
+MERGE_FROM = 32
 
 
 class Rows:
@@ -30,6 +36,18 @@ class Rows:
             f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
         )
         self._select = f"SELECT {cols} FROM {table} WHERE {key} = ANY($1)"
+        self._values = itemgetter(*self.columns)
+        # Temporary, so invisible to other sessions; emptied by the merge that reads it.
+        self._stage = f"_stage_{table}"
+        self._create_stage = (
+            f"CREATE TEMP TABLE IF NOT EXISTS {self._stage} ON COMMIT DELETE ROWS AS "
+            f"SELECT {cols} FROM {table} WITH NO DATA"
+        )
+        self._merge = (
+            f"WITH staged AS (DELETE FROM {self._stage} RETURNING *) "
+            f"INSERT INTO {table} ({cols}) SELECT {cols} FROM staged "
+            f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
+        )
 
     async def load(self, conn: Connection, keys: Iterable[Any]) -> None:
         wanted = [k for k in set(keys) if k not in self._loaded and k is not None]
@@ -68,20 +86,32 @@ class Rows:
 
     async def flush(self, conn: Connection) -> None:
         """Write the changed rows: new ones with one COPY (catching up over a long history,
-        most rows are), the rest with one upsert each."""
+        most rows are), known ones with one merge from a staging table; a few rows (a live
+        batch) with one upsert each."""
         if not self._changed:
             return
         fresh = [k for k in self._changed if k in self._new]
         known = [k for k in self._changed if k not in self._new]
+        if len(fresh) < MERGE_FROM:
+            # A few (a live batch): one prepared upsert each costs less than a COPY.
+            known += fresh
+            fresh = []
         if fresh:
             await conn.copy_records_to_table(
                 self.table, records=self._records(fresh), columns=list(self.columns)
             )
-        if known:
+        if len(known) >= MERGE_FROM:
+            await conn.execute(self._create_stage)
+            await conn.copy_records_to_table(
+                self._stage, records=self._records(known), columns=list(self.columns)
+            )
+            await conn.execute(self._merge)
+        elif known:
             await conn.executemany(self._upsert, self._records(known))
         self._absent.difference_update(fresh)
         self._new.clear()
         self._changed.clear()
 
     def _records(self, keys: Iterable[Any]) -> list[tuple[Any, ...]]:
-        return [tuple(self._rows[k].get(c) for c in self.columns) for k in keys]
+        values, rows = self._values, self._rows
+        return [values(rows[k]) for k in keys]

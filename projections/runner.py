@@ -4,6 +4,11 @@ Exactly once: each batch's read-model writes and the new tracking position
 commit in one transaction, so a crash anywhere neither loses nor repeats an
 event. One worker per projection: a session advisory lock on the worker's own
 connection is the lease; when the connection dies, the lease goes with it.
+
+Projections that catch up together share one read of the events: a feed reads
+the union of their topics once, decodes each event once, and hands each
+projection its own batches, which it applies on its own connection while the
+feed reads ahead (see `_Lane`, `_feed`).
 """
 
 from __future__ import annotations
@@ -13,16 +18,18 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 from eventsourcing.persistence import Mapper, Notification
+from eventsourcing.utils import get_topic
 
 from infra.counters import PROJECTION_BATCHES, PROJECTION_EVENTS
 from infra.database import DATABASE_ERRORS, TRANSIENT_ERRORS, Connection
 from infra.recorder import CHANNEL, READ_MODELS_CHANNEL, AsyncpgRecorder
+from infra.transcoder import EventMapper
 from infra.waiting import wait_until_set
 from projections.base import Positioned, Projection
 
@@ -30,6 +37,8 @@ logger = logging.getLogger(__name__)
 
 LEASE_NAMESPACE = 0x100B_11E1
 _HEAD = "SELECT coalesce(max(notification_id), 0) FROM stored_events"
+_INDEXED = "indexed"
+"""The comment on a build's schema once `index_sql` ran in it."""
 _FORGET_POSITION = "DELETE FROM notification_tracking WHERE application_name = $1"
 
 
@@ -65,6 +74,38 @@ def lease_key(name: str) -> int:
 
 Progress = Callable[[int, int], None]
 """Called with (position reached, head) after each batch."""
+
+
+@dataclass(eq=False)
+class _Lane:
+    """One projection catching up: its leased connection, the schema it writes to, how far
+    it has applied, and (when a feed reads ahead for it) the batches waiting for it."""
+
+    projection: Projection
+    conn: Connection
+    schema: str
+    position: int
+    topics: frozenset[str]
+    building: bool
+    delivered: int
+    """The position of the last batch handed to it (it may still be applying it)."""
+    read: int = 0
+    """How far the feed has read for it."""
+    waiting: list[Positioned] = field(default_factory=list)
+    """Its events read but not yet handed to it."""
+    queue: asyncio.Queue[tuple[list[Positioned], int] | None] = field(
+        default_factory=lambda: asyncio.Queue(maxsize=2)
+    )
+
+    done: int = 0
+
+    @property
+    def reached(self) -> int:
+        """How far it is done: its position, or what the feed had read past it when
+        nothing it was handed or will be handed before that was still to apply."""
+        idle = not self.waiting and self.delivered <= self.position
+        self.done = max(self.done, self.position, self.read if idle else 0)
+        return self.done
 
 
 class ProjectionRunner:
@@ -175,39 +216,68 @@ class ProjectionRunner:
     ) -> None:
         """Bring projections up to the current head once (tests, CLI, rebuild), then return.
 
-        The projections catch up side by side: each on its own connection and lease.
+        Each projection on its own connection and lease; those behind share one read of
+        the events (one feed, read ahead on a connection of its own while they apply).
+        `progress` gets the position all of them reached.
         """
-        try:
-            async with asyncio.TaskGroup() as group:
-                for name in names or list(self.projections):
-                    group.create_task(self._catch_up_one(name, progress, wait_for_lease))
-        except BaseExceptionGroup as failed:
-            # Callers expect the error itself (a lease time-out, a failed projection).
-            raise failed.exceptions[0]  # noqa: B904
+        selected = [self.projections[n] for n in names or list(self.projections)]
+        async with contextlib.AsyncExitStack() as stack:
+            conns = []
+            for _ in selected:
+                conn = await self._connect()
+                stack.push_async_callback(conn.close)
+                conns.append(conn)
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for conn, p in zip(conns, selected, strict=True):
+                        group.create_task(self._wait_for_lease(conn, p.name, wait_for_lease))
+            except BaseExceptionGroup as failed:
+                raise failed.exceptions[0]  # noqa: B904
+            lanes = [await self._lane(conn, p) for conn, p in zip(conns, selected, strict=True)]
+            head = await self._head(conns[0])
+            behind = [lane for lane in lanes if lane.position < head]
+            if behind:
+                reader = await self._connect()
+                stack.push_async_callback(reader.close)
+                await self._apply_until_head(reader, behind, head, progress)
+            await asyncio.gather(*(self._switch_if_built(lane) for lane in lanes))
 
-    async def _catch_up_one(
-        self, name: str, progress: Progress | None, wait_for_lease: float
-    ) -> None:
-        projection = self.projections[name]
-        conn = await self._connect()
-        try:
-            deadline = time.monotonic() + wait_for_lease
-            while not await self._try_lease(conn, name):
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"another worker holds projection {name}")
-                await asyncio.sleep(0.1)
-            await self._step(conn, projection, progress=progress)
-        finally:
-            await conn.close()
+    async def _wait_for_lease(self, conn: Connection, name: str, within: float) -> None:
+        deadline = time.monotonic() + within
+        while not await self._try_lease(conn, name):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"another worker holds projection {name}")
+            await asyncio.sleep(0.1)
+
+    @staticmethod
+    async def _head(conn: Connection) -> int:
+        return int(await conn.fetchval(_HEAD))
 
     # -- one step: build or follow, then switch when a build caught up --------
 
     async def _step(
         self, conn: Connection, projection: Projection, *, progress: Progress | None = None
     ) -> None:
+        lane = await self._lane(conn, projection)
+        head = await self._head(conn)
+        if lane.position < head:
+            await self._apply_until_head(conn, [lane], head, progress)
+        await self._switch_if_built(lane)
+
+    async def _lane(self, conn: Connection, projection: Projection) -> _Lane:
         schema = await self._target_schema(conn, projection)
-        await self._apply_until_head(conn, projection, schema, progress)
-        await self._switch_if_built(conn, projection, schema)
+        position = await self.recorder.position(schema, conn=conn)
+        building = await self._building(conn, projection, schema)
+        return _Lane(
+            projection, conn, schema, position, frozenset(projection.topics), building, position
+        )
+
+    @staticmethod
+    async def _building(conn: Connection, projection: Projection, schema: str) -> bool:
+        found = await conn.fetchval(
+            "SELECT building_schema FROM projection_registry WHERE name = $1", projection.name
+        )
+        return bool(found == schema)
 
     async def _target_schema(self, conn: Connection, projection: Projection) -> str:
         """The schema this projection writes to now, creating a new build when needed."""
@@ -259,42 +329,138 @@ class ProjectionRunner:
 
     async def _apply_until_head(
         self,
-        conn: Connection,
-        projection: Projection,
-        schema: str,
+        reader: Connection,
+        lanes: list[_Lane],
+        head: int,
         progress: Progress | None,
     ) -> None:
-        position = await self.recorder.position(schema, conn=conn)
-        head = int(
-            await conn.fetchval("SELECT coalesce(max(notification_id), 0) FROM stored_events")
-        )
-        topics = projection.topics
-        while position < head and not self._stopping.is_set():
-            batch = await self.recorder.select_notifications(
-                position, self.batch_size, stop=head, topics=topics, conn=conn
-            )
-            # Up to `head` every id is settled (inserts are serialised), so a short
-            # batch means nothing relevant remains before head: jump there.
-            reached = batch[-1].id if len(batch) == self.batch_size else head
-            await self._apply_batch(conn, projection, schema, batch, reached)
-            position = reached
-            if progress is not None:
-                progress(position, head)
+        """Apply every lane's events up to `head`. With `reader` a connection no lane
+        uses, the feed reads ahead while the lanes apply (each on its own connection);
+        otherwise it waits for each batch to be applied before reading the next."""
+        ahead = all(lane.conn is not reader for lane in lanes)
 
-    async def _apply_batch(
-        self,
-        conn: Connection,
-        projection: Projection,
-        schema: str,
-        batch: list[Notification],
-        reached: int,
-    ) -> None:
+        def reached() -> None:
+            if progress is not None:
+                progress(min(lane.reached for lane in lanes), head)
+
+        if not ahead:
+
+            async def apply_now(lane: _Lane, events: list[Positioned], upto: int) -> None:
+                await self._apply_batch(lane, events, upto)
+                reached()
+
+            await self._feed(reader, lanes, head, apply_now, reached)
+            return
+
+        async def drain(lane: _Lane) -> None:
+            while (item := await lane.queue.get()) is not None:
+                await self._apply_batch(lane, *item)
+                reached()
+
+        async def hand_over(lane: _Lane, events: list[Positioned], upto: int) -> None:
+            await lane.queue.put((events, upto))
+
+        async def feed() -> None:
+            await self._feed(reader, lanes, head, hand_over, reached)
+            for lane in lanes:
+                await lane.queue.put(None)
+
         try:
-            events = self._decode(projection, batch)
+            async with asyncio.TaskGroup() as group:
+                group.create_task(feed())
+                for lane in lanes:
+                    group.create_task(drain(lane))
+        except BaseExceptionGroup as failed:
+            # Callers expect the error itself (a failed projection, a lost connection).
+            raise failed.exceptions[0]  # noqa: B904
+
+    async def _feed(
+        self,
+        reader: Connection,
+        lanes: list[_Lane],
+        head: int,
+        deliver: Callable[[_Lane, list[Positioned], int], Awaitable[None]],
+        read: Callable[[], None],
+    ) -> None:
+        """Read the events the lanes need from the lowest lane's position up to `head`,
+        once, decoding each once, and deliver each lane its batches: at most `batch_size`
+        events and the position they bring it to (its last event's, or the position read
+        up to when it has nothing more before it); `read` is called after each read."""
+        readers: dict[str, list[_Lane]] = {}
+        for lane in lanes:
+            for topic in lane.topics:
+                readers.setdefault(topic, []).append(lane)
+        topics = sorted(readers)
+        position = min(lane.position for lane in lanes)
+        decode = self._decoder()
+        while position < head and not self._stopping.is_set():
+            rows = await self.recorder.select_rows(
+                reader, position, self.batch_size, stop=head, topics=topics
+            )
+            for row in rows:
+                notification_id = row[0]
+                event = None
+                for lane in readers[row[3]]:
+                    if notification_id <= lane.position:
+                        continue
+                    if event is None:
+                        event = decode(row)
+                    batch = lane.waiting
+                    batch.append((notification_id, event))
+                    if len(batch) >= self.batch_size:
+                        lane.waiting = []
+                        lane.delivered = notification_id
+                        await deliver(lane, batch, notification_id)
+            # Up to `head` every id is settled (inserts are serialised), so a short
+            # read means nothing relevant remains before head: jump there.
+            position = rows[-1][0] if len(rows) == self.batch_size else head
+            for lane in lanes:
+                lane.read = position
+            read()
+            if position < head:
+                continue
+            for lane in lanes:
+                batch = lane.waiting
+                if batch or lane.delivered < head:
+                    lane.waiting = []
+                    lane.delivered = head
+                    await deliver(lane, batch, head)
+
+    def _decoder(self) -> Callable[[Any], Any]:
+        """Row to domain event: typed straight from the row's columns when the mapper can
+        (`EventMapper.decode`), else through a Notification."""
+        mapper = self.mapper
+        if isinstance(mapper, EventMapper):
+            decode = mapper.decode
+            return lambda row: decode(row[3], row[1], row[2], row[4])
+
+        def through_notification(row: Any) -> Any:
+            return mapper.to_domain_event(
+                Notification(
+                    id=row[0],
+                    originator_id=row[1],
+                    originator_version=row[2],
+                    topic=row[3],
+                    state=row[4],
+                )
+            )
+
+        return through_notification
+
+    async def _apply_batch(self, lane: _Lane, events: list[Positioned], reached: int) -> None:
+        projection, conn = lane.projection, lane.conn
+        outermost = not conn.is_in_transaction()
+        try:
             async with conn.transaction():
-                await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
-                await projection.apply(conn, events)
-                await self.recorder.record_position(conn, schema, reached, notify=True)
+                await conn.execute(f'SET LOCAL search_path TO "{lane.schema}", public')
+                if lane.building and outermost:
+                    # A build is invisible until it switches, and a commit lost in a crash
+                    # loses its position with it (same transaction): it is applied again.
+                    await conn.execute("SET LOCAL synchronous_commit TO off")
+                if events:
+                    await projection.apply(conn, events)
+                await self.recorder.record_position(conn, lane.schema, reached, notify=True)
+            lane.position = reached
             PROJECTION_BATCHES.labels(projection.name).inc()
             PROJECTION_EVENTS.labels(projection.name).inc(len(events))
         except TRANSIENT_ERRORS:
@@ -302,22 +468,16 @@ class ProjectionRunner:
         except Exception as error:
             if conn.is_closed():
                 raise  # the connection broke, not the event
-            if len(batch) <= 1:
-                failed = batch[0] if batch else None
-                position = failed.id if failed else reached
-                topic = failed.topic if failed else "?"
+            if len(events) <= 1:
+                position = events[0][0] if events else reached
+                topic = get_topic(type(events[0][1])) if events else "?"
                 await self._record_failure(conn, projection, position, error)
                 raise ProjectionFailed(projection.name, position, topic, error) from error
             logger.warning("batch failed (%r); applying one event at a time", error)
             # Find the event that fails: apply one at a time up to it.
-            for i, notification in enumerate(batch):
-                last = i == len(batch) - 1
-                await self._apply_batch(
-                    conn, projection, schema, [notification], reached if last else notification.id
-                )
-
-    def _decode(self, projection: Projection, batch: list[Notification]) -> list[Positioned]:
-        return [(n.id, self.mapper.to_domain_event(n)) for n in batch]
+            for i, positioned in enumerate(events):
+                last = i == len(events) - 1
+                await self._apply_batch(lane, [positioned], reached if last else positioned[0])
 
     async def _record_failure(
         self, conn: Connection, projection: Projection, position: int, error: BaseException
@@ -331,7 +491,8 @@ class ProjectionRunner:
                 repr(error)[:2000],
             )
 
-    async def _switch_if_built(self, conn: Connection, projection: Projection, schema: str) -> None:
+    async def _switch_if_built(self, lane: _Lane) -> None:
+        conn, projection, schema = lane.conn, lane.projection, lane.schema
         row = await conn.fetchrow(
             "SELECT active_schema, building_schema FROM projection_registry WHERE name = $1",
             projection.name,
@@ -340,12 +501,12 @@ class ProjectionRunner:
         if row["building_schema"] != schema:
             return
         old = row["active_schema"]
+        await self._finish_build(lane)
         async with conn.transaction():
-            # Apply what arrived while we built, index, then repoint the views atomically.
-            await self._apply_until_head(conn, projection, schema, None)
-            if indexes := projection.index_sql():
-                await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
-                await conn.execute(indexes)
+            # Apply what arrived meanwhile, then repoint the views atomically.
+            head = await self._head(conn)
+            if lane.position < head:
+                await self._apply_until_head(conn, [lane], head, None)
             for table in projection.tables:
                 await conn.execute(f'DROP VIEW IF EXISTS read."{table}"')
                 await conn.execute(
@@ -360,18 +521,39 @@ class ProjectionRunner:
                 projection.version,
             )
             await conn.execute("SELECT pg_notify($1, $2)", READ_MODELS_CHANNEL, schema)
+        lane.building = False
         logger.info("projection %s: switched to %s", projection.name, schema)
-        # A fresh build: statistics for the planner, and a visibility map so the covering
-        # indexes answer queries without visiting the table.
-        for table in projection.tables:
-            with contextlib.suppress(asyncpg.PostgresError):
-                await conn.execute(f'VACUUM (ANALYZE) "{schema}"."{table}"')
         if old and old != schema:
             with contextlib.suppress(asyncpg.PostgresError):
                 await conn.execute(f'DROP SCHEMA IF EXISTS "{old}" CASCADE')
                 await conn.execute(
                     "DELETE FROM notification_tracking WHERE application_name = $1", old
                 )
+
+    @staticmethod
+    async def _finish_build(lane: _Lane) -> None:
+        """Index a build that caught up, once, in a transaction of its own (the build is
+        still invisible, and the switch stays short), then vacuum it: statistics for the
+        planner, and a visibility map so covering indexes answer without the table."""
+        conn, projection, schema = lane.conn, lane.projection, lane.schema
+        indexed = await conn.fetchval(
+            "SELECT obj_description(oid, 'pg_namespace') = $2 FROM pg_namespace WHERE nspname = $1",
+            schema,
+            _INDEXED,
+        )
+        if not indexed:
+            async with conn.transaction():
+                await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
+                # Index builds (a GIN above all) sort in memory rather than in passes.
+                await conn.execute("SET LOCAL maintenance_work_mem TO '256MB'")
+                if indexes := projection.index_sql():
+                    await conn.execute(indexes)
+                # Marks the build indexed: a worker that restarts before the switch
+                # carries on with the indexes rather than creating them twice.
+                await conn.execute(f"COMMENT ON SCHEMA \"{schema}\" IS '{_INDEXED}'")
+        for table in projection.tables:
+            with contextlib.suppress(asyncpg.PostgresError):
+                await conn.execute(f'VACUUM (ANALYZE) "{schema}"."{table}"')
 
     # -- observing -----------------------------------------------------------
 

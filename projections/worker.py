@@ -51,43 +51,47 @@ async def rebuild(
     settings: Settings,
     dsn: str,
     pool: asyncpg.Pool,
-    name: str,
+    names: Sequence[str],
     *,
     progress: Progress | None = None,
     lease_wait: float = 2.0,
     poll: float = 0.2,
 ) -> None:
-    """Rebuild one projection into new tables and switch to them.
+    """Rebuild projections into new tables and switch to them; several together share one
+    read of the events.
 
-    When no worker holds the projection, this process rebuilds it; otherwise the
-    worker that holds it is asked to, and this waits, reporting its progress.
+    When no worker holds them, this process rebuilds them; otherwise the worker that
+    holds them is asked to, and this waits, reporting the position all of them reached.
     """
-    [projection] = select([name])
+    projections = select(names)
     async with pool.acquire() as conn:
-        await request_rebuild(conn, name)
-    runner = build_runner(settings, dsn, pool, [projection])
+        for projection in projections:
+            await request_rebuild(conn, projection.name)
+    runner = build_runner(settings, dsn, pool, projections)
     try:
-        await runner.catch_up([name], progress=progress, wait_for_lease=lease_wait)
+        await runner.catch_up(names, progress=progress, wait_for_lease=lease_wait)
         return
     except TimeoutError:
-        pass  # a running worker holds it: it picks the request up
+        pass  # a running worker holds one: it picks the request up
     while True:
         async with pool.acquire() as conn:
-            [status] = await statuses(conn, [projection])
-        if status.failed_position is not None:
-            raise RuntimeError(
-                f"projection {name} failed at position {status.failed_position}: "
-                f"{status.failed_error}"
+            found = await statuses(conn, projections)
+            requested = await conn.fetchval(
+                "SELECT count(*) FROM projection_registry "
+                "WHERE name = ANY($1::text[]) AND rebuild_requested",
+                list(names),
             )
-        if progress is not None:
-            progress(status.position, status.head)
-        if status.building_schema is None and status.active_schema is not None:
-            async with pool.acquire() as conn:
-                requested = await conn.fetchval(
-                    "SELECT rebuild_requested FROM projection_registry WHERE name = $1", name
+        for status in found:
+            if status.failed_position is not None:
+                raise RuntimeError(
+                    f"projection {status.name} failed at position {status.failed_position}: "
+                    f"{status.failed_error}"
                 )
-            if not requested:
-                return
+        if progress is not None:
+            progress(min(s.position for s in found), found[0].head)
+        done = all(s.building_schema is None and s.active_schema is not None for s in found)
+        if done and not requested:
+            return
         await asyncio.sleep(poll)
 
 

@@ -83,7 +83,8 @@ async def integrate(
 async def settled(
     api: httpx.AsyncClient, count: int, *, within: float = 20.0
 ) -> list[dict[str, Any]]:
-    """The stored deliveries once `count` exist and none is pending (newest first)."""
+    """The stored deliveries once `count` exist and none is pending (newest first), and
+    the read models have applied what mapping them recorded (no projection lags)."""
     deadline = time.monotonic() + within
     items: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
@@ -91,6 +92,8 @@ async def settled(
         assert answer.status_code == 200, answer.text
         items = answer.json()["items"]
         if len(items) >= count and all(i["state"] != "pending" for i in items):
-            return items
+            ready = (await api.get("/readyz")).json()
+            if all(p["lag"] == 0 for p in ready.get("projections", [])):
+                return items
         await asyncio.sleep(0.05)
     raise AssertionError(f"deliveries did not settle: {items}")

@@ -12,6 +12,7 @@ from eventsourcing.domain import Aggregate, event
 
 from infra.database import Connection
 from infra.eventstore import PostgresEventStore
+from infra.recorder import AsyncpgRecorder
 from projections.base import Positioned, Projection, events_of
 from projections.runner import ProjectionRunner, request_rebuild, statuses, wait_for_position
 
@@ -209,3 +210,85 @@ async def test_a_failing_event_stops_the_projection_before_it(
     assert status.failed_position == 11
     assert "cannot digest" in (status.failed_error or "")
     assert any("failed at position 11" in r.getMessage() for r in caplog.records)
+
+
+class Tallies(Projection):
+    """Counts the Bumped events per tally: a second read model of the same events."""
+
+    name = "tallies"
+    version = 1
+    tables = ("tallies",)
+    topics = events_of(Tally, "Bumped")
+
+    def schema_sql(self) -> str:
+        return "CREATE TABLE tallies (id uuid PRIMARY KEY, bumps int NOT NULL)"
+
+    def index_sql(self) -> str:
+        # Named: running it twice would fail.
+        return "CREATE INDEX tallies_by_bumps ON tallies (bumps)"
+
+    async def apply(self, conn: Connection, events: Sequence[Positioned]) -> None:
+        await conn.executemany(
+            "INSERT INTO tallies VALUES ($1, 1) "
+            "ON CONFLICT (id) DO UPDATE SET bumps = tallies.bumps + 1",
+            [(e.originator_id,) for _, e in events],
+        )
+
+
+class CountingRecorder(AsyncpgRecorder):
+    """The real recorder, counting the stored events it reads for projections."""
+
+    rows_read = 0
+
+    async def select_rows(
+        self, conn: Connection, after: int, limit: int, *, stop: int, topics: Sequence[str]
+    ) -> list[asyncpg.Record]:
+        rows = await super().select_rows(conn, after, limit, stop=stop, topics=topics)
+        self.rows_read += len(rows)
+        return rows
+
+
+async def test_projections_catching_up_together_read_each_event_once(
+    database_url: str, event_store: PostgresEventStore, pool: asyncpg.Pool
+) -> None:
+    # Two read models of the same 300 events, neither built yet.
+    head = await bumps(event_store, 299)
+    recorder = CountingRecorder(pool)
+    together = ProjectionRunner(
+        database_url, recorder, event_store.mapper, [Seen(), Tallies()], batch_size=50
+    )
+    reached: list[tuple[int, int]] = []
+    await together.catch_up(progress=lambda position, h: reached.append((position, h)))
+    # Both are complete, and the events were read from the store once, not once for each.
+    assert await seen(pool) == list(range(1, head + 1))
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT sum(bumps) FROM read.tallies") == 299
+    assert recorder.rows_read == head
+    # Progress is where both had got to: it never goes back, and ends at the head.
+    assert [p for p, _ in reached] == sorted(p for p, _ in reached)
+    assert reached[-1] == (head, head)
+
+
+async def test_a_build_indexed_before_a_crash_is_not_indexed_again(
+    database_url: str, event_store: PostgresEventStore, pool: asyncpg.Pool
+) -> None:
+    await bumps(event_store, 20)
+    # A worker indexes its caught-up build and dies before switching to it.
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO projection_registry (name, rebuild_requested) VALUES ('tallies', true)"
+        )
+    crashing = runner(database_url, event_store, [Tallies()])
+    dying = await asyncpg.connect(database_url)
+    try:
+        lane = await crashing._lane(dying, Tallies())
+        await crashing._apply_until_head(dying, [lane], await crashing._head(dying), None)
+        await crashing._finish_build(lane)
+    finally:
+        await dying.close()
+    # The next worker carries on with that build and switches to it.
+    await runner(database_url, event_store, [Tallies()]).catch_up()
+    async with pool.acquire() as conn:
+        [status] = await statuses(conn, [Tallies()])
+        assert await conn.fetchval("SELECT sum(bumps) FROM read.tallies") == 20
+    assert status.active_schema == lane.schema
