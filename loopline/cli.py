@@ -19,7 +19,6 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
-    TaskID,
     TextColumn,
     TimeRemainingColumn,
 )
@@ -309,19 +308,18 @@ async def _rebuild(settings: Settings, dsn: str, names: list[str]) -> None:
             TextColumn("{task.fields[rate]:,.0f} events/s"),
             TimeRemainingColumn(),
         ) as progress:
-            for name in names:
-                task = progress.add_task(name, total=None, rate=0.0)
-                began = time.monotonic()
+            label = ", ".join(names) if len(names) <= 2 else f"{len(names)} projections"
+            task = progress.add_task(label, total=None, rate=0.0)
+            began = time.monotonic()
 
-                def report(
-                    position: int, head: int, task: TaskID = task, began: float = began
-                ) -> None:
-                    elapsed = time.monotonic() - began
-                    rate = position / elapsed if elapsed > 0 else 0.0
-                    progress.update(task, completed=position, total=head, rate=rate)
+            def report(position: int, head: int) -> None:
+                elapsed = time.monotonic() - began
+                rate = position / elapsed if elapsed > 0 else 0.0
+                progress.update(task, completed=position, total=head, rate=rate)
 
-                await rebuild_projection(settings, dsn, pool, name, progress=report)
-                progress.update(task, completed=progress.tasks[task].total or 0)
+            # Together: one read of the events for all of them.
+            await rebuild_projection(settings, dsn, pool, names, progress=report)
+            progress.update(task, completed=progress.tasks[task].total or 0)
     finally:
         await pool.close()
 
