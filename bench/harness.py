@@ -50,7 +50,12 @@ class Context:
 
     async def fresh_database(self, *, migrated: bool = True) -> str:
         self._counter += 1
-        name = f"loopline_bench_{os.getpid()}_{self._counter}"
+        return await self.fresh_database_named(
+            f"loopline_bench_{os.getpid()}_{self._counter}", migrated=migrated
+        )
+
+    async def fresh_database_named(self, name: str, *, migrated: bool = True) -> str:
+        """An empty (migrated) database called `name`, replacing any by that name."""
         admin = await asyncpg.connect(self.server_dsn)
         try:
             await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
