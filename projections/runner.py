@@ -397,6 +397,7 @@ class ProjectionRunner:
             rows = await self.recorder.select_rows(
                 reader, position, self.batch_size, stop=head, topics=topics
             )
+            fed: set[int] = set()
             for row in rows:
                 notification_id = row[0]
                 event = None
@@ -405,6 +406,7 @@ class ProjectionRunner:
                         continue
                     if event is None:
                         event = decode(row)
+                    fed.add(id(lane))
                     batch = lane.waiting
                     batch.append((notification_id, event))
                     if len(batch) >= self.batch_size:
@@ -416,6 +418,12 @@ class ProjectionRunner:
             position = rows[-1][0] if len(rows) == self.batch_size else head
             for lane in lanes:
                 lane.read = position
+                if position < head and lane.waiting and id(lane) not in fed:
+                    # Its events have stopped for now: hand them over rather than hold
+                    # them (and its progress) back until they fill a batch.
+                    batch, lane.waiting = lane.waiting, []
+                    lane.delivered = position
+                    await deliver(lane, batch, position)
             read()
             if position < head:
                 continue
