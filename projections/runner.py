@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +75,23 @@ def lease_key(name: str) -> int:
 
 Progress = Callable[[int, int], None]
 """Called with (position reached, head) after each batch."""
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Catching up allocates millions of short-lived objects (decoded events, rows) while
+    the process holds many long-lived ones: the cyclic garbage collector, run every 700
+    allocations and walking everything alive, took a quarter of a rebuild's CPU. The
+    objects alive before it are set aside (`gc.freeze`) and collections made rarer, for its
+    length only."""
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(50_000, thresholds[1], thresholds[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 @dataclass(eq=False)
@@ -222,6 +240,7 @@ class ProjectionRunner:
         """
         selected = [self.projections[n] for n in names or list(self.projections)]
         async with contextlib.AsyncExitStack() as stack:
+            stack.enter_context(_fewer_collections())
             conns = []
             for _ in selected:
                 conn = await self._connect()
