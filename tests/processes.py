@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -48,6 +49,14 @@ def start_loopline(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
         stdin=subprocess.DEVNULL,
         text=True,
     )
+
+
+def kill_and_reap(process: subprocess.Popen[str]) -> None:
+    """Kills `process` if it still runs, and reaps it (waiting at most 10 s)."""
+    if process.poll() is None:
+        process.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=10)
 
 
 def free_port() -> int:

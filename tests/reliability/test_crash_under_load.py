@@ -5,7 +5,6 @@ behind equal a clean rebuild."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import signal
 import subprocess
@@ -20,7 +19,7 @@ from infra.eventstore import PostgresEventStore
 from infra.settings import Settings
 from server.webhooks.integrations import add_integration
 from tests.conftest import ADMIN_TOKEN
-from tests.processes import free_port, loopline_env, wait_healthy
+from tests.processes import free_port, kill_and_reap, loopline_env, wait_healthy
 from tests.reliability.harness import caught_up, rebuilt, record, scaled, start_logged
 from tests.reliability.load import REPOSITORY, TEAM, check_nothing_lost, run_load, settled
 from tests.webhook_senders import SECRET
@@ -36,10 +35,7 @@ def processes() -> Iterator[list[subprocess.Popen[str]]]:
     started: list[subprocess.Popen[str]] = []
     yield started
     for process in started:
-        if process.poll() is None:
-            process.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(10)
+        kill_and_reap(process)
 
 
 async def test_sigkill_under_load_loses_and_duplicates_nothing(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ from infra.settings import Settings, load_settings
 from migrations.runner import migrate
 from server.webhooks.integrations import add_integration
 from tests.conftest import ADMIN_TOKEN
-from tests.processes import free_port, loopline_env, wait_healthy
+from tests.processes import free_port, kill_and_reap, loopline_env, wait_healthy
 from tests.reliability.harness import (
     PrivateServer,
     caught_up,
@@ -176,10 +175,7 @@ async def test_restart_of_the_database_under_load_loses_nothing_acknowledged(
             live = await caught_up(settings, dsn, pool)
             assert await rebuilt(settings, dsn, pool) == live
     finally:
-        if api.poll() is None:
-            api.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            api.wait(timeout=10)
+        kill_and_reap(api)
     record(
         "database_restart",
         requests_acknowledged=seen.total,

@@ -5,7 +5,6 @@ once (its read model is the list of positions it saw, checked against the events
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import signal
 import subprocess
@@ -22,6 +21,7 @@ import pytest
 from domain.team import Team
 from infra.eventstore import create_mapper
 from infra.recorder import AsyncpgRecorder
+from tests.processes import kill_and_reap
 from tests.reliability.harness import record, scaled_float
 from tests.reliability.seen_worker import runner
 
@@ -102,10 +102,7 @@ def workers() -> Iterator[list[subprocess.Popen[str]]]:
     started: list[subprocess.Popen[str]] = []
     yield started
     for process in started:
-        if process.poll() is None:
-            process.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(10)
+        kill_and_reap(process)
 
 
 async def test_every_consumer_sees_every_committed_event_exactly_once(

@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from infra.eventstore import PostgresEventStore
 from infra.settings import load_settings
 from server.webhooks.integrations import add_integration
 from tests.conftest import ADMIN_TOKEN
-from tests.processes import free_port, loopline_env, wait_healthy
+from tests.processes import free_port, kill_and_reap, loopline_env, wait_healthy
 from tests.reliability.harness import record, scaled, start_logged
 from tests.reliability.load import REPOSITORY, TEAM, check_nothing_lost, run_load, settled
 from tests.webhook_senders import SECRET
@@ -127,10 +126,7 @@ async def test_postmaster_sigkill_under_load_recovers_and_loses_nothing_acknowle
         assert await asyncio.to_thread(up.wait, 60) == 0
         assert not (pgdata / "postmaster.pid").exists()
     finally:
-        if up.poll() is None:
-            up.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            up.wait(timeout=10)
+        kill_and_reap(up)
     record(
         "postmaster_sigkill",
         requests_acknowledged=seen.total,
