@@ -5,9 +5,10 @@ per event, and the append rate into a table of that size.
 
 Generating 10,000,000 events takes a while (tens of minutes on two cores), so the databases
 are kept: `loopline_scale_<events>` on the benchmark server is reused when a run finished
-generating it (pass `--fresh` to generate again). Point `DATABASE_URL` at a server with room
-(about 1.5 KB a event, read models included); otherwise a private embedded PostgreSQL starts in
-a temporary directory and its data goes when the run ends.
+generating it (pass `--fresh` to generate again). Point `DATABASE_URL` at a server with
+room (about 2.1 KB an event, read models included); otherwise a private embedded PostgreSQL
+starts in a temporary directory and its data goes when the run ends. docs/capacity.md has
+the figures of a run.
 """
 
 from __future__ import annotations
