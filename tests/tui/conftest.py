@@ -18,6 +18,7 @@ from textual.app import App
 from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
 from textual.message import Message
 from textual.pilot import Pilot
+from textual.screen import ModalScreen
 from textual.widgets import DataTable, Select
 
 from infra.settings import Settings
@@ -177,7 +178,15 @@ class Session:
         await until(self.pilot, condition)
 
     async def prompt(self, name: str) -> None:
-        await self.wait(lambda: screen_name(self.app) == name)
+        """Wait for screen `name`; a dialog also for a widget of it to have the focus (it is
+        then composed and mounted: a test that looked for its fields sooner found none)."""
+
+        def shown() -> bool:
+            screen = self.app.screen
+            dialog = isinstance(screen, ModalScreen)
+            return screen_name(self.app) == name and (not dialog or screen.focused is not None)
+
+        await self.wait(shown)
 
     async def back_in_inbox(self) -> None:
         await self.wait(lambda: screen_name(self.app) == "InboxScreen")
