@@ -3,6 +3,7 @@ action once and jumps to any item or decision, and a config file remaps keys by 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -136,9 +137,19 @@ async def test_palette_jumps_to_an_item_by_key_or_by_words(session: Session) -> 
     assert session.app.screen.key == session.keys[2]  # type: ignore[attr-defined]
 
 
+async def backlog_shows(api: httpx.AsyncClient, *keys: str) -> None:
+    """Wait for the backlog's read model to list `keys` (the palette reads it when it opens)."""
+    while True:
+        listed = {d["key"] for d in (await api.get("/api/decisions")).json()}
+        if set(keys) <= listed:
+            return
+        await asyncio.sleep(0.05)
+
+
 async def test_palette_jumps_to_a_decision(session: Session, api: httpx.AsyncClient) -> None:
     first = await decide(api, "billing", "Bulk export [csv]", accept=True)
     wanted = await decide(api, "onboarding", "Invite from the first screen", accept=True)
+    await backlog_shows(api, first, wanted)
     # By words of its title: the backlog opens with the cursor on it.
     await palette_hits(session, "invite first", wanted)
     await choose_hit(session, wanted)
