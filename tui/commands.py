@@ -3,6 +3,7 @@ API answers). The screen's actions come from the bindings (`LooplineApp.get_syst
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from functools import partial
@@ -21,6 +22,8 @@ KEY = re.compile(r"^[A-Za-z]+-\d+$")
 # below any that it can.
 SEARCHED = 0.2
 RESULTS = 10
+# Longer than the palette waits between looks at its queue (0.1 s).
+DRAIN = 0.15
 
 
 def highlighted(matcher: Matcher, text: str) -> Content:
@@ -51,6 +54,15 @@ class LooplineCommands(Provider):
         return client
 
     async def search(self, query: str) -> Hits:
+        for hit in [hit async for hit in self._search(query)]:
+            yield hit
+            await asyncio.sleep(0)
+        # Textual's palette stops reading a provider's hits once every provider is done, so
+        # hits still queued then are lost (often, on a busy machine): stay for a moment
+        # while it takes them.
+        await asyncio.sleep(DRAIN)
+
+    async def _search(self, query: str) -> Hits:
         query = query.strip()
         if len(query) < 2:
             return
