@@ -60,6 +60,10 @@ async def test_triage_sets_team_tags_impact_and_outcome(
     )
     outcome.raise_for_status()
     outcome_id = outcome.json()["id"]
+    # The outcomes' read model has it before the inbox loads again (`r` reads what is
+    # there: on a loaded machine it read the list before the outcome reached it).
+    after = {"after": outcome.json()["position"]}
+    (await api.get("/api/outcomes", params=after)).raise_for_status()
     await session.press("r")  # pick up the new outcome
     await session.wait(lambda: bool(session.app.screen.outcomes))  # type: ignore[attr-defined]
     await session.press("t")
