@@ -406,10 +406,12 @@ class ProjectionRunner:
         events and the position they bring it to (its last event's, or the position read
         up to when it has nothing more before it); `read` is called after each read."""
         readers: dict[str, list[_Lane]] = {}
+        # A projection naming no topics reads every event (as the recorder reads them).
+        everything = [lane for lane in lanes if not lane.topics]
         for lane in lanes:
             for topic in lane.topics:
                 readers.setdefault(topic, []).append(lane)
-        topics = sorted(readers)
+        topics = [] if everything else sorted(readers)
         position = min(lane.position for lane in lanes)
         decode = self._decoder()
         while position < head and not self._stopping.is_set():
@@ -420,7 +422,7 @@ class ProjectionRunner:
             for row in rows:
                 notification_id = row[0]
                 event = None
-                for lane in readers[row[3]]:
+                for lane in (*readers.get(row[3], ()), *everything):
                     if notification_id <= lane.position:
                         continue
                     if event is None:
