@@ -7,6 +7,7 @@ import io
 import threading
 import time
 import unicodedata
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import date
 
@@ -17,6 +18,7 @@ from textual import events
 from textual.app import App
 from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
 from textual.message import Message
+from textual.notifications import Notification, Notify
 from textual.pilot import Pilot
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Select
@@ -41,7 +43,7 @@ async def until(pilot: Pilot[None], condition: Callable[[], object], seconds: fl
     while not condition():
         if time.monotonic() >= deadline:
             app = pilot.app
-            said = [n.message for n in app._notifications]
+            said = messages(app)
             workers = [f"{w.group}/{w.name}:{w.state.name}" for w in app.workers]
             tables = {t.id or type(t).__name__: t.row_count for t in app.screen.query(DataTable)}
             raise AssertionError(
@@ -120,8 +122,25 @@ def screen_name(app: App[None]) -> str:
 
 
 def messages(app: App[None]) -> list[str]:
-    """Every notification the app raised so far (run the app with notifications=True)."""
-    return [n.message for n in app._notifications]
+    """Every notification the app raised so far, expired ones included (a toast leaves
+    `app._notifications` after its few seconds, which a loaded machine can spend between
+    two looks)."""
+    return [n.message for n in HEARD.get(app, [])]
+
+
+HEARD: weakref.WeakKeyDictionary[App[None], list[Notification]] = weakref.WeakKeyDictionary()
+
+
+@pytest.fixture(autouse=True)
+def remember_notifications(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep each app's notifications as they arrive (for `messages`)."""
+    handle = App._on_notify
+
+    def remembered(self: App[None], event: Notify) -> None:
+        HEARD.setdefault(self, []).append(event.notification)
+        handle(self, event)
+
+    monkeypatch.setattr(App, "_on_notify", remembered)
 
 
 @contextlib.contextmanager
