@@ -129,7 +129,8 @@ spans AS (
     WHERE d.deployed_at >= $3 AND ($4::timestamptz IS NULL OR d.deployed_at < $4)
 ),
 commits AS (
-    SELECT c.service, extract(epoch FROM c.deployed_at - c.authored_at)::float8 AS span
+    -- Each commit's lead time as DORA counts it, stored once (projections/delivery.py).
+    SELECT c.service, c.lead_seconds AS span
     FROM read.commit_deployments c
     WHERE {_SCOPE.format(col="c.service")} AND c.deployed_at >= $3
       AND ($4::timestamptz IS NULL OR c.deployed_at < $4)
