@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import asyncpg
 from litestar import Controller, Response, get
@@ -105,37 +105,22 @@ class MetricsController(Controller):
         customer: Customer = None,
     ) -> Response[bytes]:
         window = moment("from", start), moment("to", end)
-        now = this_minute()
+        # The one question, asked as a series or as a single answer.
+        question: dict[str, Any] = {
+            "team": team,
+            "channel": channel,
+            "touchpoint": touchpoint,
+            "outcome": outcome,
+            "start": window[0],
+            "end": window[1],
+            "group_by": group_by,
+            "now": this_minute(),
+            "segment": segment,
+            "customer": customer,
+        }
         if interval is not None:
-            return await reader.answer(
-                series.lead_time_series,
-                measure,
-                interval,
-                team=team,
-                channel=channel,
-                touchpoint=touchpoint,
-                outcome=outcome,
-                start=window[0],
-                end=window[1],
-                group_by=group_by,
-                now=now,
-                segment=segment,
-                customer=customer,
-            )
-        return await reader.answer(
-            metrics.lead_times,
-            measure,
-            team=team,
-            channel=channel,
-            touchpoint=touchpoint,
-            outcome=outcome,
-            start=window[0],
-            end=window[1],
-            group_by=group_by,
-            now=now,
-            segment=segment,
-            customer=customer,
-        )
+            return await reader.answer(series.lead_time_series, measure, interval, **question)
+        return await reader.answer(metrics.lead_times, measure, **question)
 
     @get(
         "/dora",
