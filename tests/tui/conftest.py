@@ -8,7 +8,7 @@ import threading
 import time
 import unicodedata
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from datetime import date
 
 import httpx
@@ -22,10 +22,12 @@ from textual.notifications import Notification, Notify
 from textual.pilot import Pilot
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Select
+from textual.worker import WorkerState
 
 from infra.settings import Settings
 from tests.conftest import ADMIN_TOKEN
 from tui.app import LooplineApp
+from tui.screens.inbox import ANY
 from tui.widgets.feedback_table import FeedbackTable
 
 TODAY = date(2026, 3, 2)
@@ -101,8 +103,22 @@ async def tap(pilot: Pilot[None], *keys: str) -> None:
         event = events.Key(name, char)
         event.set_sender(app)
         driver.send_message(event)
-        await pilot._wait_for_screen()
+        await settle(pilot)
         await pilot.pause(0.01)
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    """Wait until the app and every widget of its screen have handled every message,
+    including the ones handling queued: the app forwards a key to the focused widget, whose
+    binding may queue a focus change. One round of `_wait_for_screen` covers only what was
+    queued when it began, so on a loaded machine the next key reached the widget that had
+    the focus before (a space typed into the search box instead of selecting a row)."""
+    app = pilot.app
+    for _ in range(100):
+        await pilot._wait_for_screen()
+        nodes = [app, *app.screen.walk_children(with_self=True)]
+        if all(node._message_queue.empty() for node in nodes):
+            return
 
 
 def screen_text(app: App[None]) -> str:
@@ -207,6 +223,25 @@ class Session:
 
         await self.wait(shown)
 
+    async def show(self, status: str, exactly: Collection[str] | None = None) -> None:
+        """Choose `status` in the inbox's filter bar, as picking it does, and wait for its
+        page: the screen has taken the filter and no page is on its way (one landing later
+        replaces the rows and clears a selection) and, if given, exactly these items are
+        shown. Waiting for a row count alone was satisfied by the old filter's rows."""
+        inbox = self.app.screen_stack[0]
+        inbox.query_one("#status", Select).value = status
+        wanted = None if status == ANY else status
+
+        def shown() -> bool:
+            return (
+                inbox.filters["status"] == wanted  # type: ignore[attr-defined]
+                and not inbox.reloading  # type: ignore[attr-defined]
+                and not loading(self.app, "page")
+                and (exactly is None or set(self.table.items) == set(exactly))
+            )
+
+        await self.wait(shown)
+
     async def back_in_inbox(self) -> None:
         await self.wait(lambda: screen_name(self.app) == "InboxScreen")
 
@@ -236,14 +271,14 @@ def ready(session: Session) -> bool:
     running that would replace them), the table focused with a row under the cursor, and
     the live stream connected."""
     app, table = session.app, session.table
-    loading = any(w.is_running and w.group in LOADS for w in app.workers)
     # The statuses' arrival resets the status filter: a test that sets it first loses it.
     vocabulary = any(type(m).__name__ == "VocabularyLoaded" for m in session.seen)
     return (
         vocabulary
         and table.row_count == 4
         and app.sub_title == "live"
-        and not loading
+        and not loading(app, *LOADS)
+        and not app.screen_stack[0].reloading  # type: ignore[attr-defined]
         and table.has_focus
         and table.current() is not None
     )
@@ -251,3 +286,12 @@ def ready(session: Session) -> bool:
 
 LOADS = {"page", "teams", "vocabulary"}
 """The inbox's worker groups that fill it when it opens."""
+
+
+def loading(app: App[None], *groups: str) -> bool:
+    """A worker of one of `groups` is still to start or running (`is_running` alone missed
+    one that was queued but not started, and a test went on before its page)."""
+    return any(
+        w.group in groups and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+        for w in app.workers
+    )

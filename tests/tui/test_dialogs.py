@@ -148,15 +148,10 @@ async def test_propose_a_decision_from_selected_items_leaves_it_proposed(
         response = await api.post(f"/api/feedback/{key}/triage", json={"team": "billing"})
         response.raise_for_status()
     await session.press("slash")
-    session.app.screen.query_one("#status").value = "triaged"  # type: ignore[attr-defined]
-    # Its filter's reload done (a page landing after the selection would clear it).
-    await session.wait(
-        lambda: (
-            session.table.row_count == 2
-            and not any(w.is_running and w.group == "page" for w in session.app.workers)
-        )
-    )
-    await session.press("escape", "space", "j", "space", "p")
+    await session.show("triaged", exactly=session.keys[2:])
+    await session.press("escape", "space", "j", "space")
+    await session.wait(lambda: session.table.selected == set(session.keys[2:]))
+    await session.press("p")
     await session.prompt("FormPrompt")
     # No title: the dialog says so and stays.
     await session.press("ctrl+s")
@@ -177,13 +172,7 @@ async def test_close_the_loop_records_how_the_customer_was_told(
     key = session.keys[3]
     (await api.post(f"/api/feedback/{key}/decline", json={"reason": "Won't do"})).raise_for_status()
     await session.press("slash")
-    session.app.screen.query_one("#status").value = "declined"  # type: ignore[attr-defined]
-    await session.wait(
-        lambda: (
-            list(session.table.items) == [key]
-            and not any(w.is_running and w.group == "page" for w in session.app.workers)
-        )
-    )
+    await session.show("declined", exactly=[key])
     await session.press("escape", "c")
     await session.prompt("FormPrompt")
     await session.press("enter")
