@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,17 @@ def test_a_bad_file_is_one_line_naming_it(tmp_path: Path, text: str, says: str |
 def test_a_config_named_on_the_command_line_must_exist(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such file"):
         load(tmp_path / "nope.toml", binding_ids())
+
+
+def test_docs_list_every_binding_id_and_no_other() -> None:
+    """docs/tui.md's table of binding ids is what a keymap may name: each id the UI declares
+    is there (a screen added without its row left users guessing), and nothing else."""
+    text = (Path(__file__).parents[2] / "docs" / "tui.md").read_text(encoding="utf-8")
+    table = text.split("### Binding ids", 1)[1]
+    documented = set()
+    for line in table.splitlines():
+        if line.startswith("| `"):
+            first_cell = line.split("|")[1]
+            documented.update(re.findall(r"`([a-z_]+\.[a-z_]+)`", first_cell))
+    # The palette's key is Textual's binding; the docs name it too.
+    assert documented - {"app.command_palette"} == binding_ids()
