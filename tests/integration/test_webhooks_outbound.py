@@ -10,8 +10,10 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
+from eventsourcing.persistence import Notification
 
 from infra.settings import Settings, load_settings
+from server.webhooks.lifespan import WebhookWorkers
 from server.webhooks.verify import standard_signature_ok
 from tests.conftest import ADMIN_TOKEN, running_api
 from tests.receivers import close_a_loop, receiving
@@ -105,3 +107,44 @@ async def test_private_targets_are_refused_unless_allowed(
                 assert answer.status_code == 400, (target, answer.text)
                 assert answer.json()["field"] == "url"
             assert (await api.get("/api/notifications/targets")).json() == []
+
+
+async def test_the_follower_passes_over_history_no_target_is_owed(
+    database_url: str, tmp_path: Path
+) -> None:
+    # Loops closed before any target existed are owed to nobody: a follower starting on
+    # them reads only what came after the target (one transaction per old item saved).
+    settings = load_settings(
+        {},
+        database_url=database_url,
+        data_dir=tmp_path / "data",
+        admin_token=ADMIN_TOKEN,
+        outbound_allow_private=True,
+        poll_interval=0.1,
+        run_webhook_workers=False,
+    )
+    with running_api(settings, database_url) as url, receiving(204) as receiver:
+        async with httpx.AsyncClient(
+            base_url=url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30
+        ) as api:
+            for _ in range(3):
+                await close_a_loop(api)
+            await api.post("/api/notifications/targets", json={"url": receiver.url})
+            workers = await WebhookWorkers.open(settings, database_url)
+            read: list[int] = []
+            handle = workers.follower.handle
+
+            async def reading(notification: Notification) -> None:
+                read.append(notification.id)
+                await handle(notification)
+
+            workers.follower.handle = reading  # type: ignore[method-assign]
+            workers.start()
+            try:
+                key = await close_a_loop(api)
+                [delivered] = await notifications(api, "delivered")
+            finally:
+                await workers.close()
+    assert msgspec.json.decode(receiver.received[0][1])["data"]["feedback"] == key
+    assert delivered["event"] == "feedback.loop_closed"
+    assert len(read) == 1, read
