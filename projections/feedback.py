@@ -226,34 +226,34 @@ class FeedbackItems(Projection):
         for position, e in events:
             kind = type(e).__name__
             if kind == "Received":
-                self._received(rows, e)
+                row = self._received(rows, e)
             elif kind in ("Corrected", "DemandReturned"):
-                await self._recompute(conn, rows, e.originator_id, e.originator_version)
+                row = await self._recompute(conn, rows, e.originator_id, e.originator_version)
             else:
-                self._changed(rows, kind, e)
-            rows.change(
-                e.originator_id,
-                version=e.originator_version,
-                position=position,
-                updated_at=e.timestamp,
-            )
+                row = self._changed(rows, kind, e)
+            row["version"] = e.originator_version
+            row["position"] = position
+            row["updated_at"] = e.timestamp
         await rows.flush(conn)
 
-    async def _recompute(self, conn: Connection, rows: Rows, item_id: UUID, version: int) -> None:
+    async def _recompute(
+        self, conn: Connection, rows: Rows, item_id: UUID, version: int
+    ) -> dict[str, Any]:
         """The item's row rebuilt from its events up to `version` that still count, as if
         the cancelled ones (and demand that returned to its duplicate) never happened:
         first-triage, decision, ship and close times included."""
         mapper = _MAPPER
         stored = await select_events(conn, item_id, lte_version=version)
         counted = _without_returned_demand(live_events([mapper.to_domain_event(s) for s in stored]))
-        self._received(rows, counted[0])
+        row = self._received(rows, counted[0])
         for e in counted[1:]:
             self._changed(rows, type(e).__name__, e)
+        return row
 
     @staticmethod
-    def _received(rows: Rows, e: Any) -> None:
+    def _received(rows: Rows, e: Any) -> dict[str, Any]:
         customers = [e.customer_ref] if e.customer_ref else []
-        rows.add(
+        return rows.add(
             {
                 "id": e.originator_id,
                 "key": e.key,
@@ -277,7 +277,8 @@ class FeedbackItems(Projection):
         )
 
     @staticmethod
-    def _changed(rows: Rows, kind: str, e: Any) -> None:
+    def _changed(rows: Rows, kind: str, e: Any) -> dict[str, Any]:
+        """Change the item's row for event `e` of class `kind`; returns the row (changed)."""
         row = rows.get(e.originator_id)
         if row is None:
             raise LookupError(f"{kind} for feedback {e.originator_id} that was never received")
@@ -347,6 +348,9 @@ class FeedbackItems(Projection):
             change(fid, text=e.text)
         elif kind == "Retagged":
             change(fid, tags=list(e.tags))
+        else:
+            change(fid)
+        return row
 
 
 def _without_returned_demand(events: Sequence[Any]) -> list[Any]:

@@ -18,6 +18,7 @@ import contextlib
 import gc
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,52 @@ LEASE_NAMESPACE = 0x100B_11E1
 _HEAD = "SELECT coalesce(max(notification_id), 0) FROM stored_events"
 _INDEXED = "indexed"
 """The comment on a build's schema once `index_sql` ran in it."""
+_PREPARED = "prepared"
+"""The comment on a build's schema once what `index_sql` runs before its indexes ran."""
+# Index builds (a GIN above all) sort in memory rather than in passes.
+_INDEX_MEMORY = "SET LOCAL maintenance_work_mem TO '256MB'"
+_UNNAMED_INDEX = re.compile(r"CREATE\s+(UNIQUE\s+)?INDEX\s+ON\s+(\w+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class IndexPlan:
+    """A projection's `index_sql` in the order the runner runs it: the statements before
+    its first index (idempotent, or run once: see `_finish_build`), the unnamed indexes
+    that follow them (`CREATE [UNIQUE] INDEX ON t ...`), named here after their own text
+    and created only if absent (so the same index is never built twice), and the rest."""
+
+    before: tuple[str, ...]
+    indexes: tuple[str, ...]
+    after: tuple[str, ...]
+
+    @classmethod
+    def of(cls, sql: str) -> IndexPlan:
+        """`sql` split into statements at each `;` (`--` comments dropped: neither may
+        appear inside a literal)."""
+        statements = [
+            " ".join(s.split()) for s in re.sub(r"--[^\n]*", "", sql).split(";") if s.strip()
+        ]
+        first = next(
+            (i for i, s in enumerate(statements) if _UNNAMED_INDEX.match(s)), len(statements)
+        )
+        last = first
+        while last < len(statements) and _UNNAMED_INDEX.match(statements[last]):
+            last += 1
+        indexes = [_named(s) for s in statements[first:last]]
+        # The longest builds (a GIN's) start first.
+        indexes.sort(key=lambda s: " using gin " not in s.lower())
+        return cls(tuple(statements[:first]), tuple(indexes), tuple(statements[last:]))
+
+
+def _named(statement: str) -> str:
+    match = _UNNAMED_INDEX.match(statement)
+    assert match is not None
+    digest = hashlib.blake2b(statement.encode(), digest_size=5).hexdigest()
+    name = f"{match[2][:40]}_{digest}"
+    unique = "UNIQUE " if match[1] else ""
+    return f'CREATE {unique}INDEX IF NOT EXISTS "{name}" ON {statement[match.start(2) :]}'
+
+
 _FORGET_POSITION = "DELETE FROM notification_tracking WHERE application_name = $1"
 
 
@@ -140,6 +187,7 @@ class ProjectionRunner:
         poll_interval: float = 1.0,
         lease_retry: float = 2.0,
         server_settings: dict[str, str] | None = None,
+        index_workers: int = 2,
     ) -> None:
         names = [p.name for p in projections]
         if len(set(names)) != len(names):
@@ -155,6 +203,8 @@ class ProjectionRunner:
         self.poll_interval = poll_interval
         self.lease_retry = lease_retry
         self.server_settings = server_settings or {}
+        self.index_workers = max(1, index_workers)
+        """Connections a caught-up build's indexes are created on at once."""
         self._stopping = asyncio.Event()
 
     # -- running -----------------------------------------------------------
@@ -407,33 +457,41 @@ class ProjectionRunner:
         up to when it has nothing more before it); `read` is called after each read."""
         readers: dict[str, list[_Lane]] = {}
         # A projection naming no topics reads every event (as the recorder reads them).
-        everything = [lane for lane in lanes if not lane.topics]
+        everything = tuple(lane for lane in lanes if not lane.topics)
         for lane in lanes:
             for topic in lane.topics:
                 readers.setdefault(topic, []).append(lane)
         topics = [] if everything else sorted(readers)
+        # Each topic's lanes, looked up once per event (a topic no lane named: `everything`).
+        routes = {topic: (*named, *everything) for topic, named in readers.items()}
         position = min(lane.position for lane in lanes)
+        # Past the furthest lane's own position, every lane of a topic takes its events.
+        furthest = max(lane.position for lane in lanes)
         decode = self._decoder()
+        size = self.batch_size
         while position < head and not self._stopping.is_set():
-            rows = await self.recorder.select_rows(
-                reader, position, self.batch_size, stop=head, topics=topics
-            )
-            fed: set[int] = set()
+            rows = await self.recorder.select_rows(reader, position, size, stop=head, topics=topics)
+            before = {id(lane): (lane.delivered, len(lane.waiting)) for lane in lanes}
             for row in rows:
                 notification_id = row[0]
-                event = None
-                for lane in (*readers.get(row[3], ()), *everything):
-                    if notification_id <= lane.position:
-                        continue
-                    if event is None:
-                        event = decode(row)
-                    fed.add(id(lane))
+                takers = routes.get(row[3], everything)
+                if notification_id <= furthest:
+                    takers = tuple(lane for lane in takers if notification_id > lane.position)
+                if not takers:
+                    continue
+                positioned = (notification_id, decode(row))
+                for lane in takers:
                     batch = lane.waiting
-                    batch.append((notification_id, event))
-                    if len(batch) >= self.batch_size:
+                    batch.append(positioned)
+                    if len(batch) >= size:
                         lane.waiting = []
                         lane.delivered = notification_id
                         await deliver(lane, batch, notification_id)
+            fed = {
+                id(lane)
+                for lane in lanes
+                if (lane.delivered, len(lane.waiting)) != before[id(lane)]
+            }
             # Up to `head` every id is settled (inserts are serialised), so a short
             # read means nothing relevant remains before head: jump there.
             position = rows[-1][0] if len(rows) == self.batch_size else head
@@ -460,7 +518,7 @@ class ProjectionRunner:
         (`EventMapper.decode`), else through a Notification."""
         mapper = self.mapper
         if isinstance(mapper, EventMapper):
-            decode = mapper.decode
+            decode = mapper.row_decoder()
             return lambda row: decode(row[3], row[1], row[2], row[4])
 
         def through_notification(row: Any) -> Any:
@@ -559,30 +617,79 @@ class ProjectionRunner:
                     "DELETE FROM notification_tracking WHERE application_name = $1", old
                 )
 
-    @staticmethod
-    async def _finish_build(lane: _Lane) -> None:
-        """Index a build that caught up, once, in a transaction of its own (the build is
-        still invisible, and the switch stays short), then vacuum it: statistics for the
-        planner, and a visibility map so covering indexes answer without the table."""
+    async def _finish_build(self, lane: _Lane) -> None:
+        """Index a build that caught up, once (the build is still invisible, and the switch
+        stays short), then vacuum it: statistics for the planner, and a visibility map so
+        covering indexes answer without the table.
+
+        `index_sql` runs in three steps (see `IndexPlan`): what comes before its first
+        index, in one transaction; its indexes, each in a transaction of its own, several
+        at once on connections of their own (an index build uses one core); the rest, in
+        one transaction that also marks the build indexed. A worker that restarts before
+        the switch carries on where the last one stopped rather than doing it twice."""
         conn, projection, schema = lane.conn, lane.projection, lane.schema
-        indexed = await conn.fetchval(
-            "SELECT obj_description(oid, 'pg_namespace') = $2 FROM pg_namespace WHERE nspname = $1",
+        state = await conn.fetchval(
+            "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = $1",
             schema,
-            _INDEXED,
         )
-        if not indexed:
+        plan = IndexPlan.of(projection.index_sql())
+        if state != _INDEXED:
+            if state != _PREPARED:
+                async with conn.transaction():
+                    await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
+                    await conn.execute(_INDEX_MEMORY)
+                    for statement in plan.before:
+                        await conn.execute(statement)
+                    await conn.execute(f"COMMENT ON SCHEMA \"{schema}\" IS '{_PREPARED}'")
+            await self._in_parallel(lane, plan.indexes)
             async with conn.transaction():
                 await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
-                # Index builds (a GIN above all) sort in memory rather than in passes.
-                await conn.execute("SET LOCAL maintenance_work_mem TO '256MB'")
-                if indexes := projection.index_sql():
-                    await conn.execute(indexes)
-                # Marks the build indexed: a worker that restarts before the switch
-                # carries on with the indexes rather than creating them twice.
+                await conn.execute(_INDEX_MEMORY)
+                for statement in plan.after:
+                    await conn.execute(statement)
                 await conn.execute(f"COMMENT ON SCHEMA \"{schema}\" IS '{_INDEXED}'")
-        for table in projection.tables:
-            with contextlib.suppress(asyncpg.PostgresError):
-                await conn.execute(f'VACUUM (ANALYZE) "{schema}"."{table}"')
+        await self._in_parallel(
+            lane,
+            [f'VACUUM (ANALYZE) "{schema}"."{table}"' for table in projection.tables],
+            transaction=False,
+        )
+
+    async def _in_parallel(
+        self, lane: _Lane, statements: Sequence[str], *, transaction: bool = True
+    ) -> None:
+        """Run `statements` in the lane's schema, each alone (in a transaction of its own
+        unless not `transaction`, its errors ignored then), on up to `index_workers`
+        connections: the lane's own and new ones."""
+        if not statements:
+            return
+        pending = list(statements)
+        schema = lane.schema
+
+        async def work(conn: Connection) -> None:
+            while pending:
+                statement = pending.pop(0)
+                if not transaction:
+                    with contextlib.suppress(asyncpg.PostgresError):
+                        await conn.execute(statement)
+                    continue
+                async with conn.transaction():
+                    await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
+                    await conn.execute(_INDEX_MEMORY)
+                    await conn.execute("SET LOCAL synchronous_commit TO off")
+                    await conn.execute(statement)
+
+        async with contextlib.AsyncExitStack() as stack:
+            conns: list[Connection] = [lane.conn]
+            for _ in range(min(self.index_workers, len(statements)) - 1):
+                extra = await self._connect()
+                stack.push_async_callback(extra.close)
+                conns.append(extra)
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for conn in conns:
+                        group.create_task(work(conn))
+            except BaseExceptionGroup as failed:
+                raise failed.exceptions[0]  # noqa: B904
 
     # -- observing -----------------------------------------------------------
 
