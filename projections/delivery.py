@@ -62,9 +62,26 @@ CREATE TABLE commit_deployments (
     -- Its lead time for changes (seconds), worked out once rather than per question.
     lead_seconds float8 GENERATED ALWAYS AS (extract(epoch FROM deployed_at - authored_at))
         STORED,
+    -- A coarse rank of the lead time, never smaller for a longer one (a fourth root, scaled:
+    -- square roots, products and floor keep the order), so that an exact percentile finds
+    -- the bucket holding its rank from the counts in `commit_days` and sorts only that bucket.
+    lead_bucket integer GENERATED ALWAYS AS (
+        floor(sqrt(sqrt(greatest(extract(epoch FROM deployed_at - authored_at)::float8, 0))) * 4)
+    ) STORED,
     PRIMARY KEY (service, sha)
 );
 CREATE INDEX ON commit_deployments (increment_id);
+-- Per service, day (UTC) and lead bucket: the commits first deployed that day and the exact
+-- sum of their lead times, so that a window's count, mean and rank search read its whole
+-- days here and only its two partial days from `commit_deployments`.
+CREATE TABLE commit_days (
+    service text NOT NULL,
+    day date NOT NULL,
+    bucket integer NOT NULL,
+    commits integer NOT NULL,
+    seconds numeric NOT NULL,
+    PRIMARY KEY (service, day, bucket) INCLUDE (commits, seconds)
+);
 CREATE TABLE incidents (
     id uuid PRIMARY KEY,
     service text NOT NULL,
@@ -96,8 +113,8 @@ CREATE TABLE deployment_days (
     first_succeeded_at timestamptz,
     PRIMARY KEY (service, day)
 );
--- Whether ties and days are kept per batch (set once a build has caught up and filled
--- them in bulk).
+-- Whether ties and days (deployments' and commits') are kept per batch (set once a build has
+-- caught up and filled them in bulk).
 CREATE TABLE delivery_ties (ready boolean NOT NULL);
 INSERT INTO delivery_ties VALUES (false);
 """
@@ -131,6 +148,25 @@ _DAY_FIGURES = """count(*)::int, count(*) FILTER (WHERE i.status = 'succeeded'):
        count(*) FILTER (WHERE i.status IN ('failed', 'rolled_back') OR i.incidents > 0)::int,
        min(i.finished_at) FILTER (WHERE i.status = 'succeeded')"""
 
+# A day's lead bucket figures over its commits `c` (see `commit_days`; grouped by bucket).
+_COMMIT_DAY_FIGURES = "c.lead_bucket, count(*)::int, sum(c.lead_seconds::numeric)"
+
+# Recount the commit days ($1 services, $2 days) from their commits, in two statements (a
+# bucket may empty).
+_FORGET_COMMIT_DAYS = """
+DELETE FROM commit_days d USING unnest($1::text[], $2::date[]) AS u(service, day)
+WHERE d.service = u.service AND d.day = u.day
+"""
+_RECOUNT_COMMIT_DAYS = f"""
+INSERT INTO commit_days
+SELECT t.service, t.day, {_COMMIT_DAY_FIGURES}
+FROM (SELECT DISTINCT * FROM unnest($1::text[], $2::date[]) AS u(service, day)) t
+JOIN commit_deployments c ON c.service = t.service
+     AND c.deployed_at >= t.day::timestamp AT TIME ZONE 'UTC'
+     AND c.deployed_at < (t.day + 1)::timestamp AT TIME ZONE 'UTC'
+GROUP BY t.service, t.day, c.lead_bucket
+"""
+
 # Recount the days ($1 services, $2 days) from their deployments.
 _RECOUNT = f"""
 INSERT INTO deployment_days AS d
@@ -155,8 +191,11 @@ CREATE INDEX ON increments (finished_at) INCLUDE (status, incidents, rolled_back
 CREATE INDEX ON increments (commit_sha);
 CREATE INDEX ON increments (service, finished_at) INCLUDE (rolled_back_at, incidents)
     WHERE production AND rolled_back_at IS NOT NULL;
-CREATE INDEX ON commit_deployments (service, deployed_at) INCLUDE (lead_seconds);
-CREATE INDEX ON commit_deployments (deployed_at) INCLUDE (lead_seconds);
+CREATE INDEX ON commit_deployments (service, deployed_at) INCLUDE (lead_seconds, lead_bucket);
+CREATE INDEX ON commit_deployments (deployed_at) INCLUDE (lead_seconds, lead_bucket);
+CREATE INDEX ON commit_deployments (service, lead_bucket, deployed_at) INCLUDE (lead_seconds);
+CREATE INDEX ON commit_deployments (lead_bucket, deployed_at) INCLUDE (lead_seconds);
+CREATE INDEX ON commit_days (day) INCLUDE (bucket, commits, seconds);
 CREATE INDEX ON incidents (service, opened_at)
     INCLUDE (resolved_at, tied_deployed_at, tied_rolled_back_at);
 CREATE INDEX ON incidents (opened_at) INCLUDE (resolved_at, tied_deployed_at, tied_rolled_back_at);
@@ -177,6 +216,10 @@ INSERT INTO deployment_days
 SELECT service, (finished_at AT TIME ZONE 'UTC')::date, {_DAY_FIGURES}
 FROM increments i WHERE production
 GROUP BY 1, 2;
+INSERT INTO commit_days
+SELECT service, (deployed_at AT TIME ZONE 'UTC')::date, {_COMMIT_DAY_FIGURES}
+FROM commit_deployments c
+GROUP BY 1, 2, 3;
 UPDATE delivery_ties SET ready = true;
 """
 
@@ -228,35 +271,61 @@ SELECT service, day FROM counted
 """
 """Re-tie the incidents $1; answers the days of the deployments whose mark moved."""
 
+# The (service, UTC day) of each commit deployment a statement wrote or moved.
+_DAY = "(deployed_at AT TIME ZONE 'UTC')::date"
+
 # Each (service, commit) of the given increments (all of one batch) that a successful
 # production deployment carries, with its earliest such deployment (by finish, then id:
 # the same one whatever the batches were); kept when earlier than the one recorded.
-_FIRSTS = """
-INSERT INTO commit_deployments AS d (service, sha, authored_at, deployed_at, increment_id)
-SELECT DISTINCT ON (i.service, c.sha) i.service, c.sha, c.authored_at, i.finished_at, i.id
-FROM increment_commits c JOIN increments i ON i.id = c.increment_id
-WHERE c.increment_id = ANY($1::uuid[]) AND i.production AND i.status = 'succeeded'
-ORDER BY i.service, c.sha, i.finished_at, i.id
-ON CONFLICT (service, sha) DO UPDATE
-SET deployed_at = EXCLUDED.deployed_at, increment_id = EXCLUDED.increment_id,
-    authored_at = EXCLUDED.authored_at
-WHERE (EXCLUDED.deployed_at, EXCLUDED.increment_id) < (d.deployed_at, d.increment_id)
+# Answers the days it changed (the day a moved commit left, the day it arrived).
+_FIRSTS = f"""
+WITH firsts AS (
+    SELECT DISTINCT ON (i.service, c.sha) i.service, c.sha, c.authored_at,
+           i.finished_at AS deployed_at, i.id AS increment_id
+    FROM increment_commits c JOIN increments i ON i.id = c.increment_id
+    WHERE c.increment_id = ANY($1::uuid[]) AND i.production AND i.status = 'succeeded'
+    ORDER BY i.service, c.sha, i.finished_at, i.id
+),
+earlier AS (
+    SELECT d.service, d.sha, d.deployed_at
+    FROM commit_deployments d JOIN firsts f ON f.service = d.service AND f.sha = d.sha
+),
+written AS (
+    INSERT INTO commit_deployments AS d (service, sha, authored_at, deployed_at, increment_id)
+    SELECT service, sha, authored_at, deployed_at, increment_id FROM firsts
+    ON CONFLICT (service, sha) DO UPDATE
+    SET deployed_at = EXCLUDED.deployed_at, increment_id = EXCLUDED.increment_id,
+        authored_at = EXCLUDED.authored_at
+    WHERE (EXCLUDED.deployed_at, EXCLUDED.increment_id) < (d.deployed_at, d.increment_id)
+    RETURNING d.service, d.sha, d.deployed_at
+)
+SELECT service, {_DAY} AS day FROM written
+UNION
+SELECT e.service, (e.deployed_at AT TIME ZONE 'UTC')::date
+FROM earlier e JOIN written w ON w.service = e.service AND w.sha = e.sha
 """
 
 # The increments that stopped counting (failed, rolled back) lose their commits' first
 # deployments, which fall to the next successful production deployment carrying each.
-_REDEPLOYED = """
+# Answers the days it changed.
+_REDEPLOYED = f"""
 WITH lost AS (
     DELETE FROM commit_deployments WHERE increment_id = ANY($1::uuid[])
-    RETURNING service, sha
+    RETURNING service, sha, deployed_at
+),
+found AS (
+    INSERT INTO commit_deployments (service, sha, authored_at, deployed_at, increment_id)
+    SELECT DISTINCT ON (l.service, l.sha) l.service, l.sha, c.authored_at, i.finished_at, i.id
+    FROM lost l
+    JOIN increment_commits c ON c.sha = l.sha
+    JOIN increments i ON i.id = c.increment_id AND i.service = l.service
+    WHERE i.production AND i.status = 'succeeded'
+    ORDER BY l.service, l.sha, i.finished_at, i.id
+    RETURNING service, deployed_at
 )
-INSERT INTO commit_deployments (service, sha, authored_at, deployed_at, increment_id)
-SELECT DISTINCT ON (l.service, l.sha) l.service, l.sha, c.authored_at, i.finished_at, i.id
-FROM lost l
-JOIN increment_commits c ON c.sha = l.sha
-JOIN increments i ON i.id = c.increment_id AND i.service = l.service
-WHERE i.production AND i.status = 'succeeded'
-ORDER BY l.service, l.sha, i.finished_at, i.id
+SELECT service, {_DAY} AS day FROM lost
+UNION
+SELECT service, {_DAY} FROM found
 """
 
 INCREMENT_COLUMNS = (
@@ -301,13 +370,14 @@ class Delivery(Projection):
     COPY or merge per table, and the commits' first deployments with one statement."""
 
     name = "delivery"
-    version = 6
+    version = 7
     tables = (
         "increments",
         "increment_commits",
         "commit_deployments",
         "incidents",
         "deployment_days",
+        "commit_days",
     )
     topics = events_of(
         Increment, "Recorded", "MarkedFailed", "RolledBack", "RolledBackBy"
@@ -410,12 +480,18 @@ class Delivery(Projection):
             )
         elif commits:
             await conn.executemany("INSERT INTO increment_commits VALUES ($1, $2, $3, $4)", commits)
+        moved: list[tuple[str, Any]] = []
         if recorded:
-            await conn.execute(_FIRSTS, recorded)
+            moved.extend(tuple(r) for r in await conn.fetch(_FIRSTS, recorded))
         if stopped:
-            await conn.execute(_REDEPLOYED, stopped)
-        if ties and await conn.fetchval("SELECT ready FROM delivery_ties"):
-            await ties.retie(conn)
+            moved.extend(tuple(r) for r in await conn.fetch(_REDEPLOYED, stopped))
+        if (ties or moved) and await conn.fetchval("SELECT ready FROM delivery_ties"):
+            if ties:
+                await ties.retie(conn)
+            if moved:
+                days = [[m[0] for m in moved], [m[1] for m in moved]]
+                await conn.execute(_FORGET_COMMIT_DAYS, *days)
+                await conn.execute(_RECOUNT_COMMIT_DAYS, *days)
 
 
 class _Touched:

@@ -3,7 +3,9 @@ outcome scorecards. Definitions: docs/metrics.md.
 
 Every duration is seconds (float). Percentiles are computed by PostgreSQL with
 `percentile_cont` (linear interpolation between the two nearest values), through the one
-`SUMMARY` select list that every metric query uses.
+`SUMMARY` select list that the metric queries use; DORA's lead time for changes computes the
+same figures from the counts the delivery projection keeps (`_commit_leads`), and a test
+holds it to `SUMMARY` over the same commits.
 """
 
 from __future__ import annotations
@@ -52,10 +54,12 @@ MEASURES: tuple[Measure, ...] = get_args(Measure)
 Grouping = Literal["team", "channel", "touchpoint", "outcome", "week"]
 GROUPINGS: tuple[Grouping, ...] = get_args(Grouping)
 
-SUMMARY = """count(span)::int AS count,
+FRACTIONS = "ARRAY[0.5, 0.75, 0.85, 0.95]::float8[]"
+"""The percentiles every duration figure gives: p50, p75, p85, p95."""
+
+SUMMARY = f"""count(span)::int AS count,
        avg(span)::float8 AS mean,
-       percentile_cont(ARRAY[0.5, 0.75, 0.85, 0.95]::float8[])
-           WITHIN GROUP (ORDER BY span) AS percentiles"""
+       percentile_cont({FRACTIONS}) WITHIN GROUP (ORDER BY span) AS percentiles"""
 """The select list that summarises a column named `span` (seconds): count, mean and the
 interpolated p50, p75, p85 and p95 (one sort). NULL spans are left out."""
 
@@ -355,6 +359,77 @@ def _within(column: str, scoped: bool) -> str:
 _FAILED = "(i.status IN ('failed', 'rolled_back') OR i.incidents > 0)"
 
 
+def _commit_leads(scoped: bool) -> str:
+    """The CTEs that end in `changes` (n, count, mean, percentiles): each period's lead time
+    for changes over the commits first deployed in it, the same figures as `SUMMARY` over
+    their `lead_seconds`, without sorting them all.
+
+    The counts and exact sums per lead bucket come from `commit_days` for the period's whole
+    days and from the commits themselves for its partial first and last days. A bucket
+    never holds a longer lead time than the next (projections/delivery.py), so the buckets'
+    running counts say which bucket holds each rank a percentile needs: only those buckets'
+    commits in the period are read (a range of a (service, bucket, time) covering index)
+    and sorted. The interpolation is `percentile_cont`'s: for a fraction q of n spans, the
+    values at ranks floor(q(n-1)) and ceil(q(n-1)), lo + (hi - lo) * (q(n-1) - floor)."""
+    return f"""
+lead_buckets AS (
+    SELECT n, bucket, sum(commits)::bigint AS commits, sum(seconds) AS seconds
+    FROM (SELECT p.n, d.bucket, d.commits, d.seconds
+          FROM periods p JOIN read.commit_days d
+               ON {_scope("d", scoped)}d.day >= p.first_day AND d.day < p.last_day
+          UNION ALL
+          SELECT p.n, c.lead_bucket, 1, c.lead_seconds::numeric
+          FROM periods p JOIN read.commit_deployments c
+               ON {_scope("c", scoped)}c.deployed_at >= p.since
+                  AND c.deployed_at < least(p.first_midnight, p.until)
+          UNION ALL
+          SELECT p.n, c.lead_bucket, 1, c.lead_seconds::numeric
+          FROM periods p JOIN read.commit_deployments c
+               ON {_scope("c", scoped)}c.deployed_at >= greatest(p.last_midnight, p.first_midnight)
+                  AND c.deployed_at < p.until) x
+    GROUP BY n, bucket
+),
+lead_totals AS (
+    SELECT n, sum(commits)::bigint AS total, sum(seconds) AS seconds
+    FROM lead_buckets GROUP BY n
+),
+-- Each percentile's position q(n-1) between the ranks (from 0) either side of it.
+lead_wanted AS (
+    SELECT t.n, q.i, q.q * (t.total - 1)::float8 AS at,
+           floor(q.q * (t.total - 1)::float8)::bigint AS lo,
+           ceil(q.q * (t.total - 1)::float8)::bigint AS hi
+    FROM lead_totals t, unnest({FRACTIONS}) WITH ORDINALITY AS q(q, i)
+),
+-- The buckets holding those ranks, with how many commits rank below each.
+lead_needed AS (
+    SELECT DISTINCT r.n, r.bucket, r.below
+    FROM (SELECT n, bucket, commits,
+                 (sum(commits) OVER (PARTITION BY n ORDER BY bucket) - commits)::bigint AS below
+          FROM lead_buckets) r
+    JOIN lead_wanted w ON w.n = r.n AND r.below <= w.hi AND w.lo < r.below + r.commits
+),
+lead_picked AS (
+    SELECT s.n, s.rank, s.span
+    FROM (SELECT d.n, c.lead_seconds AS span,
+                 d.below + row_number() OVER (PARTITION BY d.n, d.bucket
+                                              ORDER BY c.lead_seconds) - 1 AS rank
+          FROM lead_needed d JOIN periods p ON p.n = d.n
+          JOIN read.commit_deployments c
+               ON {_scope("c", scoped)}c.lead_bucket = d.bucket
+                  AND c.deployed_at >= p.since AND c.deployed_at < p.until) s
+    WHERE EXISTS (SELECT FROM lead_wanted w WHERE w.n = s.n AND s.rank IN (w.lo, w.hi))
+),
+changes AS (
+    SELECT t.n, t.total::int AS count, (t.seconds / t.total)::float8 AS mean,
+           (SELECT array_agg(lo.span + (hi.span - lo.span) * (w.at - floor(w.at)) ORDER BY w.i)
+            FROM lead_wanted w
+            JOIN lead_picked lo ON lo.n = w.n AND lo.rank = w.lo
+            JOIN lead_picked hi ON hi.n = w.n AND hi.rank = w.hi
+            WHERE w.n = t.n) AS percentiles
+    FROM lead_totals t
+)"""
+
+
 def _dora_sql(scoped: bool) -> str:
     """DORA's raw figures per period: one row per period of `$2` (starts, NULL for none) and
     `$3` (ends, NULL for none), in their order. A single answer is one period, a series
@@ -416,15 +491,7 @@ frequency AS (
            coalesce(d.failed, 0) + coalesce(e.failed, 0) AS failed
     FROM periods p LEFT JOIN days d ON d.n = p.n LEFT JOIN edge_days e ON e.n = p.n
 ),
--- Per period, without GROUP BY: the percentiles' one sort is the only sort.
-changes AS (
-    SELECT p.n, s.*
-    FROM periods p CROSS JOIN LATERAL (
-        SELECT {SUMMARY}
-        FROM (SELECT c.lead_seconds AS span FROM read.commit_deployments c
-              WHERE {_within("c.deployed_at", scoped)}) x
-    ) s
-),
+{_commit_leads(scoped)},
 incidents AS (
     SELECT p.n, t.opened_at, t.resolved_at, t.tied_deployed_at AS deployed_at,
            t.tied_rolled_back_at AS rolled_back_at
@@ -460,7 +527,8 @@ SELECT coalesce(f.deployments, 0) AS deployments,
        coalesce(f.production, 0) AS production, coalesce(f.failed, 0) AS failed,
        extract(epoch FROM coalesce(p."end", $4::timestamptz, now())
                           - coalesce(p.start, f.first_at))::float8 AS window_seconds,
-       c.count AS change_count, c.mean AS change_mean, c.percentiles AS change_percentiles,
+       coalesce(c.count, 0) AS change_count, c.mean AS change_mean,
+       c.percentiles AS change_percentiles,
        rv.count AS recovery_count, rv.mean AS recovery_mean,
        rv.percentiles AS recovery_percentiles,
        rs.count AS restore_count, rs.mean AS restore_mean,
