@@ -117,8 +117,12 @@ _ENDS = {
 def _lead_time_sql(measure: str, teamed: bool, asked: bool) -> str:
     """One statement per measure, naming its end column, so the planner reads that
     column's covering index (projections/feedback.py): by (team, end) when `teamed`, by
-    end otherwise. Filters not asked for are left out of the text rather than skipped by
-    `$n IS NULL`, so that a generic plan still reads the index alone."""
+    end otherwise, a range per period. Filters not asked for are left out of the text
+    rather than skipped by `$n IS NULL`, so that a generic plan still reads the index alone.
+
+    It answers per period of `$7` (starts, NULL for none) and `$8` (ends, NULL for none),
+    each period's rows numbered `n` from 1 in their order: a single answer is one period, a
+    series many, so that a series and its windows agree by construction."""
     if measure == "open_age":
         ended = "p.now"
         scope = "f.status = ANY(p.open_statuses)"
@@ -128,10 +132,7 @@ def _lead_time_sql(measure: str, teamed: bool, asked: bool) -> str:
         column = _ENDS[measure]
         ended = f"f.{column}"
         scope = f"f.status <> '{FeedbackStatus.DUPLICATE}' AND f.{column} IS NOT NULL"
-        window = (
-            f"f.{column} >= coalesce($7::timestamptz, '-infinity')"
-            f" AND f.{column} < coalesce($8::timestamptz, 'infinity')"
-        )
+        window = f"f.{column} >= w.since AND f.{column} < w.until"
         week_of = "i.ended_at"
     team = (
         "f.team_id IN (SELECT id FROM read.teams WHERE slug = $3 OR id::text = $3)"
@@ -142,14 +143,17 @@ def _lead_time_sql(measure: str, teamed: bool, asked: bool) -> str:
     return f"""
 WITH p AS (
     SELECT $1::text AS measure, coalesce($2::timestamptz, now()) AS now,
-           $7::timestamptz AS window_start, $8::timestamptz AS window_end,
            $10::text[] AS open_statuses
 ),
+periods AS (
+    SELECT n, coalesce(start, '-infinity') AS since, coalesce(until, 'infinity') AS until
+    FROM unnest($7::timestamptz[], $8::timestamptz[]) WITH ORDINALITY AS w(start, until, n)
+),
 items AS (
-    SELECT f.team_id, f.channel, f.touchpoint, f.outcome_id,
+    SELECT w.n, f.team_id, f.channel, f.touchpoint, f.outcome_id,
            f.earliest_received_at AS started_at, {ended} AS ended_at
-    FROM read.feedback_items f, p
-    WHERE {scope} AND {window} AND {team}
+    FROM periods w JOIN read.feedback_items f ON {window}, p
+    WHERE {scope} AND {team}
       AND ($4::text IS NULL OR f.channel = $4)
       AND ($5::text IS NULL OR f.touchpoint = $5)
       AND ($6::text IS NULL OR f.outcome_id::text = $6)
@@ -157,7 +161,7 @@ items AS (
 ),
 spans AS (
     -- A span that ends before it starts (the outside world's times disagree) counts as 0.
-    SELECT greatest(extract(epoch FROM i.ended_at - i.started_at), 0)::float8 AS span,
+    SELECT i.n, greatest(extract(epoch FROM i.ended_at - i.started_at), 0)::float8 AS span,
            i.ended_at < i.started_at AS clamped,
            CASE $9::text
                WHEN 'team' THEN i.team_id::text
@@ -170,16 +174,16 @@ spans AS (
     FROM items i
 ),
 summaries AS (
-    SELECT group_key, {SUMMARY}, count(*) FILTER (WHERE clamped)::int AS clamped
-    FROM spans GROUP BY group_key
+    SELECT n, group_key, {SUMMARY}, count(*) FILTER (WHERE clamped)::int AS clamped
+    FROM spans GROUP BY n, group_key
 )
-SELECT s.group_key,
+SELECT s.n, s.group_key,
        CASE $9 WHEN 'team' THEN t.slug WHEN 'outcome' THEN o.statement END AS label,
        s.count, s.mean, s.percentiles, s.clamped
 FROM summaries s
 LEFT JOIN read.teams t ON $9 = 'team' AND t.id::text = s.group_key
 LEFT JOIN read.outcomes o ON $9 = 'outcome' AND o.id::text = s.group_key
-ORDER BY coalesce(t.slug, o.statement, s.group_key) NULLS LAST, s.group_key NULLS LAST
+ORDER BY s.n, coalesce(t.slug, o.statement, s.group_key) NULLS LAST, s.group_key NULLS LAST
 """
 
 
@@ -220,6 +224,39 @@ async def lead_times(
     span's end (of the first ask, for open age). `segment` and `customer` select the
     items they asked (`projections.queries.asked_by`).
     """
+    [answer] = await lead_time_periods(
+        conn,
+        measure,
+        [(start, end)],
+        team=team,
+        channel=channel,
+        touchpoint=touchpoint,
+        outcome=outcome,
+        group_by=group_by,
+        now=now,
+        segment=segment,
+        customer=customer,
+    )
+    return answer
+
+
+@reads("feedback", "directory")
+async def lead_time_periods(
+    conn: Connection,
+    measure: str,
+    periods: Sequence[tuple[datetime | None, datetime | None]],
+    *,
+    team: str | UUID | None = None,
+    channel: str | None = None,
+    touchpoint: str | None = None,
+    outcome: str | UUID | None = None,
+    group_by: str | None = None,
+    now: datetime | None = None,
+    segment: str | None = None,
+    customer: str | None = None,
+) -> list[LeadTimes]:
+    """`lead_times` over each of `periods` (start, end), in one statement: what a series
+    asks (open age, a snapshot, has no series: projections/series.py refuses it)."""
     if measure not in MEASURES:
         raise InvalidQuery("measure", f"one of {', '.join(MEASURES)}")
     if group_by is not None and group_by not in GROUPINGS:
@@ -233,23 +270,29 @@ async def lead_times(
         channel.strip().lower() if channel else None,
         touchpoint.strip().lower() if touchpoint else None,
         uuid_text(outcome),
-        start,
-        end,
+        [start for start, _ in periods],
+        [end for _, end in periods],
         group_by,
         list(OPEN_FEEDBACK),
         *asker,
     )
-    groups = [
-        LeadTimeGroup(
-            group=_group(group_by, r["group_key"], r["label"]),
-            **_fields(figures(r["count"], r["mean"], r["percentiles"])),
-            clamped=r["clamped"],
+    found: list[list[LeadTimeGroup]] = [[] for _ in periods]
+    for r in rows:
+        found[r["n"] - 1].append(
+            LeadTimeGroup(
+                group=_group(group_by, r["group_key"], r["label"]),
+                **_fields(figures(r["count"], r["mean"], r["percentiles"])),
+                clamped=r["clamped"],
+            )
         )
-        for r in rows
+    return [
+        LeadTimes(
+            measure=measure,
+            groups=groups
+            or ([] if group_by else [LeadTimeGroup(group={}, **_fields(figures(0, None, None)))]),
+        )
+        for groups in found
     ]
-    if group_by is None and not groups:
-        groups = [LeadTimeGroup(group={}, **_fields(figures(0, None, None)))]
-    return LeadTimes(measure=measure, groups=groups)
 
 
 def _fields(f: Figures) -> dict[str, Any]:

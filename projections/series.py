@@ -2,7 +2,7 @@
 lead times per calendar week or month with every period present.
 
 A period's figures are exactly the single answer over that period (the same statement,
-given every period at once for DORA), so a series and a window agree by construction; an
+given every period at once), so a series and a window agree by construction; an
 empty period has count 0 and null figures and tiers.
 """
 
@@ -13,7 +13,7 @@ from typing import Literal
 from uuid import UUID
 
 from infra.database import Connection
-from projections.metrics import Dora, LeadTimes, Window, dora, dora_periods, lead_times
+from projections.metrics import Dora, LeadTimes, Window, dora, dora_periods, lead_time_periods
 from projections.queries import InvalidQuery, Row
 from projections.reads import reads
 from projections.tiers import Benchmarks
@@ -243,30 +243,32 @@ async def lead_time_series(
     if measure == "open_age":
         raise InvalidQuery("interval", "open_age is a snapshot at now and has no series")
     since, until, note = default_window(start, end, now)
-    found = []
-    for label, period_start, period_end in periods(since, until, interval):
-        answer = await lead_times(
-            conn,
-            measure,
-            team=team,
-            channel=channel,
-            touchpoint=touchpoint,
-            outcome=outcome,
-            start=period_start,
-            end=_query_end(period_end, until, end),
-            group_by=group_by,
-            now=now,
-            segment=segment,
-            customer=customer,
+    chosen = periods(since, until, interval)
+    answers = await lead_time_periods(
+        conn,
+        measure,
+        [
+            (period_start, _query_end(period_end, until, end))
+            for _, period_start, period_end in chosen
+        ],
+        team=team,
+        channel=channel,
+        touchpoint=touchpoint,
+        outcome=outcome,
+        group_by=group_by,
+        now=now,
+        segment=segment,
+        customer=customer,
+    )
+    found = [
+        LeadTimePeriod(
+            period=label,
+            window=Window(start=period_start, end=period_end),
+            measure=answer.measure,
+            groups=answer.groups,
         )
-        found.append(
-            LeadTimePeriod(
-                period=label,
-                window=Window(start=period_start, end=period_end),
-                measure=answer.measure,
-                groups=answer.groups,
-            )
-        )
+        for (label, period_start, period_end), answer in zip(chosen, answers, strict=True)
+    ]
     return LeadTimeSeries(
         measure=measure,
         interval="week" if interval == "week" else "month",

@@ -4,12 +4,13 @@ test_metrics.py; the default 12-week window; the benchmark year and the minimum 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import asyncpg
 import pytest
 
 from infra.eventstore import PostgresEventStore
-from projections.metrics import dora
+from projections.metrics import dora, lead_times
 from projections.queries import InvalidQuery
 from projections.series import dora_series, dora_window, lead_time_series, periods
 from tests.integration.test_metrics import (
@@ -187,3 +188,63 @@ async def test_lead_times_per_week(
     [next_week] = second.groups
     assert (next_week.count, next_week.p50) == (1, 8 * D - H)
     assert weekly.window.start == MONDAY - timedelta(weeks=1)
+
+
+class Statements:
+    """A real connection that remembers the statements run through it."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.run: list[str] = []
+
+    async def fetch(self, sql: str, *args: Any) -> Any:
+        self.run.append(sql)
+        return await self.conn.fetch(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.conn, name)
+
+
+async def test_a_lead_time_series_is_one_statement_and_each_period_its_window(
+    database_url: str, event_store: PostgresEventStore, pool: asyncpg.Pool
+) -> None:
+    await feedback_story(event_store)
+    await project(database_url, event_store)
+    start, end = MONDAY - timedelta(weeks=2), LATER + timedelta(weeks=1, hours=5)
+    async with pool.acquire() as conn:
+        for measure in ("triage", "decision", "ship", "close_loop"):
+            for filters in (
+                {},
+                {"group_by": "team"},
+                {"group_by": "week"},
+                {"group_by": "channel", "team": "billing"},
+            ):
+                for interval in ("week", "month"):
+                    counted = Statements(conn)
+                    series = await lead_time_series(
+                        cast(asyncpg.Connection, counted),
+                        measure,
+                        interval,
+                        start=start,
+                        end=end,
+                        now=at(30),
+                        **filters,
+                    )
+                    # Every period of the series from one statement,
+                    assert len(counted.run) == 1, (measure, filters, interval)
+                    assert len(series.periods) > 1
+                    # each period the answer to its own window.
+                    for period in series.periods:
+                        alone = await lead_times(
+                            conn,
+                            measure,
+                            start=period.window.start,
+                            end=period.window.end,
+                            now=at(30),
+                            **filters,
+                        )
+                        assert period.groups == alone.groups, (measure, filters, period.period)
+        # The story's triages fall in T0's week (FB-1, FB-4) and the next (FB-3): the
+        # weekly series finds them there, and the empty weeks around them.
+        weekly = await lead_time_series(conn, "triage", "week", start=start, end=end, now=at(30))
+    assert [sum(g.count for g in p.groups) for p in weekly.periods] == [0, 0, 2, 1, 0, 0]
