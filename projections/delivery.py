@@ -66,7 +66,7 @@ CREATE TABLE commit_deployments (
     -- square roots, products and floor keep the order), so that an exact percentile finds
     -- the bucket holding its rank from the counts in `commit_days` and sorts only that bucket.
     lead_bucket integer GENERATED ALWAYS AS (
-        floor(sqrt(sqrt(greatest(extract(epoch FROM deployed_at - authored_at)::float8, 0))) * 4)
+        floor(sqrt(sqrt(greatest(extract(epoch FROM deployed_at - authored_at)::float8, 0))) * 8)
     ) STORED,
     PRIMARY KEY (service, sha)
 );
@@ -370,7 +370,7 @@ class Delivery(Projection):
     COPY or merge per table, and the commits' first deployments with one statement."""
 
     name = "delivery"
-    version = 7
+    version = 8
     tables = (
         "increments",
         "increment_commits",
