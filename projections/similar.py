@@ -1,18 +1,26 @@
 """Duplicate suggestions: the open and recent items whose text is most like an item's.
 
-Plain PostgreSQL (14+, no extension) finds the candidates: the item's words, as English
-lexemes OR-ed into one full-text query (without the words too common to tell items apart,
-by PostgreSQL's own column statistics), ranked with `ts_rank` over the item list's search
-vector and its GIN index. Two things widen the query, since customers write the same
-thing in other words and with typos: the words of the thesaurus groups the item's words
-belong to (`projections/thesaurus.py`: "graphs" for "charts"), and for a word no other
-item uses, the words of other items within one or two edits of it (Damerau-Levenshtein,
-same first letter: "serach" finds "search"), from the vocabulary this module's projection
-keeps (`similar_words`). Python then re-ranks the best candidates with rapidfuzz over the
-texts with each thesaurus word read as its group's first, which forgives what full text
-cannot (typos, word order, a sentence said another way), adds a little for the same
-customer (people repeat themselves) and the same channel, and shows the same words received
-again once. bench/b9_similar.py measures how often the original is found.
+Plain PostgreSQL (14+, no extension) finds the candidates, from the inverted index this
+module's projection keeps (`similar_postings`: each English lexeme of each item's text and
+why, with the item), as a search engine does: every item sharing a word of the item's is
+scored by the sum of the shared words' inverse document frequencies, ln((N + 1) / df),
+over the N items received, df of them using the word (`similar_words`). A word used by many
+items says little and costs much to read, so words in more than `COMMON` of the items are
+left out (their postings are never read); a rare word shared counts for more than several
+common ones. The best `POOL` by that score are joined to the item list, filtered (not
+duplicates, open or recent) and the best `CANDIDATES` re-ranked.
+
+Two things widen the query, since customers write the same thing in other words and with
+typos: the words of the thesaurus groups the item's words belong to
+(`projections/thesaurus.py`: "graphs" for "charts"), and for a word no other item uses, the
+words of other items within one or two edits of it (Damerau-Levenshtein, same first letter:
+"serach" finds "search"), from the same vocabulary. A group of such words (a thesaurus group,
+or a word's corrections) counts once per item, at its best word's weight. Python then
+re-ranks the candidates with rapidfuzz over the texts with each thesaurus word read as its
+group's first, which forgives what full text cannot (typos, word order, a sentence said
+another way), adds the candidate's share of the best score, a little for the same customer
+(people repeat themselves) and the same channel, and shows the same words received again
+once. bench/b9_similar.py measures how often the original is found, and how fast.
 """
 
 from __future__ import annotations
@@ -26,25 +34,24 @@ from uuid import UUID
 from rapidfuzz import fuzz, process, utils
 from rapidfuzz.distance import DamerauLevenshtein
 
-from domain.feedback import Feedback, FeedbackNotFound
+from domain.feedback import Feedback, FeedbackNotFound, live_events
 from domain.vocabulary import OPEN_FEEDBACK, FeedbackStatus, sql_list
 from infra.database import Connection
+from infra.recorder import select_events
+from infra.transcoder import EventMapper
 from projections.base import Positioned, Projection, events_of
 from projections.queries import InvalidQuery, Row
 from projections.reads import reads
 from projections.thesaurus import HEAD, MEMBERS
 
-#: How many full-text candidates are re-ranked.
+#: How many candidates are re-ranked...
 CANDIDATES = 50
-#: Words in at least this share of items are left out of the full-text query...
-COMMON = 0.005
-#: ...except the least common words up to this many, each in less than `TOPIC` of items:
-#: a complaint many customers make is common by that very fact, and without them the item
-#: was found by its rarest words left, often a name in a signature (the demo's
-#: "Hello, Font is cut off on small Android screens. Thanks, Anna (Proseware)" was offered
-#: Anna's other requests, none of its 45 repeats).
-MIN_TERMS = 6
-TOPIC = 0.05
+#: ...of the best this many by shared words' weight (before leaving out duplicates and
+#: items resolved long ago).
+POOL = 200
+#: Words in more than this share of items are left out of the query: their postings are
+#: the most to read, and what they say, most items say.
+COMMON = 0.05
 #: A word used by at most this many items (the item itself) is looked up for typos...
 LONE = 1
 #: ...if it has at least this many letters, within one edit up to `SHORT` letters, else two.
@@ -90,56 +97,45 @@ SELECT f.id, f.key, f.text, f.nps_reason, f.channel, f.customer_ref, f.received_
              FROM unnest(tsvector_to_array(to_tsvector('english',
                       f.text || ' ' || coalesce(f.nps_reason, ''))))  AS q(w)
              LEFT JOIN read.similar_words v ON v.word = q.w
-             WHERE coalesce(v.items, 0) <= $3 AND length(q.w) >= $4) AS lone
+             WHERE coalesce(v.items, 0) <= $3 AND length(q.w) >= $4) AS lone,
+       (SELECT items FROM read.similar_count) AS total
 FROM read.feedback_items f WHERE f.id = $1 OR f.key = $2
 """
 
-# The item's words as English lexemes ($1; with its thesaurus neighbours' $8 and its typo
-# corrections $9), OR-ed into one full-text query. A word in many
-# items (PostgreSQL's own statistics of the search vectors say which: ANALYZE keeps each
-# lexeme's share of rows in pg_stats) would make the query read and rank a large part of
-# the table, so common words are left out (unless all are: then the two least common).
-# (`plainto_tsquery('simple', …)` quotes a lexeme as it is; its text form is re-read as
-# a tsquery with the terms OR-ed.) The least common words up to MIN_TERMS stay in
-# however common (below TOPIC), so an often-repeated topic still finds its repeats.
+# The query's words ($1: words as written, or a typo's corrections as lexemes), each with
+# its group ($5: a thesaurus group, a typo's corrections, or '' for the word's own lexeme)
+# and whether it is a lexeme already ($6). Each lexeme weighs its inverse document
+# frequency; a word in more than $8 items is left out. Items are scored from the postings
+# of the words left: per group its best word, summed over groups; the best $7 are read.
 _CANDIDATES = f"""
-WITH stats AS (
-    SELECT s.lexeme, s.freq
-    FROM pg_stats p
-    CROSS JOIN LATERAL unnest(p.most_common_elems::text::text[], p.most_common_elem_freqs)
-        AS s(lexeme, freq)
-    WHERE p.schemaname = (SELECT active_schema FROM projection_registry WHERE name = 'feedback')
-      AND p.tablename = 'feedback_items' AND p.attname = 'search' AND s.lexeme IS NOT NULL
+WITH asked AS (
+    SELECT l.w, coalesce(nullif(t.grp, ''), l.w) AS grp
+    FROM unnest($1::text[], $5::text[], $6::bool[]) AS t(word, grp, lexeme)
+    CROSS JOIN LATERAL unnest(CASE WHEN t.lexeme THEN ARRAY[t.word]
+                               ELSE tsvector_to_array(to_tsvector('english', t.word)) END)
+        AS l(w)
 ),
-words AS (
-    SELECT ws.w, coalesce(s.freq, 0) AS freq,
-           ws.w = ANY(tsvector_to_array(to_tsvector('english', $1)) || $9::text[]) AS own
-    FROM (SELECT DISTINCT w FROM unnest(tsvector_to_array(to_tsvector('english', $1))
-                                        || tsvector_to_array(to_tsvector('english', $8))
-                                        || $9::text[]) AS w) AS ws
-    LEFT JOIN stats s ON s.lexeme = ws.w
-),
--- The item's own words (and their corrections) stand for it; its thesaurus neighbours
--- only widen the query when rare enough not to cost a scan.
 terms AS (
-    SELECT '(' || plainto_tsquery('simple', w)::text || ')' AS term FROM words WHERE freq < $5
-    UNION
-    -- Every word common: the two least common stand for the item.
-    (SELECT '(' || plainto_tsquery('simple', w)::text || ')' FROM words WHERE own
-     ORDER BY freq, w LIMIT 2)
-    UNION
-    (SELECT '(' || plainto_tsquery('simple', w)::text || ')' FROM words WHERE own AND freq < $6
-     ORDER BY freq, w LIMIT $7)
+    SELECT a.w, a.grp, ln(($9::float8 + 1) / v.items) AS weight
+    FROM (SELECT DISTINCT w, grp FROM asked) a
+    JOIN read.similar_words v ON v.word = a.w
+    WHERE v.items <= $8::float8
 ),
-q AS (SELECT nullif(string_agg(term, ' | '), '')::tsquery AS query FROM terms)
-SELECT c.key, c.status, c.channel, c.customer_ref, c.text, c.received_at,
-       ts_rank(c.search, q.query) AS rank
-FROM q, read.feedback_items c
-WHERE c.search @@ q.query
-  AND c.id <> $2
+hits AS (
+    SELECT g.item_id, sum(g.weight) AS score
+    FROM (SELECT p.item_id, t.grp, max(t.weight) AS weight
+          FROM terms t JOIN read.similar_postings p ON p.word = t.w
+          GROUP BY p.item_id, t.grp) AS g
+    GROUP BY g.item_id
+    ORDER BY score DESC, g.item_id
+    LIMIT $7
+)
+SELECT c.key, c.status, c.channel, c.customer_ref, c.text, c.received_at, h.score AS rank
+FROM hits h JOIN read.feedback_items c ON c.id = h.item_id
+WHERE c.id <> $2
   AND c.status <> '{FeedbackStatus.DUPLICATE.value}'
   AND (c.status IN {sql_list(OPEN_FEEDBACK)} OR c.received_at >= $3)
-ORDER BY rank DESC, c.received_at DESC
+ORDER BY h.score DESC, c.received_at DESC
 LIMIT $4
 """
 
@@ -156,10 +152,33 @@ def canonical(text: str) -> str:
     return " ".join(HEAD.get(w, w) for w in _words(text))
 
 
-def neighbours(text: str) -> str:
-    """The words of every thesaurus group that a word of `text` belongs to."""
-    heads = {HEAD[w] for w in _words(text) if w in HEAD}
-    return " ".join(m for h in sorted(heads) for m in MEMBERS[h])
+def query_words(
+    text: str, corrected: dict[str, list[str]]
+) -> tuple[list[str], list[str], list[bool]]:
+    """The words the candidates are looked up by: `text`'s own, the other words of every
+    thesaurus group one of them belongs to, and each typo's `corrected` lexemes; with each
+    word's group (its thesaurus group's first word, "~" and the typo for corrections, ""
+    for a word of no group: its lexeme is its group) and whether it is a lexeme already."""
+    words: list[str] = []
+    groups: list[str] = []
+    lexemes: list[bool] = []
+    own = dict.fromkeys(_words(text))
+    for w in own:
+        words.append(w)
+        groups.append(HEAD.get(w, ""))
+        lexemes.append(False)
+    for head in sorted({HEAD[w] for w in own if w in HEAD}):
+        for member in MEMBERS[head]:
+            if member not in own:
+                words.append(member)
+                groups.append(head)
+                lexemes.append(False)
+    for typo, found in corrected.items():
+        for lexeme in found:
+            words.append(lexeme)
+            groups.append(f"~{typo}")
+            lexemes.append(True)
+    return words, groups, lexemes
 
 
 _VOCABULARY = """
@@ -168,12 +187,12 @@ WHERE left(word, 1) = ANY($1::text[]) AND length(word) BETWEEN $2 AND $3
 """
 
 
-async def corrections(conn: Connection, lone: Sequence[str]) -> list[str]:
+async def corrections(conn: Connection, lone: Sequence[str]) -> dict[str, list[str]]:
     """For each of the `lone` words (an item's words no other item uses), the words of
     other items within one edit of it (two from `SHORT` letters on), same first letter,
     closest first."""
     if not lone:
-        return []
+        return {}
     lengths = [len(w) for w in lone]
     vocabulary = [
         r["word"]
@@ -181,7 +200,7 @@ async def corrections(conn: Connection, lone: Sequence[str]) -> list[str]:
             _VOCABULARY, sorted({w[0] for w in lone}), min(lengths) - 2, max(lengths) + 2
         )
     ]
-    found: list[str] = []
+    found: dict[str, list[str]] = {}
     for word in lone:
         edits = 1 if len(word) <= SHORT else 2
         near = [
@@ -189,16 +208,15 @@ async def corrections(conn: Connection, lone: Sequence[str]) -> list[str]:
             for v in vocabulary
             if v[0] == word[0] and abs(len(v) - len(word)) <= edits and v != word
         ]
-        found += [
-            match
-            for match, _, _ in process.extract(
-                word,
-                near,
-                scorer=DamerauLevenshtein.distance,
-                score_cutoff=edits,
-                limit=TYPO_MATCHES,
-            )
-        ]
+        matches = process.extract(
+            word,
+            near,
+            scorer=DamerauLevenshtein.distance,
+            score_cutoff=edits,
+            limit=TYPO_MATCHES,
+        )
+        if matches:
+            found[word] = [match for match, _, _ in matches]
     return found
 
 
@@ -238,17 +256,19 @@ async def similar(conn: Connection, ref: str | UUID, *, limit: int = 5) -> Simil
     if item is None:
         return None
     text = item["text"] if not item["nps_reason"] else f"{item['text']} {item['nps_reason']}"
+    asked, groups, lexemes = query_words(text, await corrections(conn, item["lone"]))
+    total = item["total"] or 0
     candidates = await conn.fetch(
         _CANDIDATES,
-        text,
+        asked,
         item["id"],
         item["received_at"] - RECENT,
         max(CANDIDATES, limit),
-        COMMON,
-        TOPIC,
-        MIN_TERMS,
-        neighbours(text),
-        await corrections(conn, item["lone"]),
+        groups,
+        lexemes,
+        max(POOL, limit),
+        COMMON * total,
+        total,
     )
     said = canonical(text)
     top_rank = max((c["rank"] for c in candidates), default=0.0)
@@ -290,7 +310,7 @@ async def suggestions(conn: Connection, ref: str | UUID, *, limit: int = 5) -> S
     return found
 
 
-# --- the vocabulary the typo corrections look in ----------------------------------------
+# --- the index the candidates are found by, and the vocabulary of typo corrections -------
 
 SCHEMA = """
 CREATE TABLE similar_words (
@@ -298,10 +318,21 @@ CREATE TABLE similar_words (
     -- How many items' texts used it (as received or edited).
     items integer NOT NULL
 );
+-- Each lexeme of each item's text (why = false) and why (why = true): who uses a word.
+CREATE TABLE similar_postings (
+    word text NOT NULL,
+    item_id uuid NOT NULL,
+    why boolean NOT NULL
+);
+-- How many items were received (the N of the words' inverse document frequency).
+CREATE TABLE similar_count (items integer NOT NULL);
+INSERT INTO similar_count VALUES (0);
 """
 
 INDEXES = """
 CREATE INDEX ON similar_words (left(word, 1), length(word)) INCLUDE (items);
+CREATE INDEX ON similar_postings (word, item_id);
+CREATE INDEX ON similar_postings (item_id);
 """
 
 _COUNT_WORDS = """
@@ -313,16 +344,30 @@ GROUP BY w
 ON CONFLICT (word) DO UPDATE SET items = similar_words.items + EXCLUDED.items
 """
 
+_POST = """
+INSERT INTO similar_postings (word, item_id, why)
+SELECT DISTINCT w, t.item_id, t.why
+FROM unnest($1::uuid[], $2::text[], $3::bool[]) AS t(item_id, text, why),
+     unnest(tsvector_to_array(to_tsvector('english', t.text))) AS w
+"""
+
+_UNPOST_TEXT = "DELETE FROM similar_postings WHERE item_id = $1 AND NOT why"
+
+_RECEIVED = "UPDATE similar_count SET items = items + $1"
+
+_MAPPER = EventMapper()
+
 
 class SimilarWords(Projection):
-    """The English lexemes of every item's text and why, with how many items used each:
-    the vocabulary a word nobody else used is corrected against. Only ever grows (a word
-    of an edited or corrected text stays a word customers wrote)."""
+    """The English lexemes of every item's text and why: who uses each (the postings the
+    candidates are found by, following edits and their undoing), and how many items ever
+    used it (the vocabulary a word nobody else used is corrected against, which only ever
+    grows: a word of an edited or corrected text stays a word customers wrote)."""
 
     name = "similar"
-    version = 1
-    tables = ("similar_words",)
-    topics = events_of(Feedback, "Received", "TextEdited")
+    version = 2
+    tables = ("similar_words", "similar_postings", "similar_count")
+    topics = events_of(Feedback, "Received", "TextEdited", "Corrected")
 
     def schema_sql(self) -> str:
         return SCHEMA
@@ -331,9 +376,52 @@ class SimilarWords(Projection):
         return INDEXES
 
     async def apply(self, conn: Connection, events: Sequence[Positioned]) -> None:
-        texts = []
+        counted: list[str] = []
+        posted: tuple[list[UUID], list[str], list[bool]] = ([], [], [])
+        received = 0
+
+        async def post() -> None:
+            nonlocal received
+            if posted[0]:
+                await conn.execute(_POST, *posted)
+                for column in posted:
+                    column.clear()
+            if received:
+                await conn.execute(_RECEIVED, received)
+                received = 0
+
         for _, e in events:
-            why = getattr(e, "nps_reason", None)  # received with a why (an edit has none)
-            texts.append(f"{e.text} {why}" if why else e.text)
-        if texts:
-            await conn.execute(_COUNT_WORDS, texts)
+            kind = type(e).__name__
+            if kind == "Received":
+                why = e.nps_reason
+                counted.append(f"{e.text} {why}" if why else e.text)
+                received += 1
+                for text, is_why in ((e.text, False), (why, True)):
+                    if text:
+                        posted[0].append(e.originator_id)
+                        posted[1].append(text)
+                        posted[2].append(is_why)
+                continue
+            # An edit, or a correction (which may undo one): the item's text as it stands
+            # replaces its words (the postings received so far are written first).
+            await post()
+            text = e.text if kind == "TextEdited" else await _live_text(conn, e)
+            if kind == "TextEdited":
+                counted.append(text)
+            await conn.execute(_UNPOST_TEXT, e.originator_id)
+            posted[0].append(e.originator_id)
+            posted[1].append(text)
+            posted[2].append(False)
+        await post()
+        if counted:
+            await conn.execute(_COUNT_WORDS, counted)
+
+
+async def _live_text(conn: Connection, e: Any) -> str:
+    """The item's text as its events up to `e` that still count leave it."""
+    stored = await select_events(conn, e.originator_id, lte_version=e.originator_version)
+    text = ""
+    for live in live_events([_MAPPER.to_domain_event(s) for s in stored]):
+        if type(live).__name__ in ("Received", "TextEdited"):
+            text = live.text
+    return text

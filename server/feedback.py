@@ -187,9 +187,11 @@ class FeedbackController(Controller):
         summary="Items this one may duplicate",
         description=(
             "Open and recent items (not duplicates) ranked by how alike their text is, with "
-            "a score from 0 to 1: candidates by full-text search (with typo corrections and "
-            "words customers use for the same thing), re-ranked by fuzzy text similarity, "
-            "nudged by the same customer and channel."
+            "a score from 0 to 1: candidates are the items sharing the most telling words "
+            "(each English word weighs by how few items use it; words in more than 5 % of "
+            "items are left out; typo corrections and words customers use for the same "
+            "thing join), re-ranked by fuzzy text similarity and that weight, nudged by the "
+            "same customer and channel."
         ),
     )
     async def similar_items(

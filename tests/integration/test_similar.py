@@ -9,7 +9,13 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from domain.services import close_feedback_loop, decline_feedback, receive_feedback
+from domain.services import (
+    close_feedback_loop,
+    decline_feedback,
+    edit_feedback_text,
+    receive_feedback,
+    undo_feedback,
+)
 from infra.eventstore import PostgresEventStore
 from tests.conftest import ADMIN_TOKEN
 from tui.client import ApiClient
@@ -209,3 +215,45 @@ async def test_a_typo_and_other_words_for_the_same_thing_find_the_original(
     assert await first(typo) == kaleidoscope
     # "overview", "graphs" and "blank" are the thesaurus' "dashboard", "charts", "empty".
     assert await first(other_words) == dashboard
+
+
+async def test_a_rare_word_shared_outweighs_common_words_and_edits_move_the_words(
+    api: httpx.AsyncClient, event_store: PostgresEventStore
+) -> None:
+    """Each shared word weighs by how few items use it: one rare word shared outweighs
+    three common ones (a plain full-text rank counts words, and the original was not among
+    the 50 best of 80 items sharing three of the duplicate's words). An item is found by
+    its text as it stands: an edit's words replace the old ones, and undoing the edit
+    brings them back."""
+    store = event_store
+    at = T0
+
+    async def receive(text: str) -> str:
+        nonlocal at
+        at += timedelta(minutes=7)
+        done = await receive_feedback(store, channel="web", text=text, received_at=at)
+        assert done.key is not None
+        return done.key
+
+    original = await receive("Zephyr import crashes")
+    others = [await receive(f"Opening page {n} of the monthly report is broken") for n in range(80)]
+    asked = await receive("zephyr: opening the monthly report page")
+
+    async def suggested(key: str) -> list[str]:
+        head = await store.recorder.max_notification_id()
+        answer = await api.get(
+            f"/api/feedback/{key}/similar", params={"limit": "5", "after": str(head)}
+        )
+        assert answer.status_code == 200, answer.text
+        return [i["key"] for i in answer.json()["items"]]
+
+    found = await suggested(asked)
+    assert original in found, found
+    assert set(found) <= {original, *others}
+
+    # The original's text is edited: "zephyr" is gone, and with it the suggestion.
+    await edit_feedback_text(store, original, text="Import crashes on large files", edited_at=at)
+    assert original not in await suggested(asked)
+    # The edit undone, the original is found by its first words again.
+    await undo_feedback(store, original, corrected_at=at + timedelta(minutes=1))
+    assert original in await suggested(asked)

@@ -3,7 +3,7 @@ the words a text's thesaurus groups add to its full-text query."""
 
 from __future__ import annotations
 
-from projections.similar import canonical, neighbours
+from projections.similar import canonical, query_words
 from projections.thesaurus import HEAD, MEMBERS
 
 
@@ -17,10 +17,22 @@ def test_other_words_for_the_same_thing_read_alike() -> None:
     assert canonical("Kaleidoscope view") == "kaleidoscope view"
 
 
-def test_a_texts_groups_widen_its_query() -> None:
-    added = neighbours("graphs stay blank").split()
-    assert {"chart", "charts", "diagram", "empty", "white"} <= set(added)
-    assert neighbours("Kaleidoscope view") == ""
+def test_a_texts_groups_and_typos_widen_its_query() -> None:
+    words, groups, lexemes = query_words("graphs stay blank", {})
+    asked = dict(zip(words, groups, strict=True))
+    # Its own words first, as written; a word of no group is its own group ("").
+    assert words[:3] == ["graphs", "stay", "blank"]
+    assert asked["stay"] == ""
+    # Its groups' other words join, in the group of their first word.
+    assert {"chart", "charts", "diagram", "empty", "white"} <= set(words)
+    assert asked["charts"] == asked["graphs"] == "chart"
+    assert asked["white"] == asked["blank"] == "empty"
+    assert not any(lexemes)
+    # A typo's corrections join as lexemes, in one group per typo.
+    words, groups, lexemes = query_words("Kaleidoscope view", {"kalediscop": ["kaleidoscop"]})
+    assert words == ["kaleidoscope", "view", "kaleidoscop"]
+    assert groups == ["", "", "~kalediscop"]
+    assert lexemes == [False, False, True]
 
 
 def test_every_word_is_in_one_group() -> None:
