@@ -3,24 +3,24 @@
 Plain PostgreSQL (14+, no extension) finds the candidates, from the inverted index this
 module's projection keeps (`similar_postings`: each English lexeme of each item's text and
 why, with the item), as a search engine does: every item sharing a word of the item's is
-scored by the sum of the shared words' inverse document frequencies, ln((N + 1) / df),
-over the N items received, df of them using the word (`similar_words`). A word used by many
-items says little and costs much to read, so words in more than `COMMON` of the items are
-left out (their postings are never read); a rare word shared counts for more than several
-common ones. The best `POOL` by that score are joined to the item list, filtered (not
-duplicates, open or recent) and the best `CANDIDATES` re-ranked.
+scored by the sum of the shared words' inverse document frequencies, ln((N + 1) / df), over
+the N items received, df of them using the word (`similar_words`); a rare word shared
+counts for more than several common ones. A word used by many items says little and costs
+much to read, so words in more than `COMMON` of the items are left out (their postings are
+never read), and the item's words are read rarest first up to `READ` postings in all, which
+bounds what one suggestion costs. The best `POOL` by that score are joined to the item list,
+filtered (not duplicates, open or recent) and the best `CANDIDATES` re-ranked.
 
 Two things widen the query, since customers write the same thing in other words and with
 typos: the words of the thesaurus groups the item's words belong to
 (`projections/thesaurus.py`: "graphs" for "charts"), and for a word no other item uses, the
 words of other items within one or two edits of it (Damerau-Levenshtein, same first letter:
-"serach" finds "search"), from the same vocabulary. A group of such words (a thesaurus group,
-or a word's corrections) counts once per item, at its best word's weight. Python then
-re-ranks the candidates with rapidfuzz over the texts with each thesaurus word read as its
-group's first, which forgives what full text cannot (typos, word order, a sentence said
-another way), adds the candidate's share of the best score, a little for the same customer
-(people repeat themselves) and the same channel, and shows the same words received again
-once. bench/b9_similar.py measures how often the original is found, and how fast.
+"serach" finds "search"), from the same vocabulary. Python then re-ranks the candidates with
+rapidfuzz over the texts with each thesaurus word read as its group's first, which forgives
+what full text cannot (typos, word order, a sentence said another way), adds the candidate's
+share of the best score, a little for the same customer (people repeat themselves) and the
+same channel, and shows the same words received again once. bench/b9_similar.py measures how
+often the original is found, and how fast.
 """
 
 from __future__ import annotations
@@ -52,6 +52,9 @@ POOL = 200
 #: Words in more than this share of items are left out of the query: their postings are
 #: the most to read, and what they say, most items say.
 COMMON = 0.05
+#: The postings one suggestion reads at most: the item's rarest words first, the commoner
+#: left out once this many would be read (the cost of a query, whatever its words).
+READ = 10_000
 #: A word used by at most this many items (the item itself) is looked up for typos...
 LONE = 1
 #: ...if it has at least this many letters, within one edit up to `SHORT` letters, else two.
@@ -102,33 +105,35 @@ SELECT f.id, f.key, f.text, f.nps_reason, f.channel, f.customer_ref, f.received_
 FROM read.feedback_items f WHERE f.id = $1 OR f.key = $2
 """
 
-# The query's words ($1: words as written, or a typo's corrections as lexemes), each with
-# its group ($5: a thesaurus group, a typo's corrections, or '' for the word's own lexeme)
-# and whether it is a lexeme already ($6). Each lexeme weighs its inverse document
-# frequency; a word in more than $8 items is left out. Items are scored from the postings
-# of the words left: per group its best word, summed over groups; the best $7 are read.
+# The query's words ($1: words as written, or, where $5 says so, a typo's corrections as
+# lexemes). Each lexeme weighs its inverse document frequency; a word in more than $7 items
+# is left out, and so are the commonest of the rest once the postings to read would pass $9
+# (the rarest word is always read). An item scores the weights of the words it shares; the
+# best $6 are read.
 _CANDIDATES = f"""
 WITH asked AS (
-    SELECT l.w, coalesce(nullif(t.grp, ''), l.w) AS grp
-    FROM unnest($1::text[], $5::text[], $6::bool[]) AS t(word, grp, lexeme)
+    SELECT DISTINCT l.w
+    FROM unnest($1::text[], $5::bool[]) AS t(word, lexeme)
     CROSS JOIN LATERAL unnest(CASE WHEN t.lexeme THEN ARRAY[t.word]
                                ELSE tsvector_to_array(to_tsvector('english', t.word)) END)
         AS l(w)
 ),
-terms AS (
-    SELECT a.w, a.grp, ln(($9::float8 + 1) / v.items) AS weight
-    FROM (SELECT DISTINCT w, grp FROM asked) a
+weighed AS (
+    SELECT a.w, ln(($8::float8 + 1) / v.items) AS weight, v.items,
+           sum(v.items) OVER (ORDER BY v.items, a.w
+                              ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS read
+    FROM asked a
     JOIN read.similar_words v ON v.word = a.w
-    WHERE v.items <= $8::float8
+    WHERE v.items <= $7::float8
 ),
+-- The rarest words first, as long as their postings together stay within $9.
+terms AS (SELECT w, weight FROM weighed WHERE read <= $9 OR read = items),
 hits AS (
-    SELECT g.item_id, sum(g.weight) AS score
-    FROM (SELECT p.item_id, t.grp, max(t.weight) AS weight
-          FROM terms t JOIN read.similar_postings p ON p.word = t.w
-          GROUP BY p.item_id, t.grp) AS g
-    GROUP BY g.item_id
-    ORDER BY score DESC, g.item_id
-    LIMIT $7
+    SELECT p.item_id, sum(t.weight) AS score
+    FROM terms t JOIN read.similar_postings p ON p.word = t.w
+    GROUP BY p.item_id
+    ORDER BY score DESC, p.item_id
+    LIMIT $6
 )
 SELECT c.key, c.status, c.channel, c.customer_ref, c.text, c.received_at, h.score AS rank
 FROM hits h JOIN read.feedback_items c ON c.id = h.item_id
@@ -152,33 +157,19 @@ def canonical(text: str) -> str:
     return " ".join(HEAD.get(w, w) for w in _words(text))
 
 
-def query_words(
-    text: str, corrected: dict[str, list[str]]
-) -> tuple[list[str], list[str], list[bool]]:
+def query_words(text: str, corrected: dict[str, list[str]]) -> tuple[list[str], list[bool]]:
     """The words the candidates are looked up by: `text`'s own, the other words of every
-    thesaurus group one of them belongs to, and each typo's `corrected` lexemes; with each
-    word's group (its thesaurus group's first word, "~" and the typo for corrections, ""
-    for a word of no group: its lexeme is its group) and whether it is a lexeme already."""
-    words: list[str] = []
-    groups: list[str] = []
-    lexemes: list[bool] = []
+    thesaurus group one of them belongs to, and each typo's `corrected` lexemes; with
+    whether each is a lexeme already."""
     own = dict.fromkeys(_words(text))
-    for w in own:
-        words.append(w)
-        groups.append(HEAD.get(w, ""))
-        lexemes.append(False)
+    words = list(own)
     for head in sorted({HEAD[w] for w in own if w in HEAD}):
-        for member in MEMBERS[head]:
-            if member not in own:
-                words.append(member)
-                groups.append(head)
-                lexemes.append(False)
-    for typo, found in corrected.items():
-        for lexeme in found:
-            words.append(lexeme)
-            groups.append(f"~{typo}")
-            lexemes.append(True)
-    return words, groups, lexemes
+        words += [member for member in MEMBERS[head] if member not in own]
+    lexemes = [False] * len(words)
+    for found in corrected.values():
+        words += found
+        lexemes += [True] * len(found)
+    return words, lexemes
 
 
 _VOCABULARY = """
@@ -256,7 +247,7 @@ async def similar(conn: Connection, ref: str | UUID, *, limit: int = 5) -> Simil
     if item is None:
         return None
     text = item["text"] if not item["nps_reason"] else f"{item['text']} {item['nps_reason']}"
-    asked, groups, lexemes = query_words(text, await corrections(conn, item["lone"]))
+    asked, lexemes = query_words(text, await corrections(conn, item["lone"]))
     total = item["total"] or 0
     candidates = await conn.fetch(
         _CANDIDATES,
@@ -264,11 +255,11 @@ async def similar(conn: Connection, ref: str | UUID, *, limit: int = 5) -> Simil
         item["id"],
         item["received_at"] - RECENT,
         max(CANDIDATES, limit),
-        groups,
         lexemes,
         max(POOL, limit),
         COMMON * total,
         total,
+        READ,
     )
     said = canonical(text)
     top_rank = max((c["rank"] for c in candidates), default=0.0)
