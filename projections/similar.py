@@ -6,10 +6,10 @@ why, with the item), as a search engine does: every item sharing a word of the i
 scored by the sum of the shared words' inverse document frequencies, ln((N + 1) / df), over
 the N items received, df of them using the word (`similar_words`); a rare word shared
 counts for more than several common ones. A word used by many items says little and costs
-much to read, so words in more than `COMMON` of the items are left out (their postings are
-never read), and the item's words are read rarest first up to `READ` postings in all, which
-bounds what one suggestion costs. The best `POOL` by that score are joined to the item list,
-filtered (not duplicates, open or recent) and the best `CANDIDATES` re-ranked.
+much to read, so the item's words are read rarest first up to `READ` postings in all (the
+commonest left out), which bounds what one suggestion costs. The best `POOL` by that score
+are joined to the item list, filtered (not duplicates, open or recent) and the best
+`CANDIDATES` re-ranked.
 
 Two things widen the query, since customers write the same thing in other words and with
 typos: the words of the thesaurus groups the item's words belong to
@@ -49,11 +49,9 @@ CANDIDATES = 50
 #: ...of the best this many by shared words' weight (before leaving out duplicates and
 #: items resolved long ago).
 POOL = 200
-#: Words in more than this share of items are left out of the query: their postings are
-#: the most to read, and what they say, most items say.
-COMMON = 0.05
 #: The postings one suggestion reads at most: the item's rarest words first, the commoner
-#: left out once this many would be read (the cost of a query, whatever its words).
+#: left out once this many would be read (the cost of a query, whatever its words; a word
+#: that common weighs little anyway).
 READ = 10_000
 #: A word used by at most this many items (the item itself) is looked up for typos...
 LONE = 1
@@ -106,10 +104,9 @@ FROM read.feedback_items f WHERE f.id = $1 OR f.key = $2
 """
 
 # The query's words ($1: words as written, or, where $5 says so, a typo's corrections as
-# lexemes). Each lexeme weighs its inverse document frequency; a word in more than $7 items
-# is left out, and so are the commonest of the rest once the postings to read would pass $9
-# (the rarest word is always read). An item scores the weights of the words it shares; the
-# best $6 are read.
+# lexemes). Each lexeme weighs its inverse document frequency ($7 items in all); the
+# commonest are left out once the postings to read would pass $8 (the rarest word is always
+# read). An item scores the weights of the words it shares; the best $6 are read.
 _CANDIDATES = f"""
 WITH asked AS (
     SELECT DISTINCT l.w
@@ -119,15 +116,14 @@ WITH asked AS (
         AS l(w)
 ),
 weighed AS (
-    SELECT a.w, ln(($8::float8 + 1) / v.items) AS weight, v.items,
+    SELECT a.w, ln(($7::float8 + 1) / v.items) AS weight, v.items,
            sum(v.items) OVER (ORDER BY v.items, a.w
                               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS read
     FROM asked a
     JOIN read.similar_words v ON v.word = a.w
-    WHERE v.items <= $7::float8
 ),
--- The rarest words first, as long as their postings together stay within $9.
-terms AS (SELECT w, weight FROM weighed WHERE read <= $9 OR read = items),
+-- The rarest words first, as long as their postings together stay within $8.
+terms AS (SELECT w, weight FROM weighed WHERE read <= $8 OR read = items),
 hits AS (
     SELECT p.item_id, sum(t.weight) AS score
     FROM terms t JOIN read.similar_postings p ON p.word = t.w
@@ -257,7 +253,6 @@ async def similar(conn: Connection, ref: str | UUID, *, limit: int = 5) -> Simil
         max(CANDIDATES, limit),
         lexemes,
         max(POOL, limit),
-        COMMON * total,
         total,
         READ,
     )
