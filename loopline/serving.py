@@ -30,6 +30,10 @@ def listen(host: str, port: int) -> socket.socket:
         raise PortUnavailable(f"cannot listen on {url(host, port)}: {reason}") from None
 
 
+KEEP_ALIVE = 65
+"""Seconds an idle client connection stays open (longer than clients keep one)."""
+
+
 def url(host: str, port: int) -> str:
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}"
@@ -52,6 +56,9 @@ def run(app: Litestar, sock: socket.socket, *, log_level: str) -> None:
         lifespan="on",
         server_header=False,
         timeout_graceful_shutdown=10,
+        # Clients keep idle connections for less (the terminal UI: 30 s), so none reuses one
+        # the server is closing at that moment (uvicorn's 5 s equalled httpx's default).
+        timeout_keep_alive=KEEP_ALIVE,
     )
     server = uvicorn.Server(config)
     try:

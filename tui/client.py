@@ -13,6 +13,9 @@ from httpx_sse import SSEError, aconnect_sse
 
 T = TypeVar("T")
 
+KEEPALIVE = 30.0
+"""Seconds an idle connection to the server is kept for the next request."""
+
 
 class ApiError(Exception):
     """Raised when the API answers with a problem (RFC 9457), or cannot be reached."""
@@ -437,7 +440,13 @@ class ApiClient:
         self.transport = transport
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.http = httpx.AsyncClient(
-            base_url=self.url, headers=self.headers, timeout=timeout, transport=transport
+            base_url=self.url,
+            headers=self.headers,
+            timeout=timeout,
+            transport=transport,
+            # An idle connection is given up before the server's keep-alive ends (`loopline
+            # serve`: 65 s; uvicorn's default, 5 s, equalled httpx's and raced it).
+            limits=httpx.Limits(keepalive_expiry=KEEPALIVE),
         )
 
     async def aclose(self) -> None:
@@ -457,10 +466,19 @@ class ApiClient:
         content = msgspec.json.encode(body) if body is not None else None
         if content is not None:
             headers["Content-Type"] = "application/json"
+        query = _query(params or {})
         try:
-            response = await self.http.request(
-                method, path, params=_query(params or {}), content=content, headers=headers
-            )
+            try:
+                response = await self.http.request(
+                    method, path, params=query, content=content, headers=headers
+                )
+            except httpx.RemoteProtocolError:
+                # A kept-alive connection the server closed as it was reused (a proxy's idle
+                # timeout shorter than ours): a read is asked once more, on a new one. A
+                # write is not (it may have been done); its error says so.
+                if method != "GET":
+                    raise
+                response = await self.http.request(method, path, params=query, headers=headers)
         except httpx.TransportError as error:
             raise Unreachable(0, "Unreachable", f"no answer from {self.url} ({error})") from None
         if response.is_error:
