@@ -14,6 +14,7 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
+from tui.ahead import Ahead
 from tui.client import ApiClient, ApiError, Refused, decode_change
 from tui.commands import LooplineCommands
 from tui.keys import Section, actions, bind
@@ -137,7 +138,11 @@ class LooplineApp(App[None]):
         self.live_screens: list[Screen[None]] = []
         # The newest change heard: a screen opened later reads at least this far.
         self.position = 0
-        self.add_mode("inbox", self._screen(lambda: InboxScreen(self.client, self.today)))
+        # The inbox's first questions are asked as the app starts (see `on_load`).
+        self.ahead = Ahead()
+        self.add_mode(
+            "inbox", self._screen(lambda: InboxScreen(self.client, self.today, self.ahead))
+        )
         self.add_mode("backlog", self._screen(lambda: BacklogScreen(self.client)))
         self.add_mode("shipped", self._screen(lambda: ShippedScreen(self.client)))
         self.add_mode("metrics", self._screen(lambda: MetricsScreen(self.client, clock)))
@@ -157,6 +162,10 @@ class LooplineApp(App[None]):
 
         return make
 
+    def on_load(self) -> None:
+        # Before the screen is composed and laid out: the server answers meanwhile.
+        InboxScreen.ask_ahead(self.client, self.ahead)
+
     def on_mount(self) -> None:
         if self.chosen_theme is not None:
             self.theme = self.chosen_theme
@@ -166,6 +175,7 @@ class LooplineApp(App[None]):
             self.follow()
 
     async def on_unmount(self) -> None:
+        self.ahead.forget()
         await self.client.aclose()
 
     def action_help(self) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import TypedDict
 from uuid import UUID
 
 import msgspec
@@ -16,11 +18,13 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, Select
 
+from tui.ahead import Ahead
 from tui.client import (
     ApiClient,
     ApiError,
     Change,
     FeedbackItem,
+    FeedbackPage,
     FeedbackView,
     Outcome,
     Team,
@@ -163,6 +167,53 @@ def as_item(view: FeedbackView, team: str | None) -> FeedbackItem:
     )
 
 
+VOCABULARY = "vocabulary"
+
+
+class PageQuery(TypedDict):
+    team: str | None
+    status: str | None
+    channel: str | None
+    touchpoint: str | None
+    q: str | None
+    cursor: str | None
+    limit: int
+    after: int | None
+
+
+def page_query(
+    *,
+    status: str | None,
+    team: str | None = None,
+    channel: str | None = None,
+    touchpoint: str | None = None,
+    q: str | None = None,
+    cursor: str | None = None,
+    after: int | None = None,
+) -> PageQuery:
+    """A page of the inbox as `ApiClient.feedback` asks for it."""
+    return {
+        "team": team,
+        "status": status,
+        "channel": channel,
+        "touchpoint": touchpoint,
+        "q": q,
+        "cursor": cursor,
+        "limit": PAGE,
+        "after": after,
+    }
+
+
+FIRST_PAGE = "first page"
+TEAMS = "teams"
+
+
+async def teams_and_outcomes(client: ApiClient) -> tuple[list[Team], list[Outcome]]:
+    """The teams (for the team filter and triage) and the outcomes (for triage)."""
+    teams, outcomes = await asyncio.gather(client.teams(), client.outcomes())
+    return teams, outcomes
+
+
 class InboxScreen(Screen[None]):
     """Feedback newest first, a page at a time; the cursor loads more as it nears the end."""
 
@@ -288,10 +339,13 @@ class InboxScreen(Screen[None]):
         ),
     ]
 
-    def __init__(self, client: ApiClient, today: Callable[[], date]) -> None:
+    def __init__(
+        self, client: ApiClient, today: Callable[[], date], ahead: Ahead | None = None
+    ) -> None:
         super().__init__(id="inbox")
         self.client = client
         self.today = today
+        self.ahead = ahead or Ahead()
         self.teams: dict[UUID, Team] = {}
         self.outcomes: list[Outcome] = []
         self.next_cursor: str | None = None
@@ -360,15 +414,31 @@ class InboxScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.table.focus()
-        self.load_teams()
+        self.load_teams(opening=True)
         self.load_vocabulary()
 
     # --- loading -----------------------------------------------------------------------
 
+    @staticmethod
+    def ask_ahead(client: ApiClient, ahead: Ahead) -> None:
+        """Ask, while the app is still starting, what the inbox shows first: the statuses,
+        then the first page of the status where new items wait (the same question `load`
+        asks, so it takes that answer instead of asking again)."""
+        vocabulary = ahead.ask(VOCABULARY, client.vocabulary())
+
+        async def first_page() -> tuple[PageQuery, FeedbackPage]:
+            query = page_query(status=(await vocabulary).inbox_status)
+            return query, await client.feedback(**query)
+
+        ahead.ask(FIRST_PAGE, first_page())
+        ahead.ask(TEAMS, teams_and_outcomes(client))
+
     @work(group="vocabulary")
     async def load_vocabulary(self) -> None:
         try:
-            vocabulary: Vocabulary | None = await self.client.vocabulary()
+            vocabulary: Vocabulary | None = await (
+                self.ahead.take(VOCABULARY) or self.client.vocabulary()
+            )
         except ApiError as error:
             self.notify(error.detail, title="Statuses", severity="error")
             vocabulary = None
@@ -388,10 +458,10 @@ class InboxScreen(Screen[None]):
         self.load(first=True)
 
     @work(group="teams")
-    async def load_teams(self) -> None:
+    async def load_teams(self, opening: bool = False) -> None:
+        asked = self.ahead.take(TEAMS) if opening else None
         try:
-            teams = await self.client.teams()
-            outcomes = await self.client.outcomes()
+            teams, outcomes = await (asked or teams_and_outcomes(self.client))
         except ApiError as error:
             self.notify(error.detail, title="Teams", severity="error")
             return
@@ -406,16 +476,18 @@ class InboxScreen(Screen[None]):
         generation = self.generation
         try:
             f = self.filters
-            page = await self.client.feedback(
+            query = page_query(
                 team=f["team"],
                 status=f["status"],
                 channel=f["channel"],
                 touchpoint=f["touchpoint"],
                 q=f["q"],
                 cursor=None if first else self.next_cursor,
-                limit=PAGE,
                 after=self.seen or None,
             )
+            page = await self.asked_ahead(query) if first else None
+            if page is None:
+                page = await self.client.feedback(**query)
         except ApiError as error:
             self.notify(error.detail, title="Inbox", severity="error")
             if first:  # the rows stay as they were, live changes applied
@@ -425,6 +497,18 @@ class InboxScreen(Screen[None]):
         finally:
             self.fetching = False
         self.post_message(PageLoaded(page.items, page.next_cursor, first, generation, page.total))
+
+    async def asked_ahead(self, query: PageQuery) -> FeedbackPage | None:
+        """The opening page asked for while the app started, if it answers `query` (not
+        when a filter was chosen or a change heard first); None to ask now."""
+        asked = self.ahead.take(FIRST_PAGE)
+        if asked is None:
+            return None
+        try:
+            answered, page = await asked
+        except ApiError:
+            return None  # asking now says what is wrong
+        return page if answered == query else None
 
     def count_soon(self) -> None:
         if self.count_timer is None:
