@@ -222,11 +222,16 @@ class FeedbackItems(Projection):
 
     async def apply(self, conn: Connection, events: Sequence[Positioned]) -> None:
         rows = Rows("feedback_items", "id", COLUMNS)
-        await rows.load(conn, (e.originator_id for _, e in events))
+        # An item received in this batch is created by it (events are applied once): only
+        # the others are looked for in the table.
+        created = {e.originator_id for _, e in events if type(e).__name__ == "Received"}
+        await rows.load(
+            conn, (e.originator_id for _, e in events if e.originator_id not in created)
+        )
         for position, e in events:
             kind = type(e).__name__
             if kind == "Received":
-                row = self._received(rows, e)
+                row = self._received(rows, e, created=True)
             elif kind in ("Corrected", "DemandReturned"):
                 row = await self._recompute(conn, rows, e.originator_id, e.originator_version)
             else:
@@ -251,7 +256,7 @@ class FeedbackItems(Projection):
         return row
 
     @staticmethod
-    def _received(rows: Rows, e: Any) -> dict[str, Any]:
+    def _received(rows: Rows, e: Any, *, created: bool = False) -> dict[str, Any]:
         customers = [e.customer_ref] if e.customer_ref else []
         return rows.add(
             {
@@ -273,7 +278,8 @@ class FeedbackItems(Projection):
                 "duplicates": 0,
                 "demand": 1,
                 "customers": customers,
-            }
+            },
+            new=created,
         )
 
     @staticmethod

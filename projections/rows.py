@@ -61,16 +61,19 @@ class Rows:
     def get(self, key: Any) -> dict[str, Any] | None:
         return self._rows.get(key)
 
-    def add(self, values: dict[str, Any]) -> dict[str, Any]:
+    def add(self, values: dict[str, Any], *, new: bool = False) -> dict[str, Any]:
         """A new row; columns not given start as None (the table's defaults do not apply).
-        It is copied in when `load` looked for its key and the table lacked it, else
-        upserted (the table may have it)."""
+        It is copied in when `load` looked for its key and the table lacked it, or when
+        the caller knows the table lacks it (`new`: the event creating it, applied once),
+        else upserted (the table may have it)."""
         row = dict.fromkeys(self.columns)
         row.update(values)
         key = row[self.key]
         self._rows[key] = row
         self._loaded.add(key)
         self._changed.add(key)
+        if new:
+            self._absent.add(key)
         if key in self._absent:
             self._new.add(key)
         return row
