@@ -46,6 +46,11 @@ class Projection(ABC):
         it: filling tables without them makes rebuilds several times faster, and a
         generated column added then is computed once per row, not at every write of it.
         `apply` must not read what this adds.
+
+        Statements are separated by `;` (neither `;` nor `--` inside a literal). Those
+        before the first unnamed `CREATE [UNIQUE] INDEX ON table ...` run once, in one
+        transaction; the unnamed indexes that follow, several at once on connections of
+        their own; the rest in one transaction (see `runner.IndexPlan`).
         """
         return ""
 
