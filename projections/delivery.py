@@ -365,6 +365,10 @@ INCIDENT_COLUMNS = (
 )
 
 
+# The events that create an increment's or an incident's row.
+_CREATING = frozenset(("Increment.Recorded", "Incident.Opened"))
+
+
 class Delivery(Projection):
     """Deployments, commits and incidents, written set by set: each batch's rows with one
     COPY or merge per table, and the commits' first deployments with one statement."""
@@ -396,11 +400,24 @@ class Delivery(Projection):
         increments = Rows("increments", "id", INCREMENT_COLUMNS)
         incidents = Rows("incidents", "id", INCIDENT_COLUMNS)
         kinds = [(position, type(e).__qualname__, e) for position, e in events]
+        # An increment recorded or an incident opened in this batch is created by it
+        # (events are applied once): only the others are looked for in the tables.
+        created = {e.originator_id for _, kind, e in kinds if kind in _CREATING}
         await increments.load(
-            conn, (e.originator_id for _, kind, e in kinds if kind.startswith("Increment."))
+            conn,
+            (
+                e.originator_id
+                for _, kind, e in kinds
+                if kind.startswith("Increment.") and e.originator_id not in created
+            ),
         )
         await incidents.load(
-            conn, (e.originator_id for _, kind, e in kinds if kind.startswith("Incident."))
+            conn,
+            (
+                e.originator_id
+                for _, kind, e in kinds
+                if kind.startswith("Incident.") and e.originator_id not in created
+            ),
         )
         commits: list[tuple[Any, ...]] = []
         recorded: list[Any] = []
@@ -427,7 +444,8 @@ class Delivery(Projection):
                         "feedback_refs": list(e.feedback_refs),
                         "decision_refs": list(e.decision_refs),
                         "external_ref": e.external_ref,
-                    }
+                    },
+                    new=True,
                 )
                 commits.extend((oid, c.sha, c.authored_at, c.message) for c in e.commits)
                 recorded.append(oid)
@@ -453,7 +471,8 @@ class Delivery(Projection):
                         "caused_by_increment_id": e.caused_by_increment_id,
                         "status": "open",
                         "external_ref": e.external_ref,
-                    }
+                    },
+                    new=True,
                 )
             elif kind == "Incident.CauseAttributed":
                 incidents.change(
