@@ -37,8 +37,7 @@ from infra.settings import load_settings
 from loopline.demo import catalog
 from projections.backlog import Backlog
 from projections.directory import Directory
-from projections.feedback import FeedbackItems
-from projections.queries import get_feedback_item, list_feedback
+from projections.feedback import FeedbackItems, get_feedback_item, list_feedback
 from projections.similar import SimilarWords, similar
 from projections.worker import build_runner
 

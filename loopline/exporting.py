@@ -21,8 +21,8 @@ from infra.settings import Settings, load_settings
 from loopline import eventfile
 from loopline.importing import DataDir, prepare
 from projections.catalog import all_projections
+from projections.directory import list_teams
 from projections.metrics import MEASURES, dora, lead_times
-from projections.queries import list_teams
 from projections.runner import statuses
 from projections.worker import build_runner
 

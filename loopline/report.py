@@ -24,9 +24,10 @@ from infra.settings import load_settings
 from loopline.importing import prepare
 from projections import metrics, series
 from projections import nps as nps_read
+from projections.backlog import BacklogDecision, backlog
 from projections.cache import this_minute
 from projections.catalog import all_projections
-from projections.queries import BacklogDecision, backlog, get_team_item, list_teams
+from projections.directory import get_team_item, list_teams
 from projections.runner import ProjectionRunner
 from projections.worker import build_runner
 

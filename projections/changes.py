@@ -16,7 +16,7 @@ from domain.pull_request import PullRequest
 from infra.database import Connection
 from projections.base import Positioned, Projection, events_of
 from projections.metrics import Figures, Window, figures
-from projections.queries import InvalidQuery, Row, team_ref
+from projections.paging import InvalidQuery, Row, team_ref
 from projections.reads import reads
 
 SCHEMA = """

@@ -11,13 +11,28 @@ when it has caught up (`index_sql`), when the indexes the ties need exist."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from domain.incident import Incident
 from domain.increment import PRODUCTION_ENVIRONMENTS, Increment
+from domain.vocabulary import IncidentStatus, IncrementStatus
 from infra.database import Connection
 from projections.base import Positioned, Projection, events_of
+from projections.paging import (
+    DEFAULT_LIMIT,
+    Page,
+    Row,
+    cursor_uuid,
+    decode,
+    decode_cursor,
+    encode_cursor,
+    page_limit,
+    statuses,
+    team_ref,
+)
+from projections.reads import reads
 from projections.rows import MERGE_FROM, Rows
 
 SCHEMA = """
@@ -566,3 +581,162 @@ class _Touched:
             days.extend(tuple(r) for r in await conn.fetch(_RETIE, found))
         if days:
             await conn.execute(_RECOUNT, [d[0] for d in days], [d[1] for d in days])
+
+
+# --- queries: increments and incidents ---------------------------------------------
+
+
+class IncrementItem(Row, frozen=True, kw_only=True):
+    """A recorded increment (deployment), with the feedback and decision keys it named."""
+
+    id: UUID
+    service: str
+    team_id: UUID | None
+    team: str | None
+    environment: str
+    production: bool
+    release_version: str | None
+    commit_sha: str | None
+    started_at: datetime
+    finished_at: datetime
+    status: IncrementStatus
+    reason: str | None
+    commits: int
+    feedback_refs: list[str]
+    decision_refs: list[str]
+    external_ref: str | None
+    version: int
+    position: int
+
+
+class IncrementPage(Page[IncrementItem], frozen=True, kw_only=True):
+    """A page of increments."""
+
+    items: list[IncrementItem]  # restated for the OpenAPI document, as in FeedbackPage
+
+
+_LIST_INCREMENTS = """
+SELECT i.id, i.service, r.team_id, t.slug AS team, i.environment, i.production,
+       i.release_version, i.commit_sha, i.started_at, i.finished_at, i.status, i.reason,
+       i.commits, i.feedback_refs, i.decision_refs, i.external_ref, i.version, i.position
+FROM read.increments i
+LEFT JOIN read.team_repositories r ON r.repository = i.service
+LEFT JOIN read.teams t ON t.id = r.team_id
+WHERE ($1::text IS NULL
+       OR r.team_id IN (SELECT id FROM read.teams WHERE slug = $1 OR id::text = $1))
+  AND ($2::text IS NULL OR i.service = $2)
+  AND ($3::boolean IS NULL OR i.production = $3)
+  AND ($4::text[] IS NULL OR i.status = ANY($4))
+  AND ($5::timestamptz IS NULL OR (i.finished_at, i.id) < ($5, $6::uuid))
+ORDER BY i.finished_at DESC, i.id DESC
+LIMIT $7
+"""
+
+
+@reads("delivery", "directory")
+async def list_increments(
+    conn: Connection,
+    *,
+    team: str | UUID | None = None,
+    service: str | None = None,
+    production: bool | None = None,
+    status: str | Sequence[str] | None = None,
+    cursor: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> IncrementPage:
+    """Increments, most recently finished first. `team` selects the services it owns;
+    `status` is succeeded, failed or rolled_back."""
+    after_at, after_id = None, None
+    if cursor is not None:
+        after_at, raw_id = decode_cursor(cursor)
+        after_id = cursor_uuid(raw_id)
+    size = page_limit(limit)
+    rows = await conn.fetch(
+        _LIST_INCREMENTS,
+        team_ref(team),
+        service.strip().lower() if service else None,
+        production,
+        statuses(status),
+        after_at,
+        after_id,
+        size + 1,
+    )
+    items = [decode(r, IncrementItem) for r in rows[:size]]
+    last = items[-1] if items and len(rows) > size else None
+    return IncrementPage(
+        items=items, next_cursor=encode_cursor(last.finished_at, last.id) if last else None
+    )
+
+
+class IncidentItem(Row, frozen=True, kw_only=True):
+    """A production incident."""
+
+    id: UUID
+    service: str
+    team_id: UUID | None
+    team: str | None
+    title: str
+    status: IncidentStatus
+    opened_at: datetime
+    resolved_at: datetime | None
+    caused_by_sha: str | None
+    caused_by_increment_id: UUID | None
+    resolution: str | None
+    external_ref: str | None
+    version: int
+    position: int
+
+
+class IncidentPage(Page[IncidentItem], frozen=True, kw_only=True):
+    """A page of incidents."""
+
+    items: list[IncidentItem]  # restated for the OpenAPI document, as in FeedbackPage
+
+
+_LIST_INCIDENTS = """
+SELECT n.id, n.service, r.team_id, t.slug AS team, n.title, n.status, n.opened_at,
+       n.resolved_at, n.caused_by_sha, n.caused_by_increment_id, n.resolution,
+       n.external_ref, n.version, n.position
+FROM read.incidents n
+LEFT JOIN read.team_repositories r ON r.repository = n.service
+LEFT JOIN read.teams t ON t.id = r.team_id
+WHERE ($1::text IS NULL
+       OR r.team_id IN (SELECT id FROM read.teams WHERE slug = $1 OR id::text = $1))
+  AND ($2::text IS NULL OR n.service = $2)
+  AND ($3::text[] IS NULL OR n.status = ANY($3))
+  AND ($4::timestamptz IS NULL OR (n.opened_at, n.id) < ($4, $5::uuid))
+ORDER BY n.opened_at DESC, n.id DESC
+LIMIT $6
+"""
+
+
+@reads("delivery", "directory")
+async def list_incidents(
+    conn: Connection,
+    *,
+    team: str | UUID | None = None,
+    service: str | None = None,
+    status: str | Sequence[str] | None = None,
+    cursor: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> IncidentPage:
+    """Incidents, most recently opened first; `status` is open or resolved."""
+    after_at, after_id = None, None
+    if cursor is not None:
+        after_at, raw_id = decode_cursor(cursor)
+        after_id = cursor_uuid(raw_id)
+    size = page_limit(limit)
+    rows = await conn.fetch(
+        _LIST_INCIDENTS,
+        team_ref(team),
+        service.strip().lower() if service else None,
+        statuses(status),
+        after_at,
+        after_id,
+        size + 1,
+    )
+    items = [decode(r, IncidentItem) for r in rows[:size]]
+    last = items[-1] if items and len(rows) > size else None
+    return IncidentPage(
+        items=items, next_cursor=encode_cursor(last.opened_at, last.id) if last else None
+    )

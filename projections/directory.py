@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
 
 from domain.outcome import Outcome
 from domain.team import Team
 from infra.database import Connection
 from projections.base import Positioned, Projection, events_of
+from projections.paging import Row, decode, team_ref
+from projections.reads import reads
 
 SCHEMA = """
 CREATE TABLE teams (
@@ -175,3 +182,103 @@ class Directory(Projection):
                 )
             statement = _TEAM_VERSION if kind.startswith("Team.") else _OUTCOME_VERSION
             await conn.execute(statement, oid, e.originator_version, position)
+
+
+# --- queries: teams and outcomes ---------------------------------------------------
+
+
+class MemberItem(Row, frozen=True, kw_only=True):
+    handle: str
+    skills: list[str]
+    joined_at: datetime
+
+
+class TeamItem(Row, frozen=True, kw_only=True):
+    """A team with its members (by handle and skills) and the repositories it owns."""
+
+    id: UUID
+    slug: str
+    name: str
+    formed_at: datetime
+    members: list[MemberItem]
+    repositories: list[str]
+    outcome_ids: list[UUID]
+    version: int
+    position: int
+
+
+_TEAMS = """
+SELECT t.id, t.slug, t.name, t.formed_at, t.outcome_ids, t.version, t.position,
+       coalesce((SELECT json_agg(json_build_object('handle', m.handle, 'skills', m.skills,
+                                                   'joined_at', m.joined_at)
+                                 ORDER BY m.handle)
+                 FROM read.team_members m WHERE m.team_id = t.id), '[]') AS members,
+       ARRAY(SELECT r.repository FROM read.team_repositories r WHERE r.team_id = t.id
+             ORDER BY r.repository) AS repositories
+FROM read.teams t
+WHERE ($1::text IS NULL OR t.slug = $1 OR t.id::text = $1)
+ORDER BY t.slug
+"""
+
+
+def _team(row: Any) -> TeamItem:
+    fields = dict(row)
+    fields["members"] = msgspec.json.decode(fields["members"], type=list[MemberItem])
+    return msgspec.convert(fields, TeamItem)
+
+
+@reads("directory")
+async def list_teams(conn: Connection) -> list[TeamItem]:
+    """Every team, by slug."""
+    return [_team(r) for r in await conn.fetch(_TEAMS, None)]
+
+
+@reads("directory")
+async def get_team_item(conn: Connection, team: str | UUID) -> TeamItem | None:
+    """One team by id or slug; None when there is none."""
+    row = await conn.fetchrow(_TEAMS, team_ref(team))
+    return None if row is None else _team(row)
+
+
+class OutcomeItem(Row, frozen=True, kw_only=True):
+    """A customer outcome, how it is measured, and the teams aligned to it."""
+
+    id: UUID
+    statement: str
+    measure: str
+    target: str | None
+    status: str
+    team_ids: list[UUID]
+    teams: list[str]
+    defined_at: datetime
+    retired_reason: str | None
+    version: int
+    position: int
+
+
+_OUTCOMES = """
+SELECT o.id, o.statement, o.measure, o.target, o.status, o.team_ids,
+       ARRAY(SELECT t.slug FROM unnest(o.team_ids) WITH ORDINALITY AS u(id, n)
+             JOIN read.teams t ON t.id = u.id ORDER BY u.n) AS teams,
+       o.defined_at, o.retired_reason, o.version, o.position
+FROM read.outcomes o
+WHERE ($1::uuid IS NULL OR o.id = $1)
+ORDER BY o.defined_at, o.id
+"""
+
+
+@reads("directory")
+async def list_outcomes(conn: Connection) -> list[OutcomeItem]:
+    """Every outcome, oldest defined first."""
+    return [decode(r, OutcomeItem) for r in await conn.fetch(_OUTCOMES, None)]
+
+
+@reads("directory")
+async def get_outcome_item(conn: Connection, outcome_id: str | UUID) -> OutcomeItem | None:
+    """One outcome by id; None when there is none (or the id is not a UUID)."""
+    try:
+        wanted = outcome_id if isinstance(outcome_id, UUID) else UUID(outcome_id)
+    except ValueError:
+        return None
+    row = await conn.fetchrow(_OUTCOMES, wanted)
+    return None if row is None else decode(row, OutcomeItem)

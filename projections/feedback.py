@@ -5,16 +5,31 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
 from domain.feedback import Feedback, live_events
 from domain.lifecycle import status_after
-from domain.vocabulary import OPEN_FEEDBACK, PASSIVE, FeedbackStatus, sql_list
+from domain.vocabulary import OPEN_FEEDBACK, PASSIVE, Channel, FeedbackStatus, Impact, sql_list
 from infra.database import Connection
 from infra.recorder import select_events
 from infra.transcoder import EventMapper
 from projections.base import Positioned, Projection, events_of
+from projections.paging import (
+    DEFAULT_LIMIT,
+    InvalidQuery,
+    Page,
+    Row,
+    decode,
+    decode_cursor,
+    encode_cursor,
+    page_limit,
+    statuses,
+    team_ref,
+    uuid_text,
+)
+from projections.reads import reads
 from projections.rows import Rows
 
 COLUMNS = (
@@ -380,3 +395,200 @@ def _without_returned_demand(events: Sequence[Any]) -> list[Any]:
         kept.append(e)
     kept.reverse()
     return kept
+
+
+# --- queries: the item list and one item ---------------------------------------------
+
+
+def asked_by(alias: str, segment: int, customer: int) -> str:
+    """The SQL predicate "a customer of segment `$segment` and named `$customer` asked
+    this" over the feedback item `alias` (each check skipped when its parameter is NULL).
+
+    The segment is the item's own (who asked first); the customer is the item's own or
+    any whose duplicate was merged into it. Both compare without regard to case, so an
+    unknown value matches nothing.
+    """
+    return (
+        f"(${segment}::text IS NULL OR lower({alias}.segment) = lower(${segment}))"
+        f" AND (${customer}::text IS NULL OR lower({alias}.customer_ref) = lower(${customer})"
+        f" OR EXISTS (SELECT 1 FROM unnest({alias}.customers) AS asker(ref)"
+        f" WHERE lower(asker.ref) = lower(${customer})))"
+    )
+
+
+def who_asked(segment: str | None, customer: str | None) -> tuple[str | None, str | None]:
+    """The values `asked_by` compares: stripped, None when blank."""
+    return (segment.strip() or None if segment else None), (
+        customer.strip() or None if customer else None
+    )
+
+
+class FeedbackItem(Row, frozen=True, kw_only=True):
+    """One feedback item as the inbox and item list show it."""
+
+    id: UUID
+    key: str
+    number: int
+    status: FeedbackStatus
+    channel: Channel
+    touchpoint: str
+    text: str
+    customer_ref: str | None
+    segment: str | None
+    nps: int | None
+    nps_reason: str | None
+    external_ref: str | None
+    received_at: datetime
+    earliest_received_at: datetime
+    team_id: UUID | None
+    team: str | None
+    tags: list[str]
+    impact: Impact | None
+    outcome_id: UUID | None
+    decision_id: UUID | None
+    decision: str | None
+    deferred_until: date | None
+    reason: str | None
+    duplicate_of: UUID | None
+    duplicate_of_key: str | None
+    duplicates: int
+    demand: int
+    customers: list[str]
+    triaged_at: datetime | None
+    decided_at: datetime | None
+    shipped_at: datetime | None
+    closed_at: datetime | None
+    followed_up_at: datetime | None
+    version: int
+    position: int
+    updated_at: datetime
+
+
+class FeedbackPage(Page[FeedbackItem], frozen=True, kw_only=True):
+    """A page of feedback items; `total` is how many items match the filters, counted on
+    the first page only (None on the pages a cursor asks for: the caller has it)."""
+
+    # Restated: OpenAPI generation does not carry a generic base's parameter into a
+    # named subclass, and the page's items would be published as bare objects.
+    items: list[FeedbackItem]
+    total: int | None = None
+
+
+_FEEDBACK_COLUMNS = """
+    f.id, f.key, f.number, f.status, f.channel, f.touchpoint, f.text, f.customer_ref,
+    f.segment, f.nps, f.nps_reason, f.external_ref, f.received_at, f.earliest_received_at,
+    f.team_id, t.slug AS team, f.tags, f.impact, f.outcome_id, f.decision_id,
+    d.key AS decision, f.deferred_until, f.reason, f.duplicate_of,
+    o.key AS duplicate_of_key, f.duplicates, f.demand, f.customers, f.triaged_at,
+    f.decided_at, f.shipped_at, f.closed_at, f.followed_up_at, f.version, f.position, f.updated_at
+FROM read.feedback_items f
+LEFT JOIN read.teams t ON t.id = f.team_id
+LEFT JOIN read.decisions d ON d.id = f.decision_id
+LEFT JOIN read.feedback_items o ON o.id = f.duplicate_of
+"""
+
+# The filters of the item list, over `f` with parameters $1-$8, $11 and $12 (the
+# keyset cursor and the limit take $9, $10 and $13 where the page query uses them).
+_FEEDBACK_FILTERS = """
+WHERE ($1::text IS NULL
+       OR f.team_id IN (SELECT id FROM read.teams WHERE slug = $1 OR id::text = $1))
+  AND ($2::text[] IS NULL OR f.status = ANY($2))
+  AND ($3::text IS NULL OR f.channel = $3)
+  AND ($4::text IS NULL OR f.touchpoint = $4)
+  AND ($5::text IS NULL OR f.outcome_id::text = $5)
+  AND ($6::text IS NULL OR f.search @@ websearch_to_tsquery('english', $6))
+  AND ($7::timestamptz IS NULL OR f.received_at >= $7)
+  AND ($8::timestamptz IS NULL OR f.received_at < $8)
+  AND """ + asked_by("f", 9, 10)
+
+_LIST_FEEDBACK = (
+    "SELECT"
+    + _FEEDBACK_COLUMNS
+    + _FEEDBACK_FILTERS
+    + """
+  AND ($11::timestamptz IS NULL OR (f.received_at, f.number) < ($11, $12::integer))
+ORDER BY f.received_at DESC, f.number DESC
+LIMIT $13
+"""
+)
+
+# The same filters counted: no joins, so PostgreSQL can answer from the indexes on
+# (status, received_at) and (team_id, status) where the filters allow.
+_COUNT_FEEDBACK = "SELECT count(*) FROM read.feedback_items f" + _FEEDBACK_FILTERS
+
+_ONE_FEEDBACK = "SELECT" + _FEEDBACK_COLUMNS + "WHERE f.id = $1 OR f.key = $2"
+
+
+@reads("feedback", "directory", "backlog")
+async def list_feedback(
+    conn: Connection,
+    *,
+    team: str | UUID | None = None,
+    status: str | Sequence[str] | None = None,
+    channel: str | None = None,
+    touchpoint: str | None = None,
+    outcome: str | UUID | None = None,
+    q: str | None = None,
+    received_from: datetime | None = None,
+    received_to: datetime | None = None,
+    segment: str | None = None,
+    customer: str | None = None,
+    cursor: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> FeedbackPage:
+    """Feedback items, newest received first (then highest number), filtered.
+
+    `team` is an id or slug; `status` one status or several; `q` is full-text search in
+    web-search syntax (`"exact phrase" -word or`) over key, text, NPS reason and customer;
+    `received_from` is inclusive, `received_to` exclusive; `segment` and `customer` as
+    `asked_by` says. Duplicates are listed too (filter `status` to hide them).
+    """
+    after_at, after_number = (None, None) if cursor is None else decode_cursor(cursor)
+    number = None
+    if after_number is not None:
+        try:
+            number = int(after_number)
+        except ValueError:
+            raise InvalidQuery("cursor", "not a cursor this API issued") from None
+    size = page_limit(limit)
+    filters = (
+        team_ref(team),
+        statuses(status),
+        channel.strip().lower() if channel else None,
+        touchpoint.strip().lower() if touchpoint else None,
+        uuid_text(outcome),
+        q if q and q.strip() else None,
+        received_from,
+        received_to,
+        *who_asked(segment, customer),
+    )
+    total: int | None = None
+    # One snapshot for the page and its count, so "n of total" never disagrees with
+    # itself while the projections write.
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        rows = await conn.fetch(_LIST_FEEDBACK, *filters, after_at, number, size + 1)
+        if cursor is None:
+            more_than_page = len(rows) > size
+            total = await conn.fetchval(_COUNT_FEEDBACK, *filters) if more_than_page else len(rows)
+    items = [decode(r, FeedbackItem) for r in rows[:size]]
+    more = len(rows) > size
+    last = items[-1] if items and more else None
+    return FeedbackPage(
+        items=items,
+        next_cursor=encode_cursor(last.received_at, last.number) if last else None,
+        total=total,
+    )
+
+
+@reads("feedback", "directory", "backlog")
+async def get_feedback_item(conn: Connection, ref: str | UUID) -> FeedbackItem | None:
+    """One feedback item by id or key (`FB-12`, any case); None when there is none."""
+    item_id: UUID | None = ref if isinstance(ref, UUID) else None
+    key: str | None = None
+    if item_id is None:
+        try:
+            item_id = UUID(str(ref))
+        except ValueError:
+            key = str(ref).strip().upper()
+    row = await conn.fetchrow(_ONE_FEEDBACK, item_id, key)
+    return None if row is None else decode(row, FeedbackItem)

@@ -19,19 +19,12 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from domain.vocabulary import PASSIVE, PROMOTER, FeedbackStatus
+from domain import vocabulary
+from domain.vocabulary import PASSIVE, PROMOTER, FeedbackStatus, in_order
 from infra.database import Connection
-from projections.feedback import DEMAND, asks
+from projections.feedback import DEMAND, asked_by, asks, who_asked
 from projections.nps import nps_score
-from projections.queries import (
-    OPEN_FEEDBACK,
-    InvalidQuery,
-    Row,
-    asked_by,
-    team_ref,
-    uuid_text,
-    who_asked,
-)
+from projections.paging import InvalidQuery, Row, team_ref, uuid_text
 from projections.reads import reads
 from projections.tiers import (
     WEEK,
@@ -53,6 +46,9 @@ Measure = Literal["triage", "decision", "ship", "close_loop", "open_age"]
 MEASURES: tuple[Measure, ...] = get_args(Measure)
 Grouping = Literal["team", "channel", "touchpoint", "outcome", "week"]
 GROUPINGS: tuple[Grouping, ...] = get_args(Grouping)
+
+#: Feedback statuses that count as not yet resolved (the open age of these is aging WIP).
+OPEN_FEEDBACK = in_order(vocabulary.OPEN_FEEDBACK)
 
 FRACTIONS = "ARRAY[0.5, 0.75, 0.85, 0.95]::float8[]"
 """The percentiles every duration figure gives: p50, p75, p85, p95."""
@@ -222,7 +218,7 @@ async def lead_times(
     Without `group_by`, one group `{}` (count 0 and None figures when nothing matched);
     with it, one group per value that has spans, `week` being the Monday (UTC) of the
     span's end (of the first ask, for open age). `segment` and `customer` select the
-    items they asked (`projections.queries.asked_by`).
+    items they asked (`projections.feedback.asked_by`).
     """
     [answer] = await lead_time_periods(
         conn,
@@ -864,7 +860,7 @@ async def outcome_scorecards(
     conn: Connection, *, segment: str | None = None, customer: str | None = None
 ) -> list[OutcomeScorecard]:
     """One scorecard per outcome, oldest defined first; `segment` and `customer` select
-    the items (and scored duplicates) they asked (`projections.queries.asked_by`)."""
+    the items (and scored duplicates) they asked (`projections.feedback.asked_by`)."""
     rows = await conn.fetch(_SCORECARDS, list(OPEN_FEEDBACK), *who_asked(segment, customer))
     cards = []
     for r in rows:

@@ -21,7 +21,7 @@ from domain.feedback import Feedback
 from domain.vocabulary import PASSIVE, PROMOTER, FeedbackStatus
 from infra.database import Connection
 from projections.base import Positioned, Projection, events_of
-from projections.queries import InvalidQuery, Row, page_limit, team_ref, uuid_text
+from projections.paging import InvalidQuery, Row, page_limit, team_ref, uuid_text
 from projections.reads import reads
 
 #: The most periods a series answers (ten years of weeks).

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from infra.database import Connection
 from projections.metrics import Dora, LeadTimes, Window, dora, dora_periods, lead_time_periods
-from projections.queries import InvalidQuery, Row
+from projections.paging import InvalidQuery, Row
 from projections.reads import reads
 from projections.tiers import Benchmarks
 

@@ -40,7 +40,7 @@ from infra.database import Connection
 from infra.recorder import select_events
 from infra.transcoder import EventMapper
 from projections.base import Positioned, Projection, events_of
-from projections.queries import InvalidQuery, Row
+from projections.paging import InvalidQuery, Row
 from projections.reads import reads
 from projections.thesaurus import HEAD, MEMBERS
 

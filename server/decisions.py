@@ -17,7 +17,7 @@ from domain.access import Actor
 from domain.services.views import DecisionView
 from domain.vocabulary import DecisionStatus
 from infra.eventstore import PostgresEventStore
-from projections import queries
+from projections import backlog as backlog_read
 from server.dependencies import Change
 from server.history import HistoryEntry, history
 from server.schemas import Schema, WriteResult, write_result
@@ -115,10 +115,10 @@ class DecisionController(Controller):
             list[DecisionStatus] | None,
             QueryParameter(description="Only these statuses (repeatable)."),
         ] = None,
-    ) -> list[queries.BacklogDecision]:
+    ) -> list[backlog_read.BacklogDecision]:
         async with pool.acquire() as conn:
-            return await queries.backlog(
-                conn, team, status=status if status else queries.OPEN_DECISIONS
+            return await backlog_read.backlog(
+                conn, team, status=status if status else backlog_read.OPEN_DECISIONS
             )
 
     @get(
@@ -144,7 +144,7 @@ class DecisionController(Controller):
     ) -> DecisionDetail:
         decision = await services.get_decision(store, key, as_of=as_of, known_at=known_at)
         async with pool.acquire() as conn:
-            now = await queries.get_decision_item(conn, decision.id)
+            now = await backlog_read.get_decision_item(conn, decision.id)
         demand = None
         if now is not None:
             demand = DecisionDemand(

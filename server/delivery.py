@@ -20,12 +20,12 @@ from domain.access import Actor
 from domain.increment import Commit
 from domain.vocabulary import IncidentStatus, IncrementStatus
 from infra.eventstore import PostgresEventStore
-from projections import queries
+from projections import delivery, paging
 from server.dependencies import Change
 from server.schemas import Schema, WriteResult, already_recorded, write_result
 
 IncidentId = Annotated[UUID, PathParameter(description="The incident's id.")]
-Limit = Annotated[int, QueryParameter(ge=1, le=queries.MAX_LIMIT)]
+Limit = Annotated[int, QueryParameter(ge=1, le=paging.MAX_LIMIT)]
 
 
 class CommitCreate(Schema):
@@ -150,10 +150,10 @@ class IncrementController(Controller):
         production: FromQuery[bool | None] = None,
         status: FromQuery[IncrementStatus | None] = None,
         cursor: FromQuery[str | None] = None,
-        limit: Limit = queries.DEFAULT_LIMIT,
-    ) -> queries.IncrementPage:
+        limit: Limit = paging.DEFAULT_LIMIT,
+    ) -> delivery.IncrementPage:
         async with pool.acquire() as conn:
-            return await queries.list_increments(
+            return await delivery.list_increments(
                 conn,
                 team=team,
                 service=service,
@@ -226,9 +226,9 @@ class IncidentController(Controller):
         service: FromQuery[str | None] = None,
         status: FromQuery[IncidentStatus | None] = None,
         cursor: FromQuery[str | None] = None,
-        limit: Limit = queries.DEFAULT_LIMIT,
-    ) -> queries.IncidentPage:
+        limit: Limit = paging.DEFAULT_LIMIT,
+    ) -> delivery.IncidentPage:
         async with pool.acquire() as conn:
-            return await queries.list_incidents(
+            return await delivery.list_incidents(
                 conn, team=team, service=service, status=status, cursor=cursor, limit=limit
             )

@@ -15,7 +15,7 @@ from domain import services
 from domain.services.views import FeedbackView
 from domain.vocabulary import Channel, FeedbackStatus, Impact
 from infra.eventstore import PostgresEventStore
-from projections import queries, similar
+from projections import feedback, similar
 from server.dependencies import Change, Reader, answers
 from server.history import HistoryEntry, history
 from server.metrics import Customer, Segment
@@ -118,7 +118,7 @@ class FeedbackController(Controller):
 
     @get(
         operation_id="listFeedback",
-        responses=answers(queries.FeedbackPage),
+        responses=answers(feedback.FeedbackPage),
         summary="List and search feedback",
         description="Newest first, cursor-paginated.",
     )
@@ -141,7 +141,7 @@ class FeedbackController(Controller):
         # Inboxes and dashboards ask for the same pages again and again: answers are kept
         # until a read model moves on (projections/cache.py).
         return await reader.answer(
-            queries.list_feedback,
+            feedback.list_feedback,
             team=team,
             status=status,
             channel=channel,

@@ -13,7 +13,7 @@ from litestar.params import QueryParameter
 from domain.vocabulary import Channel
 from projections import changes, metrics, series
 from projections.cache import this_minute
-from projections.queries import InvalidQuery
+from projections.paging import InvalidQuery
 from server.dependencies import Reader, answers
 from server.strict import query_time
 

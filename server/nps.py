@@ -13,7 +13,7 @@ from litestar.params import QueryParameter
 
 from projections import nps
 from projections.cache import this_minute
-from projections.queries import InvalidQuery
+from projections.paging import InvalidQuery
 from server.dependencies import Reader, answers
 from server.metrics import ChannelFilter, Customer, From, Outcome, Segment, Team, To, moment
 

@@ -13,7 +13,7 @@ from litestar.params import JSONBody, PathParameter
 from domain import services
 from domain.outcome import OutcomeNotFound
 from infra.eventstore import PostgresEventStore
-from projections import queries
+from projections import directory
 from server.auth import MANAGERS
 from server.schemas import Schema, WriteResult, write_result
 
@@ -60,9 +60,9 @@ class OutcomeController(Controller):
     )
     async def list_outcomes(
         self, pool: NamedDependency[asyncpg.Pool], caught_up: NamedDependency[int | None]
-    ) -> list[queries.OutcomeItem]:
+    ) -> list[directory.OutcomeItem]:
         async with pool.acquire() as conn:
-            return await queries.list_outcomes(conn)
+            return await directory.list_outcomes(conn)
 
     @get(
         "/{id:uuid}",
@@ -75,9 +75,9 @@ class OutcomeController(Controller):
         id: OutcomeId,
         pool: NamedDependency[asyncpg.Pool],
         caught_up: NamedDependency[int | None],
-    ) -> queries.OutcomeItem:
+    ) -> directory.OutcomeItem:
         async with pool.acquire() as conn:
-            item = await queries.get_outcome_item(conn, id)
+            item = await directory.get_outcome_item(conn, id)
         if item is None:
             raise OutcomeNotFound(f"no outcome {id}")
         return item

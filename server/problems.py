@@ -29,7 +29,7 @@ from domain.errors import (
 )
 from domain.index import KeyTaken
 from infra.database import DatabaseUnavailable
-from projections.queries import InvalidQuery
+from projections.paging import InvalidQuery
 from server.webhooks.errors import InvalidConfiguration, WebhookError
 
 PROBLEMS = "https://loopline.dev/problems/"

@@ -13,7 +13,7 @@ from litestar.params import JSONBody, PathParameter
 from domain import services
 from domain.team import TeamNotFound
 from infra.eventstore import PostgresEventStore
-from projections import queries
+from projections import directory
 from server.auth import MANAGERS
 from server.schemas import Schema, WriteResult, write_result
 
@@ -59,9 +59,9 @@ class TeamController(Controller):
     )
     async def list_teams(
         self, pool: NamedDependency[asyncpg.Pool], caught_up: NamedDependency[int | None]
-    ) -> list[queries.TeamItem]:
+    ) -> list[directory.TeamItem]:
         async with pool.acquire() as conn:
-            return await queries.list_teams(conn)
+            return await directory.list_teams(conn)
 
     @get(
         "/{team:str}",
@@ -74,9 +74,9 @@ class TeamController(Controller):
         team: TeamRef,
         pool: NamedDependency[asyncpg.Pool],
         caught_up: NamedDependency[int | None],
-    ) -> queries.TeamItem:
+    ) -> directory.TeamItem:
         async with pool.acquire() as conn:
-            item = await queries.get_team_item(conn, team)
+            item = await directory.get_team_item(conn, team)
         if item is None:
             raise TeamNotFound(f"no team {team!r}")
         return item

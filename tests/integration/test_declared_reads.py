@@ -10,7 +10,7 @@ import pytest
 
 from infra.database import Connection
 from infra.eventstore import PostgresEventStore
-from projections import changes, metrics, nps, queries, series, similar
+from projections import changes, feedback, metrics, nps, series, similar
 from projections.catalog import all_projections
 from projections.reads import DECLARED, ReadQuery, UndeclaredRead, tables_named
 from tests.integration.test_metrics import project
@@ -62,7 +62,7 @@ def test_every_declaration_names_projections_that_exist() -> None:
 def test_the_cached_queries_are_declared() -> None:
     # What the API caches (server/feedback.py, metrics.py, nps.py) is a declared query.
     cached = [
-        queries.list_feedback,
+        feedback.list_feedback,
         similar.suggestions,
         metrics.lead_times,
         series.lead_time_series,

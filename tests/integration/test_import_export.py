@@ -14,8 +14,8 @@ from infra.settings import Settings, load_settings
 from loopline.demo import DemoSize, catalog
 from loopline.demo.loading import load_demo_database
 from projections.catalog import all_projections
+from projections.feedback import list_feedback
 from projections.metrics import dora
-from projections.queries import list_feedback
 from projections.worker import build_runner
 from tests.integration.test_projection_crash import checksums
 from tests.processes import loopline_env, one_error_line, run_loopline

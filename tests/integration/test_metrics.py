@@ -50,7 +50,7 @@ from projections.metrics import (
     lead_times,
     outcome_scorecards,
 )
-from projections.queries import InvalidQuery
+from projections.paging import InvalidQuery
 from projections.runner import ProjectionRunner
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday

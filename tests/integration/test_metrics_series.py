@@ -11,7 +11,7 @@ import pytest
 
 from infra.eventstore import PostgresEventStore
 from projections.metrics import dora, lead_times
-from projections.queries import InvalidQuery
+from projections.paging import InvalidQuery
 from projections.series import dora_series, dora_window, lead_time_series, periods
 from tests.integration.test_metrics import (
     D,

@@ -23,7 +23,7 @@ from domain.services import (
 from infra.eventstore import PostgresEventStore
 from projections.catalog import all_projections
 from projections.nps import Selection, follow_up_queue, follow_ups, nps, why
-from projections.queries import InvalidQuery
+from projections.paging import InvalidQuery
 from projections.runner import ProjectionRunner
 
 JAN = datetime(2026, 1, 12, 10, tzinfo=UTC)  # a Monday

@@ -28,21 +28,12 @@ from domain.services import (
     triage_feedback,
 )
 from infra.eventstore import PostgresEventStore
+from projections.backlog import backlog, get_decision_item
 from projections.catalog import all_projections
-from projections.queries import (
-    InvalidQuery,
-    Page,
-    backlog,
-    get_decision_item,
-    get_feedback_item,
-    get_outcome_item,
-    get_team_item,
-    list_feedback,
-    list_incidents,
-    list_increments,
-    list_outcomes,
-    list_teams,
-)
+from projections.delivery import list_incidents, list_increments
+from projections.directory import get_outcome_item, get_team_item, list_outcomes, list_teams
+from projections.feedback import get_feedback_item, list_feedback
+from projections.paging import InvalidQuery, Page
 from projections.runner import ProjectionRunner
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -18,8 +18,8 @@ from domain import services as s
 from infra.database import Connection
 from infra.eventstore import PostgresEventStore
 from projections.catalog import all_projections
+from projections.feedback import list_feedback
 from projections.metrics import GROUPINGS, MEASURES, lead_times
-from projections.queries import list_feedback
 from projections.runner import ProjectionRunner
 from tests.unit.domain.undo_runs import T0, Op, Run, ops, run_both
 
