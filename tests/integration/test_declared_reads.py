@@ -5,9 +5,13 @@ declare fails whichever test runs it."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 import asyncpg
 import pytest
 
+import projections
 from infra.database import Connection
 from infra.eventstore import PostgresEventStore
 from projections import changes, feedback, metrics, nps, series, similar
@@ -57,6 +61,23 @@ def test_every_declaration_names_projections_that_exist() -> None:
     for query in DECLARED:
         assert query.reads, query.name
         assert set(query.reads) <= names, query.name
+
+
+def test_each_query_lives_with_a_read_model_it_reads() -> None:
+    # One home per read model: a query lives in the module of a read model it reads (the
+    # one that owns its tables, their DDL and `apply`); only the figures that combine read
+    # models (metrics.py, series.py) live apart from them.
+    for found in pkgutil.iter_modules(projections.__path__, "projections."):
+        importlib.import_module(found.name)
+    homes = {type(p).__module__: p.name for p in all_projections()}
+    apart: set[str] = set()
+    for query in DECLARED:
+        module = query.fn.__module__
+        if module in homes:
+            assert homes[module] in query.reads, query.name
+        else:
+            apart.add(module)
+    assert apart == {"projections.metrics", "projections.series"}
 
 
 def test_the_cached_queries_are_declared() -> None:
