@@ -9,6 +9,7 @@ import pkgutil
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from infra.settings import load_settings
@@ -48,3 +49,31 @@ def test_the_cli_answers() -> None:
 
     assert result.exit_code == 0
     assert result.output.startswith("loopline ")
+
+
+def _command_paths() -> list[list[str]]:
+    """Every command and command group of the CLI, as the words that name it."""
+    from loopline.cli import app
+
+    paths: list[list[str]] = []
+
+    def walk(command: object, path: list[str]) -> None:
+        # Duck-typed: older Typer releases run on Click, newer ones on a copy of their own.
+        paths.append(path)
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    return paths
+
+
+@pytest.mark.parametrize("path", _command_paths(), ids=lambda path: " ".join(path) or "loopline")
+def test_every_command_shows_its_help(path: list[str]) -> None:
+    """Help renders every parameter (Typer before 0.15.4 allowed Click 8.2, whose
+    `make_metavar` it called the old way: `loopline web --help` was a TypeError)."""
+    from loopline.cli import app
+
+    result = CliRunner().invoke(app, [*path, "--help"])
+
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
