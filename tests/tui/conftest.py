@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import threading
@@ -190,6 +191,29 @@ def serve_on(settings: Settings, dsn: str, port: int) -> Iterator[str]:
         server.force_exit = True  # the live stream holds a connection open
         thread.join(30)
         sock.close()
+
+
+class Held(httpx.AsyncBaseTransport):
+    """The real transport, except that once `hold` is set an answer from `path` waits for
+    `release` before the app gets it (as a slow network would make it)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.inner = httpx.AsyncHTTPTransport()
+        self.hold = asyncio.Event()
+        self.held = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if self.hold.is_set() and request.url.path == self.path:
+            await response.aread()
+            self.held.set()
+            await self.release.wait()
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 class Session:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import httpx
 from textual.coordinate import Coordinate
+from textual.message import Message
 
-from tests.tui.conftest import Session, messages, screen_name
+from tests.conftest import ADMIN_TOKEN
+from tests.tui.conftest import Held, Session, loading, messages, screen_name, seed, until
+from tui.app import LooplineApp
 from tui.screens.backlog import BacklogScreen
 from tui.widgets.fit_table import FitTable
 
@@ -79,3 +82,32 @@ async def test_backlog_follows_new_decisions_without_a_refresh(
     screen = await open_backlog(session, 0)
     key = await decide(api, "onboarding", "Welcome tour covers integrations", accept=True)
     await session.wait(lambda: [d.key for d in screen.decisions] == [key])
+
+
+async def test_a_live_reload_keeps_the_decision_the_user_moved_to(
+    api_server: str, api: httpx.AsyncClient
+) -> None:
+    keys = await seed(api, 1)
+    ranked = [await decide(api, "billing", f"Decision {n}", accept=True) for n in range(3)]
+    transport = Held("/api/decisions")
+    app = LooplineApp(api_server, ADMIN_TOKEN, transport=transport)
+    seen: list[Message] = []
+    async with app.run_test(size=(120, 40), notifications=True, message_hook=seen.append) as p:
+        session = Session(app, p, keys, seen)
+        await session.wait(lambda: app.sub_title == "live")
+        screen = await open_backlog(session, 3)
+        await session.wait(lambda: not loading(app, "backlog"))
+        # A decision proposed elsewhere: the backlog reloads, its answer slow to come.
+        transport.hold.set()
+        await decide(api, "billing", "Proposed elsewhere", accept=False)
+        await until(p, transport.held.is_set)
+        # Meanwhile the user moves to the third decision.
+        await session.press("j", "j")
+        moved_to = screen.current()
+        assert moved_to is not None
+        assert moved_to.key == ranked[2]
+        transport.release.set()
+        await session.wait(lambda: len(screen.decisions) == 4)
+        current = screen.current()
+        assert current is not None
+        assert current.key == ranked[2]

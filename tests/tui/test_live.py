@@ -3,15 +3,22 @@ token is said once and not retried; the detail's history reads as words."""
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import pytest
 from textual.message import Message
 from textual.widgets import Select
 
 from tests.conftest import ADMIN_TOKEN
-from tests.tui.conftest import Session, messages, ready, screen_name, screen_text, seed, until
+from tests.tui.conftest import (
+    Held,
+    Session,
+    messages,
+    ready,
+    screen_name,
+    screen_text,
+    seed,
+    until,
+)
 from tui.app import LooplineApp
 from tui.screens import inbox
 from tui.screens.detail import DetailScreen
@@ -66,33 +73,11 @@ async def test_a_refused_token_says_so_and_stops_retrying(api_server: str) -> No
         )
 
 
-class HeldPages(httpx.AsyncBaseTransport):
-    """The real transport, except that once `hold` is set an inbox page read from the
-    server waits for `release` before the app gets it (as a slow network would make it)."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
-        self.hold = asyncio.Event()
-        self.held = asyncio.Event()
-        self.release = asyncio.Event()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self.inner.handle_async_request(request)
-        if self.hold.is_set() and request.url.path == "/api/feedback":
-            await response.aread()
-            self.held.set()
-            await self.release.wait()
-        return response
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
 async def test_a_page_read_before_a_live_change_does_not_undo_it(
     api_server: str, api: httpx.AsyncClient
 ) -> None:
     keys = await seed(api, 4)
-    transport = HeldPages()
+    transport = Held("/api/feedback")
     app = LooplineApp(api_server, ADMIN_TOKEN, transport=transport)
     seen: list[Message] = []
     async with app.run_test(size=(120, 40), notifications=True, message_hook=seen.append) as p:

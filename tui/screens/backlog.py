@@ -182,6 +182,11 @@ class BacklogScreen(LiveScreen):
             select.set_options([("all teams", ALL), *((t.slug, t.slug) for t in message.teams)])
             if current in {t.slug for t in message.teams}:
                 select.value = current
+        # The cursor stays on its decision (rows move when ranks change): the one a write
+        # asked for, else the one highlighted now, as the answer lands (not as it was asked
+        # for: the user may have moved on meanwhile).
+        keep = self.follow or (d.key if (d := self.current()) else None)
+        self.follow = None
         self.decisions = ordered(message.decisions)
         table = self.table
         table.fill(
@@ -200,11 +205,9 @@ class BacklogScreen(LiveScreen):
             )
             for d in self.decisions
         )
-        if self.follow is not None:
-            keys = [d.key for d in self.decisions]
-            if self.follow in keys:
-                table.move_cursor(row=keys.index(self.follow))
-            self.follow = None
+        keys = [d.key for d in self.decisions]
+        if keep in keys:
+            table.move_cursor(row=keys.index(keep))
         self.query_one("#backlog-help", Static).update(
             f"{len(self.decisions)} decisions · ranks are per team · K/J move the highlighted"
             " one up/down within its team · a accept · d decline · x supersede"
@@ -349,5 +352,4 @@ class BacklogScreen(LiveScreen):
         self.load()
 
     def live_reload(self) -> None:
-        self.follow = self.follow or (d.key if (d := self.current()) else None)
         self.load(with_teams=True)
