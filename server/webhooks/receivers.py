@@ -52,6 +52,30 @@ def _json(body: bytes) -> Any:
         raise WebhookError("the body is not JSON") from None
 
 
+class _GithubRepository(msgspec.Struct):
+    full_name: Any = None
+
+
+class _GithubHead(msgspec.Struct):
+    """All a GitHub delivery's receipt reads of its body; the rest is checked, not built."""
+
+    repository: _GithubRepository | None = None
+
+
+def _github_repository(body: bytes) -> str | None:
+    """`github.repository_of` the body, without building the whole payload (a few KB of
+    objects a delivery) when it has the usual shape; 400 when the body is not JSON."""
+    try:
+        head = msgspec.json.decode(body, type=_GithubHead)
+    except msgspec.ValidationError:
+        # JSON of another shape (not an object, or `repository` not one): decoded whole.
+        return github.repository_of(_json(body))
+    except msgspec.DecodeError:
+        raise WebhookError("the body is not JSON") from None
+    found = head.repository
+    return github.repository_of({"repository": {"full_name": found.full_name}} if found else {})
+
+
 def _body_id(body: bytes) -> str:
     # Senders that give no delivery id: the same body is the same delivery.
     return "sha256:" + hashlib.sha256(body).hexdigest()
@@ -138,14 +162,13 @@ class WebhookReceivers(Controller):
         if not event:
             raise WebhookError("X-GitHub-Event is missing")
         body = await request.body()
-        payload = _json(body)
         return await _accept(
             request,
             pool,
             source="github",
             event=event,
             delivery_id=request.headers.get("x-github-delivery") or _body_id(body),
-            repository=github.repository_of(payload),
+            repository=_github_repository(body),
             body=body,
             kept=github.HEADERS,
             verifies=lambda i: github_signature_ok(i.secret, body, signature),

@@ -206,3 +206,41 @@ async def test_an_unowned_repository_is_kept_and_listed(api: httpx.AsyncClient) 
     assert delivery["reason"].startswith("unowned:")
     listed = await api.get("/api/webhooks/deliveries", params={"state": "ignored"})
     assert [d["id"] for d in listed.json()["items"]] == [delivery["id"]]
+
+
+async def test_the_repository_is_read_from_any_shape_of_body_and_non_json_is_a_400(
+    api: httpx.AsyncClient,
+) -> None:
+    # The receiver reads only the repository of a usual body; bodies of other shapes name
+    # no repository and are verified against every GitHub integration, as before.
+    await integrate(api, "github", ["acme/billing"])
+    bodies = {
+        "named": b'{"zen": "x", "repository": {"id": 1, "full_name": "ACME/Billing"}, "a": [{}]}',
+        "null": b'{"repository": null}',
+        "array": b'[{"repository": {"full_name": "acme/billing"}}]',
+        "string": b'{"repository": "acme/billing"}',
+        "number": b'{"repository": {"full_name": 7}}',
+        "blank": b'{"repository": {"full_name": "  "}}',
+        "absent": b'{"zen": "Keep it logically awesome."}',
+    }
+    for name, body in bodies.items():
+        answer = await api.post(
+            "/webhooks/github", content=body, headers=github_headers(body, "ping", name)
+        )
+        assert answer.status_code == 200, (name, answer.text)
+    listed = (await api.get("/api/webhooks/deliveries", params={"limit": 500})).json()["items"]
+    repositories = {d["delivery_id"]: d["repository"] for d in listed}
+    assert repositories == {name: None for name in bodies} | {"named": "acme/billing"}
+    # A repository no integration lists is not verified; a body that is not JSON is a 400.
+    other = b'{"repository": {"full_name": "acme/other"}}'
+    answer = await api.post(
+        "/webhooks/github", content=other, headers=github_headers(other, "ping")
+    )
+    assert answer.status_code == 401, answer.text
+    for broken in (b'{"repository": {"full_name": "acme/billing"}', b'{"a": [1, }', b"{} x"):
+        answer = await api.post(
+            "/webhooks/github", content=broken, headers=github_headers(broken, "ping")
+        )
+        assert answer.status_code == 400, (broken, answer.text)
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert "not JSON" in answer.json()["detail"]
