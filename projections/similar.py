@@ -7,16 +7,18 @@ scored by the sum of the shared words' inverse document frequencies, ln((N + 1) 
 the N items received, df of them using the word (`similar_words`); a rare word shared
 counts for more than several common ones. A word used by many items says little and costs
 much to read, so the item's words are read rarest first up to `READ` postings in all (the
-commonest left out), which bounds what one suggestion costs. The best `POOL` by that score
-are joined to the item list, filtered (not duplicates, open or recent) and the best
-`CANDIDATES` re-ranked.
+commonest left out), which bounds what one suggestion costs; two words both left out are
+read together, as a pair close together in a text (the index keeps those too: "chang set"),
+much rarer than either. The best `POOL` by that score are joined to the item list, filtered
+(not duplicates, open or recent) and the best `CANDIDATES` re-ranked.
 
 Two things widen the query, since customers write the same thing in other words and with
 typos: the words of the thesaurus groups the item's words belong to
 (`projections/thesaurus.py`: "graphs" for "charts"), and for a word no other item uses, the
 words of other items within one or two edits of it (Damerau-Levenshtein, same first letter:
-"serach" finds "search"), from the same vocabulary. Python then re-ranks the candidates with
-rapidfuzz over the texts with each thesaurus word read as its group's first, which forgives
+"serach" finds "search") or the longest one it begins with ("confirmaton" finds "confirm",
+the stem of "confirmation"), from the same vocabulary. Python then re-ranks the candidates
+with rapidfuzz over the texts with each thesaurus word read as its group's first, which forgives
 what full text cannot (typos, word order, a sentence said another way), adds the candidate's
 share of the best score, a little for the same customer (people repeat themselves) and the
 same channel, and shows the same words received again once. bench/b9_similar.py measures how
@@ -58,8 +60,18 @@ LONE = 1
 #: ...if it has at least this many letters, within one edit up to `SHORT` letters, else two.
 TYPO_MIN = 4
 SHORT = 5
+#: Two lexemes of a text at most this many positions apart (a stop word between counts)
+#: are a key of their own, "a b": two words too common to read alone ("change",
+#: "settings") are much rarer together. A pair is read only when both its words were left
+#: out of `READ`, the rarest first, at most `PAIR_READ` postings of pairs more.
+PAIR_SPAN = 2
+PAIR_READ = 5_000
 #: At most this many corrections per word.
 TYPO_MATCHES = 3
+#: A lone word also looks for the longest word of other items it starts with, of at least
+#: this many letters: the stem of a word the stemmer could not cut for its typo
+#: ("confirmaton" finds "confirm" of "confirmation", "emaild" "email").
+PREFIX_MIN = 5
 #: Items resolved longer ago than this before the item was received are not suggested.
 RECENT = timedelta(days=180)
 MAX_LIMIT = 50
@@ -103,10 +115,26 @@ SELECT f.id, f.key, f.text, f.nps_reason, f.channel, f.customer_ref, f.received_
 FROM read.feedback_items f WHERE f.id = $1 OR f.key = $2
 """
 
+
+def _pairs(vector: str) -> str:
+    """SQL: the pairs of lexemes of the tsvector `vector` at most `PAIR_SPAN` positions
+    apart, as rows of `w`, each "a b" in alphabetical order (a lexeme has no space)."""
+    lexemes = f"(SELECT lexeme, unnest(positions) AS at FROM unnest({vector}))"
+    return f"""(
+        SELECT DISTINCT least(a.lexeme, b.lexeme) || ' ' || greatest(a.lexeme, b.lexeme) AS w
+        FROM {lexemes} AS a
+        JOIN {lexemes} AS b ON b.at > a.at AND b.at <= a.at + {PAIR_SPAN}
+                            AND b.lexeme <> a.lexeme
+    )"""
+
+
 # The query's words ($1: words as written, or, where $5 says so, a typo's corrections as
 # lexemes). Each lexeme weighs its inverse document frequency ($7 items in all); the
 # commonest are left out once the postings to read would pass $8 (the rarest word is always
-# read). An item scores the weights of the words it shares; the best $6 are read.
+# read). Then the pairs of the item's text $9 both of whose words were left out, rarest
+# first within $10 postings more: a pair weighs its two words, read among the items that
+# use them close together. An item scores the weights of the words and pairs it shares; the
+# best $6 are read.
 _CANDIDATES = f"""
 WITH asked AS (
     SELECT DISTINCT l.w
@@ -123,7 +151,27 @@ weighed AS (
     JOIN read.similar_words v ON v.word = a.w
 ),
 -- The rarest words first, as long as their postings together stay within $8.
-terms AS (SELECT w, weight FROM weighed WHERE read <= $8 OR read = items),
+words AS (SELECT w, weight FROM weighed WHERE read <= $8 OR read = items),
+-- The pairs of the item's text both of whose words are left out.
+pairs AS (
+    SELECT v.word AS w, v.items, x.weight + y.weight AS weight
+    FROM read.similar_words v
+    JOIN weighed x ON x.w = split_part(v.word, ' ', 1)
+    JOIN weighed y ON y.w = split_part(v.word, ' ', 2)
+    WHERE v.word = ANY(ARRAY(SELECT k.w FROM to_tsvector('english', $9) AS t
+                                        CROSS JOIN LATERAL {_pairs("t")} AS k))
+      AND x.w NOT IN (SELECT w FROM words) AND y.w NOT IN (SELECT w FROM words)
+),
+terms AS (
+    SELECT w, weight FROM words
+    UNION ALL
+    SELECT w, weight
+    FROM (SELECT w, weight, sum(items) OVER (ORDER BY items, w
+                                             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+                 AS read
+          FROM pairs) AS p
+    WHERE read <= $10
+),
 hits AS (
     SELECT p.item_id, sum(t.weight) AS score
     FROM terms t JOIN read.similar_postings p ON p.word = t.w
@@ -171,22 +219,33 @@ def query_words(text: str, corrected: dict[str, list[str]]) -> tuple[list[str], 
 _VOCABULARY = """
 SELECT word FROM read.similar_words
 WHERE left(word, 1) = ANY($1::text[]) AND length(word) BETWEEN $2 AND $3
+  AND strpos(word, ' ') = 0
+UNION
+SELECT word FROM read.similar_words WHERE word = ANY($4::text[])
 """
+
+
+def prefixes(word: str) -> list[str]:
+    """The beginnings of `word` a word of other items may be the stem of, longest first."""
+    return [word[:n] for n in range(len(word) - 1, PREFIX_MIN - 1, -1)]
 
 
 async def corrections(conn: Connection, lone: Sequence[str]) -> dict[str, list[str]]:
     """For each of the `lone` words (an item's words no other item uses), the words of
     other items within one edit of it (two from `SHORT` letters on), same first letter,
-    closest first."""
+    closest first, and the longest word of other items it begins with (`PREFIX_MIN`
+    letters or more)."""
     if not lone:
         return {}
     lengths = [len(w) for w in lone]
+    starts = sorted({p for w in lone for p in prefixes(w)})
     vocabulary = [
         r["word"]
         for r in await conn.fetch(
-            _VOCABULARY, sorted({w[0] for w in lone}), min(lengths) - 2, max(lengths) + 2
+            _VOCABULARY, sorted({w[0] for w in lone}), min(lengths) - 2, max(lengths) + 2, starts
         )
     ]
+    known = set(vocabulary)
     found: dict[str, list[str]] = {}
     for word in lone:
         edits = 1 if len(word) <= SHORT else 2
@@ -202,8 +261,12 @@ async def corrections(conn: Connection, lone: Sequence[str]) -> dict[str, list[s
             score_cutoff=edits,
             limit=TYPO_MATCHES,
         )
-        if matches:
-            found[word] = [match for match, _, _ in matches]
+        words = [match for match, _, _ in matches]
+        stem = next((p for p in prefixes(word) if p in known), None)
+        if stem is not None and stem not in words:
+            words.append(stem)
+        if words:
+            found[word] = words
     return found
 
 
@@ -255,6 +318,8 @@ async def similar(conn: Connection, ref: str | UUID, *, limit: int = 5) -> Simil
         max(POOL, limit),
         total,
         READ,
+        text,
+        PAIR_READ,
     )
     said = canonical(text)
     top_rank = max((c["rank"] for c in candidates), default=0.0)
@@ -301,10 +366,11 @@ async def suggestions(conn: Connection, ref: str | UUID, *, limit: int = 5) -> S
 SCHEMA = """
 CREATE TABLE similar_words (
     word text PRIMARY KEY,
-    -- How many items' texts used it (as received or edited).
+    -- How many items' texts used it (as received or edited); a pair of words too.
     items integer NOT NULL
 );
--- Each lexeme of each item's text (why = false) and why (why = true): who uses a word.
+-- Each lexeme of each item's text (why = false) and why (why = true), and each pair of
+-- them close together ("a b", alphabetical): who uses a word or pair.
 CREATE TABLE similar_postings (
     word text NOT NULL,
     item_id uuid NOT NULL,
@@ -316,25 +382,30 @@ INSERT INTO similar_count VALUES (0);
 """
 
 INDEXES = """
-CREATE INDEX ON similar_words (left(word, 1), length(word)) INCLUDE (items);
+CREATE INDEX ON similar_words (left(word, 1), length(word)) INCLUDE (items)
+    WHERE strpos(word, ' ') = 0;
 CREATE INDEX ON similar_postings (word, item_id);
 CREATE INDEX ON similar_postings (item_id);
 """
 
-_COUNT_WORDS = """
+_COUNT_WORDS = f"""
 INSERT INTO similar_words (word, items)
-SELECT w, count(*)::int
-FROM unnest($1::text[]) AS t(text),
-     unnest(tsvector_to_array(to_tsvector('english', t.text))) AS w
-GROUP BY w
+SELECT k.w, count(*)::int
+FROM unnest($1::text[]) AS t(text)
+CROSS JOIN LATERAL to_tsvector('english', t.text) AS v
+CROSS JOIN LATERAL (SELECT unnest(tsvector_to_array(v)) UNION ALL SELECT w FROM {_pairs("v")})
+    AS k(w)
+GROUP BY k.w
 ON CONFLICT (word) DO UPDATE SET items = similar_words.items + EXCLUDED.items
 """
 
-_POST = """
+_POST = f"""
 INSERT INTO similar_postings (word, item_id, why)
-SELECT DISTINCT w, t.item_id, t.why
-FROM unnest($1::uuid[], $2::text[], $3::bool[]) AS t(item_id, text, why),
-     unnest(tsvector_to_array(to_tsvector('english', t.text))) AS w
+SELECT DISTINCT k.w, t.item_id, t.why
+FROM unnest($1::uuid[], $2::text[], $3::bool[]) AS t(item_id, text, why)
+CROSS JOIN LATERAL to_tsvector('english', t.text) AS v
+CROSS JOIN LATERAL (SELECT unnest(tsvector_to_array(v)) UNION ALL SELECT w FROM {_pairs("v")})
+    AS k(w)
 """
 
 _UNPOST_TEXT = "DELETE FROM similar_postings WHERE item_id = $1 AND NOT why"
@@ -351,7 +422,7 @@ class SimilarWords(Projection):
     grows: a word of an edited or corrected text stays a word customers wrote)."""
 
     name = "similar"
-    version = 2
+    version = 3
     tables = ("similar_words", "similar_postings", "similar_count")
     topics = events_of(Feedback, "Received", "TextEdited", "Corrected")
 

@@ -189,7 +189,8 @@ class FeedbackController(Controller):
             "Open and recent items (not duplicates) ranked by how alike their text is, with "
             "a score from 0 to 1: candidates are the items sharing the most telling words "
             "(each English word weighs by how few items use it, the rarest read first, the "
-            "commonest left out; typo corrections and words customers use for the same "
+            "commonest left out but for two of them close together; typo corrections and "
+            "words customers use for the same "
             "thing join), re-ranked by fuzzy text similarity and that weight, nudged by the "
             "same customer and channel."
         ),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
 
 from domain.services import (
     close_feedback_loop,
@@ -17,6 +18,7 @@ from domain.services import (
     undo_feedback,
 )
 from infra.eventstore import PostgresEventStore
+from projections import similar
 from tests.conftest import ADMIN_TOKEN
 from tui.client import ApiClient
 
@@ -257,3 +259,61 @@ async def test_a_rare_word_shared_outweighs_common_words_and_edits_move_the_word
     # The edit undone, the original is found by its first words again.
     await undo_feedback(store, original, corrected_at=at + timedelta(minutes=1))
     assert original in await suggested(asked)
+
+
+async def test_two_words_too_common_to_read_alone_are_found_together(
+    api: httpx.AsyncClient, event_store: PostgresEventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The words an item shares with its original may all be too common to read within
+    the budget; the pair of them close together is rare, and is read instead. (The budget
+    is made small here, so that a few dozen items pass it, not 10,000.)"""
+    monkeypatch.setattr(similar, "READ", 20)
+    store = event_store
+    at = T0
+
+    async def receive(text: str) -> str:
+        nonlocal at
+        at += timedelta(minutes=7)
+        done = await receive_feedback(store, channel="web", text=text, received_at=at)
+        assert done.key is not None
+        return done.key
+
+    original = await receive("Nobody sees who changed which settings")
+    for n in range(30):
+        await receive(f"Settings page {n} is grey")
+        await receive(f"Email change {n} failed")
+    asked = await receive("Need a journal of setting changes")
+    head = await store.recorder.max_notification_id()
+    answer = await api.get(f"/api/feedback/{asked}/similar", params={"after": str(head)})
+    assert answer.status_code == 200, answer.text
+    found = [i["key"] for i in answer.json()["items"]]
+    # "setting" and "change" are each in 31 items, past the budget of 20 postings: read
+    # alone, neither is; close together they are in the original alone.
+    assert found[:1] == [original], found
+
+
+async def test_a_typo_the_stemmer_cannot_cut_finds_the_stem_it_begins_with(
+    api: httpx.AsyncClient, event_store: PostgresEventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A typo "confirmaton" is four edits from "confirm" (the lexeme of "confirmation"), too far
+    for a typo; it begins with it, and finds the original by it when the other words are
+    too common to read (the budget made small, as above)."""
+    monkeypatch.setattr(similar, "READ", 20)
+    store = event_store
+    at = T0
+
+    async def receive(text: str) -> str:
+        nonlocal at
+        at += timedelta(minutes=7)
+        done = await receive_feedback(store, channel="email", text=text, received_at=at)
+        assert done.key is not None
+        return done.key
+
+    original = await receive("Order confirmation arrives twice")
+    for n in range(30):
+        await receive(f"Order {n} arrives twice")
+    asked = await receive("order confirmaton arrives twice")
+    head = await store.recorder.max_notification_id()
+    answer = await api.get(f"/api/feedback/{asked}/similar", params={"after": str(head)})
+    assert answer.status_code == 200, answer.text
+    assert [i["key"] for i in answer.json()["items"]][:1] == [original]

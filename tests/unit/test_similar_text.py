@@ -3,7 +3,7 @@ the words a text's thesaurus groups add to its full-text query."""
 
 from __future__ import annotations
 
-from projections.similar import canonical, query_words
+from projections.similar import PREFIX_MIN, canonical, prefixes, query_words
 from projections.thesaurus import HEAD, MEMBERS
 
 
@@ -33,3 +33,13 @@ def test_a_texts_groups_and_typos_widen_its_query() -> None:
 def test_every_word_is_in_one_group() -> None:
     assert all(HEAD[w] == head for head, words in MEMBERS.items() for w in words)
     assert sum(len(words) for words in MEMBERS.values()) == len(HEAD)
+
+
+def test_a_lone_word_may_begin_with_the_stem_of_another() -> None:
+    # The beginnings a typo'd word is looked up by, longest first, none shorter than
+    # PREFIX_MIN letters and not the word itself.
+    assert prefixes("emaild") == ["email"]
+    assert prefixes("confirmaton")[0] == "confirmato"
+    assert "confirm" in prefixes("confirmaton")
+    assert min(len(p) for p in prefixes("confirmaton")) == PREFIX_MIN
+    assert prefixes("chart") == []
