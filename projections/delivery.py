@@ -289,17 +289,21 @@ SELECT service, day FROM counted
 # The (service, UTC day) of each commit deployment a statement wrote or moved.
 _DAY = "(deployed_at AT TIME ZONE 'UTC')::date"
 
-# Each (service, commit) of the given increments (all of one batch) that a successful
-# production deployment carries, with its earliest such deployment (by finish, then id:
-# the same one whatever the batches were); kept when earlier than the one recorded.
+# Each (service, commit) of the given increments (all of one batch, given as one row per
+# commit with the increment's row as the batch left it: the tables are not read, so the
+# cost stays that of the batch however long the history) that a successful production
+# deployment carries, with its earliest such deployment (by finish, then id: the same one
+# whatever the batches were); kept when earlier than the one recorded.
 # Answers the days it changed (the day a moved commit left, the day it arrived).
 _FIRSTS = f"""
 WITH firsts AS (
-    SELECT DISTINCT ON (i.service, c.sha) i.service, c.sha, c.authored_at,
+    SELECT DISTINCT ON (i.service, i.sha) i.service, i.sha, i.authored_at,
            i.finished_at AS deployed_at, i.id AS increment_id
-    FROM increment_commits c JOIN increments i ON i.id = c.increment_id
-    WHERE c.increment_id = ANY($1::uuid[]) AND i.production AND i.status = 'succeeded'
-    ORDER BY i.service, c.sha, i.finished_at, i.id
+    FROM unnest($1::uuid[], $2::text[], $3::bool[], $4::text[], $5::timestamptz[],
+                $6::text[], $7::timestamptz[])
+         AS i(id, service, production, status, finished_at, sha, authored_at)
+    WHERE i.production AND i.status = 'succeeded'
+    ORDER BY i.service, i.sha, i.finished_at, i.id
 ),
 earlier AS (
     SELECT d.service, d.sha, d.deployed_at
@@ -435,7 +439,6 @@ class Delivery(Projection):
             ),
         )
         commits: list[tuple[Any, ...]] = []
-        recorded: list[Any] = []
         stopped: list[Any] = []
         ties = _Touched()
         for position, kind, e in kinds:
@@ -463,7 +466,6 @@ class Delivery(Projection):
                     new=True,
                 )
                 commits.extend((oid, c.sha, c.authored_at, c.message) for c in e.commits)
-                recorded.append(oid)
             elif kind.startswith("Increment."):
                 by = kind == "Increment.RolledBackBy"
                 increments.change(
@@ -515,8 +517,9 @@ class Delivery(Projection):
         elif commits:
             await conn.executemany("INSERT INTO increment_commits VALUES ($1, $2, $3, $4)", commits)
         moved: list[tuple[str, Any]] = []
-        if recorded:
-            moved.extend(tuple(r) for r in await conn.fetch(_FIRSTS, recorded))
+        if commits:
+            carried = _FirstsOf(increments, commits)
+            moved.extend(tuple(r) for r in await conn.fetch(_FIRSTS, *carried.columns))
         if stopped:
             moved.extend(tuple(r) for r in await conn.fetch(_REDEPLOYED, stopped))
         if (ties or moved) and await conn.fetchval("SELECT ready FROM delivery_ties"):
@@ -526,6 +529,25 @@ class Delivery(Projection):
                 days = [[m[0] for m in moved], [m[1] for m in moved]]
                 await conn.execute(_FORGET_COMMIT_DAYS, *days)
                 await conn.execute(_RECOUNT_COMMIT_DAYS, *days)
+
+
+class _FirstsOf:
+    """`_FIRSTS`'s parameters: a row per commit of the increments recorded in a batch,
+    each with its increment's row as the batch left it (from `rows`, already flushed)."""
+
+    def __init__(self, rows: Rows, commits: Sequence[tuple[Any, ...]]) -> None:
+        self.columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
+        ids, services, production, status, finished, shas, authored = self.columns
+        for increment_id, sha, authored_at, _ in commits:
+            row = rows.get(increment_id)
+            assert row is not None, "an increment recorded in the batch is in its rows"
+            ids.append(increment_id)
+            services.append(row["service"])
+            production.append(row["production"])
+            status.append(row["status"])
+            finished.append(row["finished_at"])
+            shas.append(sha)
+            authored.append(authored_at)
 
 
 class _Touched:
