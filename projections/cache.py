@@ -64,14 +64,15 @@ class ReadModelCache(NoticedCache):
     ) -> T:
         if self.listening and not fresh:
             generation = self.generation
-            full: Hashable = (key, "generation", generation)
-            if full in self._entries:
-                hit: T = self._hit(full)
+            found = self.kept(key, generation)
+            if found is not None:
+                hit: T = found
                 return hit
             self.misses += 1
             async with pool.acquire() as conn:
                 value = await compute(conn)
-            return self._keep(full, value) if self.keepable(generation) else value
+            self.keep(key, value, generation)
+            return value
         async with pool.acquire() as conn:
             stamp = tuple(tuple(r) for r in await conn.fetch(_STAMP, list(projections)))
             full = (key, stamp)
@@ -81,6 +82,20 @@ class ReadModelCache(NoticedCache):
             self.misses += 1
             value = await compute(conn)
         return self._keep(full, value)
+
+    def kept(self, key: Hashable, generation: int) -> Any | None:
+        """What was kept under `key` during `generation`, if that is still the current
+        generation and notices are heard; None otherwise."""
+        full = (key, "generation", generation)
+        if generation != self.generation or not self.listening or full not in self._entries:
+            return None
+        return self._hit(full)
+
+    def keep(self, key: Hashable, value: Any, generation: int) -> None:
+        """Keep `value`, looked up during `generation`, under `key`: only if no notice arrived
+        meanwhile (it may predate the change the notice announced)."""
+        if self.keepable(generation):
+            self._keep((key, "generation", generation), value)
 
     def _hit(self, full: Hashable) -> Any:
         self._entries.move_to_end(full)

@@ -11,6 +11,7 @@ from litestar.types import ControllerRouterHandler
 
 from infra.settings import Settings
 from projections.cache import ReadModelCache
+from server.answers import STORE, AnswerStore, answer_cache_config
 from server.auth import TokenCache, authentication_middleware
 from server.content import require_json_bodies
 from server.decisions import DecisionController
@@ -94,6 +95,7 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
     Migrations are applied by the CLI before serving; the app only refuses a
     database whose schema is not current.
     """
+    read_models = ReadModelCache()
     app = Litestar(
         route_handlers=route_handlers(),
         dependencies=dependencies(),
@@ -104,10 +106,12 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
         before_request=check_request,
         openapi_config=openapi_config(),
         logging_config=logging_config(),
+        response_cache_config=answer_cache_config(),
+        stores={STORE: AnswerStore(read_models)},
         state=State(
             {
                 "settings": settings,
-                "metrics_cache": ReadModelCache(),
+                "metrics_cache": read_models,
                 "token_cache": TokenCache(),
                 "integration_cache": IntegrationCache(),
                 "rate_limits": RateLimits(settings),

@@ -15,6 +15,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.middleware.base import DefineMiddleware
+from litestar.types import Scope
 
 from domain import access
 from infra.noticed import NoticedCache
@@ -75,8 +76,7 @@ class TokenAuthentication(AbstractAuthenticationMiddleware):
     """Resolves `Authorization: Bearer <token>` to a `Principal`, or answers 401."""
 
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:  # type: ignore[type-arg]
-        header = connection.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
+        scheme, _, token = _authorization(connection.scope).partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthorizedException(
                 detail="send an API token: Authorization: Bearer <token>", headers=_CHALLENGE
@@ -98,6 +98,15 @@ class TokenAuthentication(AbstractAuthenticationMiddleware):
                 detail="the API token is unknown or revoked", headers=_CHALLENGE
             )
         return AuthenticationResult(user=principal, auth=principal.token_id)
+
+
+def _authorization(scope: Scope) -> str:
+    """The first `Authorization` header, read from the ASGI scope (names come lowercased):
+    `connection.headers` would build a header map a cached read has no other use for."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return value.decode("latin-1")
+    return ""
 
 
 def authentication_middleware() -> DefineMiddleware:

@@ -8,6 +8,7 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Response, get, post
+from litestar.config.response_cache import CACHE_FOREVER
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, KwargDefinition, PathParameter, QueryParameter
 
@@ -119,6 +120,7 @@ class FeedbackController(Controller):
     @get(
         operation_id="listFeedback",
         responses=answers(feedback.FeedbackPage),
+        cache=CACHE_FOREVER,  # the whole response, while the read models stay (server/answers.py)
         summary="List and search feedback",
         description="Newest first, cursor-paginated.",
     )

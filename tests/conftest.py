@@ -165,8 +165,11 @@ async def event_store(pool: asyncpg.Pool, settings: Settings) -> PostgresEventSt
 
 
 @contextlib.contextmanager
-def running_api(settings: Settings, dsn: str, *, timeout: float = 30.0) -> Iterator[str]:
-    """Serve `create_app(settings, dsn=dsn)` with uvicorn in a thread; yield its base URL.
+def running_api(
+    settings: Settings, dsn: str, *, timeout: float = 30.0, app: Any = None
+) -> Iterator[str]:
+    """Serve `app` (by default `create_app(settings, dsn=dsn)`) with uvicorn in a thread;
+    yield its base URL.
 
     The app runs for real (lifespan, pool, HTTP) on a free port of 127.0.0.1 and is
     shut down gracefully on exit. RuntimeError when it does not start (e.g. the
@@ -180,7 +183,8 @@ def running_api(settings: Settings, dsn: str, *, timeout: float = 30.0) -> Itera
     sock = listen("127.0.0.1", 0)
     port = sock.getsockname()[1]
     # log_config=None: uvicorn's records reach pytest's log capture instead of the terminal.
-    config = uvicorn.Config(create_app(settings, dsn=dsn), log_config=None, lifespan="on")
+    served = create_app(settings, dsn=dsn) if app is None else app
+    config = uvicorn.Config(served, log_config=None, lifespan="on")
     server = uvicorn.Server(config)
 
     def serve() -> None:

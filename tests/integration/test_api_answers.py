@@ -1,0 +1,91 @@
+"""Whole responses of cached reads (server/answers.py): served again without the handler,
+never past the read models they came from, and never without a live token."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from litestar import Litestar
+
+from infra.settings import Settings
+from server.answers import STORE, AnswerStore
+from server.app import create_app
+from tests.conftest import ADMIN_TOKEN, running_api
+
+
+@pytest.fixture
+async def app(settings: Settings, database_url: str) -> AsyncIterator[Litestar]:
+    served = create_app(settings, dsn=database_url)
+    with running_api(settings, database_url, app=served) as url:
+        served.state.url = url
+        cache = served.state.metrics_cache
+        for _ in range(200):  # the notices' connection is up: answers may be kept
+            if cache.listening:
+                break
+            await asyncio.sleep(0.05)
+        assert cache.listening
+        yield served
+
+
+def client(app: Litestar, token: str = ADMIN_TOKEN) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=app.state.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+
+
+async def test_a_page_asked_again_is_served_whole_until_the_read_models_move_on(
+    app: Litestar,
+) -> None:
+    store: AnswerStore = app.stores.get(STORE)  # type: ignore[assignment]
+    async with client(app) as api:
+        first = (await api.post("/api/feedback", json={"text": "a", "channel": "web"})).json()
+        # Read-your-writes: answered by the handler, and not kept.
+        fresh = await api.get("/api/feedback", params={"after": first["position"]})
+        assert [i["key"] for i in fresh.json()["items"]] == [first["key"]]
+        await api.get("/api/feedback", params={"after": first["position"]})
+        assert store.served == 0
+        # Asked twice the same way: the second answer is the kept response.
+        once = await api.get("/api/feedback?limit=10")
+        again = await api.get("/api/feedback?limit=10")
+        assert store.served == 1
+        assert again.content == once.content
+        assert again.headers["content-type"] == "application/json"
+        assert again.headers["x-request-id"] != once.headers["x-request-id"]
+        # A question refused is refused every time (never kept).
+        for _ in range(2):
+            refused = await api.get("/api/feedback?limit=10&limt=5")
+            assert refused.status_code == 400
+            assert refused.headers["content-type"].startswith("application/problem+json")
+        assert store.served == 1
+        # A new item reaches the read model: its notice ends the kept page.
+        second = (await api.post("/api/feedback", json={"text": "b", "channel": "web"})).json()
+        for _ in range(200):
+            page = (await api.get("/api/feedback?limit=10")).json()
+            if page["total"] == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert [i["key"] for i in page["items"]] == [second["key"], first["key"]]
+
+
+async def test_a_revoked_token_gets_no_kept_page(app: Litestar) -> None:
+    store: AnswerStore = app.stores.get(STORE)  # type: ignore[assignment]
+    async with client(app) as admin:
+        created = await admin.post("/api/tokens", json={"name": "reader", "role": "product"})
+        assert created.status_code == 201, created.text
+        token = created.json()
+        async with client(app, token["token"]) as reader:
+            assert (await reader.get("/api/feedback")).status_code == 200
+            assert (await reader.get("/api/feedback")).status_code == 200
+            assert store.served == 1
+            assert (await admin.delete(f"/api/tokens/{token['id']}")).status_code == 204
+            refused = await reader.get("/api/feedback")
+            assert refused.status_code == 401
+            assert refused.headers["content-type"].startswith("application/problem+json")
+        async with client(app, "ll_never-issued") as stranger:
+            assert (await stranger.get("/api/feedback")).status_code == 401
+        # The page itself is still kept for live tokens.
+        assert (await admin.get("/api/feedback")).status_code == 200
+        assert store.served == 2
