@@ -47,8 +47,8 @@ def answer_key(request: Request[Any, Any, Any]) -> str:
 
 
 def _asks_after(query: bytes) -> bool:
-    return any(
-        part.partition(b"=")[0] == b"after" for part in query.split(b"&") if b"after" in part
+    return b"after" in query and any(
+        part.partition(b"=")[0] == b"after" for part in query.split(b"&")
     )
 
 
