@@ -73,11 +73,13 @@ def with_request_id(app: ASGIApp) -> ASGIApp:
             return
         # 128 random bits as 32 hex digits (a uuid4's text without its object).
         request_id = _incoming(scope) or os.urandom(16).hex()
-        header = (REQUEST_ID.encode(), request_id.encode())
+        header = (_REQUEST_ID, request_id.encode())
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), header]
+                # A new message, not the one given: a cached response's start message is
+                # kept by the response cache, and would carry this id into later answers.
+                message = {**message, "headers": [*message.get("headers", ()), header]}
             await send(message)
 
         # bind/reset, not `bound_contextvars`: that one copies the whole context twice.
@@ -90,9 +92,12 @@ def with_request_id(app: ASGIApp) -> ASGIApp:
     return asgi
 
 
+_REQUEST_ID = REQUEST_ID.encode()
+
+
 def _incoming(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", []):
-        if name == REQUEST_ID.encode():
+    for name, value in scope["headers"]:
+        if name == _REQUEST_ID:
             text = value.decode("latin-1")
             return text if _ACCEPTABLE_ID.fullmatch(text) else None
     return None
