@@ -37,7 +37,7 @@ from server.openapi import document, openapi_config, to_the_docs
 from server.operations import OperationsController, prometheus_config
 from server.outcomes import OutcomeController
 from server.problems import problem_details_plugin
-from server.ratelimit import RateLimits
+from server.ratelimit import RateLimits, check_rate_limit
 from server.stream import EventStreamController
 from server.strict import make_queries_strict, strict_query
 from server.teams import TeamController
@@ -83,8 +83,9 @@ def dependencies() -> dict[str, Provide]:
 
 
 async def check_request(request: Request[Any, Any, Any]) -> None:
-    """Before any handler (after authentication and guards): strict query strings, then a
-    JSON body where there is one."""
+    """Before any handler (after authentication and guards): the rate limit of the route, if
+    it has one, then strict query strings, then a JSON body where there is one."""
+    check_rate_limit(request)
     await strict_query(request)
     await require_json_bodies(request)
 

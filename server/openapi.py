@@ -28,7 +28,7 @@ from litestar.static_files import create_static_files_router
 from server.auth import OPEN_PATHS
 from server.examples import EXAMPLES
 from server.problems import ProblemDetails
-from server.ratelimit import limit_webhooks
+from server.ratelimit import rate_limited
 
 DOCS_PATH = "/schema"
 ASSETS = f"{DOCS_PATH}/assets"
@@ -139,9 +139,9 @@ def problems_of(route: HTTPRoute, handler: HTTPRouteHandler, method: str) -> set
         statuses |= {401, 429}  # failed authentications are rate-limited too
     if _SIGNED.match(route.path):
         statuses |= {401, 413}  # signatures, and bodies stored whole
-    if limit_webhooks in guards:
+    if rate_limited(handler):
         statuses.add(429)
-    if any(g is not limit_webhooks for g in guards) or "actor" in used:
+    if guards or "actor" in used:
         statuses.add(403)  # a role guard, or the domain's rules for the acting principal
     if route.path_parameters or (method in _WRITES and not _SIGNED.match(route.path)):
         statuses.add(404)

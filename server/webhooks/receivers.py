@@ -14,7 +14,7 @@ from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 
 from infra.counters import WEBHOOKS_RECEIVED
-from server.ratelimit import limit_webhooks
+from server.ratelimit import LIMITED_BY, WEBHOOKS
 from server.schemas import Schema
 from server.webhooks import generic, github, gitlab
 from server.webhooks.arrivals import ArrivalWriter
@@ -134,7 +134,7 @@ class WebhookReceivers(Controller):
 
     path = "/webhooks"
     tags = ["webhooks"]
-    guards = [limit_webhooks]
+    opt = {LIMITED_BY: WEBHOOKS}  # counted per client address (server.ratelimit)
 
     @post(
         "/github",
