@@ -52,13 +52,20 @@ class TokenCache(NoticedCache):
         self.clock = clock
         self._entries: dict[str, tuple[float, Principal]] = {}
 
+    def kept(self, token: str) -> Principal | None:
+        """The principal of `token` while this process still trusts it, else None."""
+        found = self._entries.get(token)
+        if found is not None and found[0] > self.clock():
+            return found[1]
+        return None
+
     async def principal(
         self, token: str, lookup: Callable[[str], Awaitable[Principal | None]]
     ) -> Principal | None:
+        found = self.kept(token)
+        if found is not None:
+            return found
         now = self.clock()
-        found = self._entries.get(token)
-        if found is not None and found[0] > now:
-            return found[1]
         generation = self.generation
         principal = await lookup(token)
         if principal is None or not self.keepable(generation):
@@ -81,7 +88,13 @@ class TokenAuthentication(AbstractAuthenticationMiddleware):
             raise NotAuthorizedException(
                 detail="send an API token: Authorization: Bearer <token>", headers=_CHALLENGE
             )
+        token = token.strip()
         state = connection.app.state
+        cache: TokenCache = state.token_cache
+        # A live token this process knows: no lookup to build or await (most requests).
+        known = cache.kept(token)
+        if known is not None:
+            return AuthenticationResult(user=known, auth=known.token_id)
         pool: asyncpg.Pool = state.pool
 
         async def lookup(secret: str) -> Principal | None:
@@ -90,10 +103,9 @@ class TokenAuthentication(AbstractAuthenticationMiddleware):
             async with pool.acquire() as conn:
                 return await authenticate(conn, secret)
 
-        cache: TokenCache = state.token_cache
-        principal = await cache.principal(token.strip(), lookup)
+        principal = await cache.principal(token, lookup)
         if principal is None:
-            count_failed_auth(connection, token.strip())
+            count_failed_auth(connection, token)
             raise NotAuthorizedException(
                 detail="the API token is unknown or revoked", headers=_CHALLENGE
             )
