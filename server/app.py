@@ -34,7 +34,7 @@ from server.logs import logging_config, with_request_id
 from server.metrics import MetricsController
 from server.nps import NpsController
 from server.openapi import document, openapi_config, to_the_docs
-from server.operations import OperationsController, prometheus_config
+from server.operations import OperationsController, request_metrics_middleware
 from server.outcomes import OutcomeController
 from server.problems import problem_details_plugin
 from server.ratelimit import RateLimits, check_rate_limit
@@ -101,7 +101,7 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
         route_handlers=route_handlers(),
         dependencies=dependencies(),
         plugins=[problem_details_plugin()],
-        middleware=[prometheus_config().middleware, authentication_middleware()],
+        middleware=[request_metrics_middleware(), authentication_middleware()],
         lifespan=[database_lifespan(settings, dsn), webhooks_lifespan(settings)],
         after_exception=[replace_read_only_connections],
         before_request=check_request,

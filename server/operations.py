@@ -7,6 +7,7 @@ import asyncio
 import asyncpg
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
+from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import ResponseSpec
 from litestar.plugins.prometheus import PrometheusConfig
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_latest
@@ -96,8 +97,12 @@ def prometheus_config() -> PrometheusConfig:
         prefix="loopline",
         group_path=True,
         exclude=["^/metrics", "^/api/events/stream"],
-        middleware_class=RequestMetrics,
     )
+
+
+def request_metrics_middleware() -> DefineMiddleware:
+    """Prometheus's request metrics, by `prometheus_config` (server/request_metrics.py)."""
+    return DefineMiddleware(RequestMetrics, config=prometheus_config())
 
 
 async def _observe(pool: asyncpg.Pool) -> tuple[int, list[Status]]:

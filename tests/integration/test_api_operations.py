@@ -84,3 +84,43 @@ async def test_stream_pushes_changes_and_resumes_from_last_event_id(
     ]
     assert changes[1]["status"] == "declined"
     assert changes[0]["position"] > first["position"]
+
+
+def _sample(text: str, metric: str, **labels: str) -> float:
+    """The value of `metric`'s series with exactly these labels (0 when absent)."""
+    wanted = {**labels, "app_name": "loopline"}
+    for line in text.splitlines():
+        name, _, rest = line.partition("{")
+        if name != metric:
+            continue
+        body, _, value = rest.rpartition("} ")
+        found = dict(part.split("=", 1) for part in body.split(","))
+        if {k: v.strip('"') for k, v in found.items()} == wanted:
+            return float(value)
+    return 0.0
+
+
+async def test_request_metrics_count_each_route_and_status_and_leave_out_the_excluded(
+    api: httpx.AsyncClient,
+) -> None:
+    """Counted by method, route template and status; /metrics and the stream not at all."""
+    route = {"method": "GET", "path": "/api/feedback"}
+    before = (await api.get("/metrics")).text
+    assert (await api.get("/api/feedback", params={"limit": 3})).status_code == 200
+    assert (await api.get("/api/feedback", params={"limt": 3})).status_code == 400
+    after = (await api.get("/metrics")).text
+    for status, more in (("200", 1), ("400", 1), ("500", 0)):
+        counted = _sample(after, "loopline_requests_total", **route, status_code=status)
+        assert (
+            counted - _sample(before, "loopline_requests_total", **route, status_code=status)
+            == more
+        )
+    timed = "loopline_request_duration_seconds_count"
+    assert (
+        _sample(after, timed, **route, status_code="200")
+        - _sample(before, timed, **route, status_code="200")
+        == 1
+    )
+    assert _sample(after, "loopline_requests_in_progress", **route, status_code="200") == 0
+    assert 'path="/metrics"' not in after
+    assert 'path="/api/events/stream"' not in after
