@@ -58,6 +58,14 @@ class Projection(ABC):
     async def apply(self, conn: Connection, events: Sequence[Positioned]) -> None:
         """Apply a batch of events in order, inside the runner's transaction."""
 
+    async def stage(self, conn: Connection, events: Sequence[Positioned]) -> None:
+        """Apply a batch while a build catches up, before `index_sql` ran: `apply` unless
+        a projection does its work set-based once the build has caught up. Such a
+        projection only keeps here what it needs, and the statements of `index_sql`
+        before its first index (run once, just after the last staged batch) take it all
+        in at once; from then on batches go to `apply`."""
+        await self.apply(conn, events)
+
 
 def events_of(aggregate: type[Any], *names: str) -> tuple[str, ...]:
     """Topics of `aggregate`'s nested event classes `names`; a misspelt name fails at import."""

@@ -152,6 +152,8 @@ class _Lane:
     position: int
     topics: frozenset[str]
     building: bool
+    staging: bool
+    """Batches go to `Projection.stage`: a build whose `index_sql` has not started."""
     delivered: int
     """The position of the last batch handed to it (it may still be applying it)."""
     read: int = 0
@@ -337,9 +339,26 @@ class ProjectionRunner:
         schema = await self._target_schema(conn, projection)
         position = await self.recorder.position(schema, conn=conn)
         building = await self._building(conn, projection, schema)
+        staging = building and await self._build_state(conn, schema) is None
         return _Lane(
-            projection, conn, schema, position, frozenset(projection.topics), building, position
+            projection,
+            conn,
+            schema,
+            position,
+            frozenset(projection.topics),
+            building,
+            staging,
+            position,
         )
+
+    @staticmethod
+    async def _build_state(conn: Connection, schema: str) -> str | None:
+        """How far a build's `index_sql` ran: None, `_PREPARED` or `_INDEXED`."""
+        state = await conn.fetchval(
+            "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = $1",
+            schema,
+        )
+        return None if state is None else str(state)
 
     @staticmethod
     async def _building(conn: Connection, projection: Projection, schema: str) -> bool:
@@ -544,7 +563,9 @@ class ProjectionRunner:
                     # A build is invisible until it switches, and a commit lost in a crash
                     # loses its position with it (same transaction): it is applied again.
                     await conn.execute("SET LOCAL synchronous_commit TO off")
-                if events:
+                if events and lane.staging:
+                    await projection.stage(conn, events)
+                elif events:
                     await projection.apply(conn, events)
                 await self.recorder.record_position(conn, lane.schema, reached, notify=True)
             lane.position = reached
@@ -628,10 +649,7 @@ class ProjectionRunner:
         one transaction that also marks the build indexed. A worker that restarts before
         the switch carries on where the last one stopped rather than doing it twice."""
         conn, projection, schema = lane.conn, lane.projection, lane.schema
-        state = await conn.fetchval(
-            "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = $1",
-            schema,
-        )
+        state = await self._build_state(conn, schema)
         plan = IndexPlan.of(projection.index_sql())
         if state != _INDEXED:
             if state != _PREPARED:
@@ -641,6 +659,7 @@ class ProjectionRunner:
                     for statement in plan.before:
                         await conn.execute(statement)
                     await conn.execute(f"COMMENT ON SCHEMA \"{schema}\" IS '{_PREPARED}'")
+            lane.staging = False  # what was staged is taken in: apply from here on
             await self._in_parallel(lane, plan.indexes)
             async with conn.transaction():
                 await conn.execute(f'SET LOCAL search_path TO "{schema}", public')

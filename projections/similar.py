@@ -379,6 +379,17 @@ CREATE TABLE similar_postings (
 -- How many items were received (the N of the words' inverse document frequency).
 CREATE TABLE similar_count (items integer NOT NULL);
 INSERT INTO similar_count VALUES (0);
+-- Texts received, edited or corrected, not yet taken into the words and postings: a live
+-- batch's (taken in at once), a build's (taken in all at once when it has caught up).
+-- `counted`: a text customers wrote (received or edited), counted in `similar_words`; a
+-- correction's is only posted. A received text and its why share their `position`.
+CREATE TABLE similar_texts (
+    position bigint NOT NULL,
+    item_id uuid NOT NULL,
+    text text NOT NULL,
+    why boolean NOT NULL,
+    counted boolean NOT NULL
+);
 """
 
 INDEXES = """
@@ -388,27 +399,43 @@ CREATE INDEX ON similar_postings (word, item_id);
 CREATE INDEX ON similar_postings (item_id);
 """
 
-_COUNT_WORDS = f"""
+# Taking in the staged texts, each parsed once: an item's latest text (and its why) is
+# what it is found by, its earlier postings of text replaced; every text customers wrote
+# counts once for each word and pair it uses (a received text and its why together, so a
+# word of both counts once; a pair is of words close together in one of them).
+_TAKE_IN = (
+    """
+DELETE FROM similar_postings p
+USING (SELECT DISTINCT item_id FROM similar_texts WHERE NOT why) AS s
+WHERE p.item_id = s.item_id AND NOT p.why
+""",
+    f"""
+WITH keys AS MATERIALIZED (
+    SELECT t.position, t.item_id, t.why, t.counted, t.latest, k.w
+    FROM (SELECT position, item_id, why, counted, text,
+                 position = max(position) OVER (PARTITION BY item_id, why) AS latest
+          FROM similar_texts) AS t
+    CROSS JOIN LATERAL to_tsvector('english', t.text) AS v
+    CROSS JOIN LATERAL (SELECT unnest(tsvector_to_array(v)) UNION ALL SELECT w FROM {_pairs("v")})
+        AS k(w)
+),
+posted AS (
+    INSERT INTO similar_postings (word, item_id, why)
+    SELECT w, item_id, why FROM keys WHERE latest
+)
 INSERT INTO similar_words (word, items)
-SELECT k.w, count(*)::int
-FROM unnest($1::text[]) AS t(text)
-CROSS JOIN LATERAL to_tsvector('english', t.text) AS v
-CROSS JOIN LATERAL (SELECT unnest(tsvector_to_array(v)) UNION ALL SELECT w FROM {_pairs("v")})
-    AS k(w)
-GROUP BY k.w
+SELECT w, count(*)::int
+FROM (SELECT DISTINCT w, position FROM keys WHERE counted) AS used
+GROUP BY w
 ON CONFLICT (word) DO UPDATE SET items = similar_words.items + EXCLUDED.items
-"""
+""",
+    "DELETE FROM similar_texts",
+)
 
-_POST = f"""
-INSERT INTO similar_postings (word, item_id, why)
-SELECT DISTINCT k.w, t.item_id, t.why
-FROM unnest($1::uuid[], $2::text[], $3::bool[]) AS t(item_id, text, why)
-CROSS JOIN LATERAL to_tsvector('english', t.text) AS v
-CROSS JOIN LATERAL (SELECT unnest(tsvector_to_array(v)) UNION ALL SELECT w FROM {_pairs("v")})
-    AS k(w)
+_STAGE = """
+INSERT INTO similar_texts (position, item_id, text, why, counted)
+SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bool[], $5::bool[])
 """
-
-_UNPOST_TEXT = "DELETE FROM similar_postings WHERE item_id = $1 AND NOT why"
 
 _RECEIVED = "UPDATE similar_count SET items = items + $1"
 
@@ -419,59 +446,49 @@ class SimilarWords(Projection):
     """The English lexemes of every item's text and why: who uses each (the postings the
     candidates are found by, following edits and their undoing), and how many items ever
     used it (the vocabulary a word nobody else used is corrected against, which only ever
-    grows: a word of an edited or corrected text stays a word customers wrote)."""
+    grows: a word of an edited or corrected text stays a word customers wrote).
+
+    A batch's texts are staged, then taken in with one parse each (`_TAKE_IN`); a build
+    only stages them and takes in all of them at once when it has caught up (no upsert of
+    the words batch after batch, no postings deleted from an unindexed table)."""
 
     name = "similar"
-    version = 3
-    tables = ("similar_words", "similar_postings", "similar_count")
+    version = 4
+    tables = ("similar_words", "similar_postings", "similar_count", "similar_texts")
     topics = events_of(Feedback, "Received", "TextEdited", "Corrected")
 
     def schema_sql(self) -> str:
         return SCHEMA
 
     def index_sql(self) -> str:
-        return INDEXES
+        # Sorting and hashing a whole build's words in memory rather than on disk.
+        return ";".join(("SET LOCAL work_mem TO '256MB'", *_TAKE_IN, INDEXES))
 
     async def apply(self, conn: Connection, events: Sequence[Positioned]) -> None:
-        counted: list[str] = []
-        posted: tuple[list[UUID], list[str], list[bool]] = ([], [], [])
+        await self.stage(conn, events)
+        for statement in _TAKE_IN:
+            await conn.execute(statement)
+
+    async def stage(self, conn: Connection, events: Sequence[Positioned]) -> None:
+        rows: list[tuple[int, UUID, str, bool, bool]] = []
+        add = rows.append
         received = 0
-
-        async def post() -> None:
-            nonlocal received
-            if posted[0]:
-                await conn.execute(_POST, *posted)
-                for column in posted:
-                    column.clear()
-            if received:
-                await conn.execute(_RECEIVED, received)
-                received = 0
-
-        for _, e in events:
+        for position, e in events:
             kind = type(e).__name__
             if kind == "Received":
-                why = e.nps_reason
-                counted.append(f"{e.text} {why}" if why else e.text)
                 received += 1
-                for text, is_why in ((e.text, False), (why, True)):
-                    if text:
-                        posted[0].append(e.originator_id)
-                        posted[1].append(text)
-                        posted[2].append(is_why)
-                continue
-            # An edit, or a correction (which may undo one): the item's text as it stands
-            # replaces its words (the postings received so far are written first).
-            await post()
-            text = e.text if kind == "TextEdited" else await _live_text(conn, e)
-            if kind == "TextEdited":
-                counted.append(text)
-            await conn.execute(_UNPOST_TEXT, e.originator_id)
-            posted[0].append(e.originator_id)
-            posted[1].append(text)
-            posted[2].append(False)
-        await post()
-        if counted:
-            await conn.execute(_COUNT_WORDS, counted)
+                if e.text:
+                    add((position, e.originator_id, e.text, False, True))
+                if e.nps_reason:
+                    add((position, e.originator_id, e.nps_reason, True, True))
+            elif kind == "TextEdited":
+                add((position, e.originator_id, e.text, False, True))
+            else:  # a correction, which may undo an edit: the text as it stands now
+                add((position, e.originator_id, await _live_text(conn, e), False, False))
+        if rows:
+            await conn.execute(_STAGE, *(list(column) for column in zip(*rows, strict=True)))
+        if received:
+            await conn.execute(_RECEIVED, received)
 
 
 async def _live_text(conn: Connection, e: Any) -> str:

@@ -292,3 +292,59 @@ async def test_a_build_indexed_before_a_crash_is_not_indexed_again(
         [status] = await statuses(conn, [Tallies()])
         assert await conn.fetchval("SELECT sum(bumps) FROM read.tallies") == 20
     assert status.active_schema == lane.schema
+
+
+class Staged(Projection):
+    """Marks each event by how it reached its table: staged while a build caught up (and
+    taken in by `index_sql` once it had), or applied."""
+
+    name = "staged"
+    version = 1
+    tables = ("staged_events",)
+    topics = events_of(Tally, "Created", "Bumped")
+
+    def schema_sql(self) -> str:
+        return "CREATE TABLE staged_events (position bigint PRIMARY KEY, how text NOT NULL)"
+
+    def index_sql(self) -> str:
+        return (
+            "UPDATE staged_events SET how = 'taken in' WHERE how = 'staged';"
+            "CREATE INDEX ON staged_events (how)"
+        )
+
+    async def _mark(self, conn: Connection, events: Sequence[Positioned], how: str) -> None:
+        await conn.executemany(
+            "INSERT INTO staged_events VALUES ($1, $2)", [(p, how) for p, _ in events]
+        )
+
+    async def apply(self, conn: Connection, events: Sequence[Positioned]) -> None:
+        await self._mark(conn, events, "applied")
+
+    async def stage(self, conn: Connection, events: Sequence[Positioned]) -> None:
+        await self._mark(conn, events, "staged")
+
+
+async def test_a_build_stages_until_it_has_caught_up_then_applies(
+    database_url: str, event_store: PostgresEventStore, pool: asyncpg.Pool
+) -> None:
+    built = await bumps(event_store, 20)
+    building = runner(database_url, event_store, [Staged()])
+    conn = await asyncpg.connect(database_url)
+    try:
+        lane = await building._lane(conn, Staged())
+        await building._apply_until_head(conn, [lane], await building._head(conn), None)
+        # Events arrive between the build's catch-up and its switch...
+        await bumps(event_store, 5)
+        await building._switch_if_built(lane)
+    finally:
+        await conn.close()
+    # ...and a worker following the switched read model applies new ones as they come.
+    last = await bumps(event_store, 3)
+    await building.catch_up()
+    async with pool.acquire() as c:
+        how = dict(await c.fetch("SELECT position, how FROM read.staged_events"))
+    # What the build staged was taken in once it caught up; later events were applied.
+    assert how == {
+        **{p: "taken in" for p in range(1, built + 1)},
+        **{p: "applied" for p in range(built + 1, last + 1)},
+    }

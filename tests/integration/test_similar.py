@@ -317,3 +317,30 @@ async def test_a_typo_the_stemmer_cannot_cut_finds_the_stem_it_begins_with(
     answer = await api.get(f"/api/feedback/{asked}/similar", params={"after": str(head)})
     assert answer.status_code == 200, answer.text
     assert [i["key"] for i in answer.json()["items"]][:1] == [original]
+
+
+async def test_a_pair_is_of_words_close_together_in_the_text_or_in_its_why_not_across(
+    api: httpx.AsyncClient, event_store: PostgresEventStore, pool: asyncpg.Pool
+) -> None:
+    """An item is found by the words of its text and of its why, each a text of its own:
+    the last words of the text and the first of the why are not close together, so their
+    pairs are neither posted nor counted; a word of both counts once for the item."""
+    done = await receive_feedback(
+        event_store,
+        channel="survey",
+        text="Import fails on zephyr",
+        nps=3,
+        nps_reason="import quasar broke",
+        received_at=T0,
+    )
+    assert done.key is not None
+    head = await event_store.recorder.max_notification_id()
+    answer = await api.get(f"/api/feedback/{done.key}/similar", params={"after": str(head)})
+    assert answer.status_code == 200, answer.text
+    async with pool.acquire() as conn:
+        counted = dict(await conn.fetch("SELECT word, items FROM read.similar_words"))
+        posted = {r[0] for r in await conn.fetch("SELECT word FROM read.similar_postings")}
+    within = {"fail import", "fail zephyr", "import quasar", "broke import", "broke quasar"}
+    assert counted == dict.fromkeys({"import", "fail", "zephyr", "quasar", "broke", *within}, 1)
+    # "zephyr" ends the text and "import quasar" begins the why: never a pair.
+    assert posted == set(counted)
