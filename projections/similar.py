@@ -403,13 +403,12 @@ CREATE INDEX ON similar_postings (item_id);
 # what it is found by, its earlier postings of text replaced; every text customers wrote
 # counts once for each word and pair it uses (a received text and its why together, so a
 # word of both counts once; a pair is of words close together in one of them).
-_TAKE_IN = (
-    """
+_UNPOST = """
 DELETE FROM similar_postings p
 USING (SELECT DISTINCT item_id FROM similar_texts WHERE NOT why) AS s
 WHERE p.item_id = s.item_id AND NOT p.why
-""",
-    f"""
+"""
+_POST_AND_COUNT = f"""
 WITH keys AS MATERIALIZED (
     SELECT t.position, t.item_id, t.why, t.counted, t.latest, k.w
     FROM (SELECT position, item_id, why, counted, text,
@@ -427,10 +426,21 @@ INSERT INTO similar_words (word, items)
 SELECT w, count(*)::int
 FROM (SELECT DISTINCT w, position FROM keys WHERE counted) AS used
 GROUP BY w
-ON CONFLICT (word) DO UPDATE SET items = similar_words.items + EXCLUDED.items
-""",
-    "DELETE FROM similar_texts",
+"""
+_UNSTAGE = "DELETE FROM similar_texts"
+_TAKE_IN = (
+    # Sorting and hashing a build's many words in memory rather than on disk.
+    "SET LOCAL work_mem TO '128MB'",
+    _UNPOST,
+    _POST_AND_COUNT
+    + "ON CONFLICT (word) DO UPDATE SET items = similar_words.items + EXCLUDED.items",
+    _UNSTAGE,
 )
+#: A build takes in what it staged whenever this many texts are waiting (and the rest
+#: when it has caught up): one parse and one write of the words for tens of thousands of
+#: texts, while the build reads and folds the next events.
+TAKE_IN_AT = 50_000
+_STAGED_ENOUGH = "SELECT count(*) >= $1 FROM (SELECT FROM similar_texts LIMIT $1) AS s"
 
 _STAGE = """
 INSERT INTO similar_texts (position, item_id, text, why, counted)
@@ -449,8 +459,8 @@ class SimilarWords(Projection):
     grows: a word of an edited or corrected text stays a word customers wrote).
 
     A batch's texts are staged, then taken in with one parse each (`_TAKE_IN`); a build
-    only stages them and takes in all of them at once when it has caught up (no upsert of
-    the words batch after batch, no postings deleted from an unindexed table)."""
+    stages them and takes them in tens of thousands at a time (fewer, larger writes of the
+    words; postings deleted from its unindexed table once a chunk, not once an edit)."""
 
     name = "similar"
     version = 4
@@ -461,15 +471,18 @@ class SimilarWords(Projection):
         return SCHEMA
 
     def index_sql(self) -> str:
-        # Sorting and hashing a whole build's words in memory rather than on disk.
-        return ";".join(("SET LOCAL work_mem TO '256MB'", *_TAKE_IN, INDEXES))
+        return ";".join((*_TAKE_IN, INDEXES))
 
     async def apply(self, conn: Connection, events: Sequence[Positioned]) -> None:
-        await self.stage(conn, events)
-        for statement in _TAKE_IN:
-            await conn.execute(statement)
+        await self._stage(conn, events)
+        await _take_in(conn)
 
     async def stage(self, conn: Connection, events: Sequence[Positioned]) -> None:
+        await self._stage(conn, events)
+        if await conn.fetchval(_STAGED_ENOUGH, TAKE_IN_AT):
+            await _take_in(conn)
+
+    async def _stage(self, conn: Connection, events: Sequence[Positioned]) -> None:
         rows: list[tuple[int, UUID, str, bool, bool]] = []
         add = rows.append
         received = 0
@@ -489,6 +502,11 @@ class SimilarWords(Projection):
             await conn.execute(_STAGE, *(list(column) for column in zip(*rows, strict=True)))
         if received:
             await conn.execute(_RECEIVED, received)
+
+
+async def _take_in(conn: Connection) -> None:
+    for statement in _TAKE_IN:
+        await conn.execute(statement)
 
 
 async def _live_text(conn: Connection, e: Any) -> str:
