@@ -382,13 +382,15 @@ INSERT INTO similar_count VALUES (0);
 -- Texts received, edited or corrected, not yet taken into the words and postings: a live
 -- batch's (taken in at once), a build's (taken in all at once when it has caught up).
 -- `counted`: a text customers wrote (received or edited), counted in `similar_words`; a
--- correction's is only posted. A received text and its why share their `position`.
+-- correction's is only posted. A received text and its why share their `position`;
+-- `received`: theirs (the item has no postings yet), not an edit's or a correction's.
 CREATE TABLE similar_texts (
     position bigint NOT NULL,
     item_id uuid NOT NULL,
     text text NOT NULL,
     why boolean NOT NULL,
-    counted boolean NOT NULL
+    counted boolean NOT NULL,
+    received boolean NOT NULL
 );
 """
 
@@ -405,7 +407,7 @@ CREATE INDEX ON similar_postings (item_id);
 # word of both counts once; a pair is of words close together in one of them).
 _UNPOST = """
 DELETE FROM similar_postings p
-USING (SELECT DISTINCT item_id FROM similar_texts WHERE NOT why) AS s
+USING (SELECT DISTINCT item_id FROM similar_texts WHERE NOT received) AS s
 WHERE p.item_id = s.item_id AND NOT p.why
 """
 _POST_AND_COUNT = f"""
@@ -443,8 +445,8 @@ TAKE_IN_AT = 50_000
 _STAGED_ENOUGH = "SELECT count(*) >= $1 FROM (SELECT FROM similar_texts LIMIT $1) AS s"
 
 _STAGE = """
-INSERT INTO similar_texts (position, item_id, text, why, counted)
-SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bool[], $5::bool[])
+INSERT INTO similar_texts (position, item_id, text, why, counted, received)
+SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::bool[], $5::bool[], $6::bool[])
 """
 
 _RECEIVED = "UPDATE similar_count SET items = items + $1"
@@ -483,7 +485,7 @@ class SimilarWords(Projection):
             await _take_in(conn)
 
     async def _stage(self, conn: Connection, events: Sequence[Positioned]) -> None:
-        rows: list[tuple[int, UUID, str, bool, bool]] = []
+        rows: list[tuple[int, UUID, str, bool, bool, bool]] = []
         add = rows.append
         received = 0
         for position, e in events:
@@ -491,13 +493,13 @@ class SimilarWords(Projection):
             if kind == "Received":
                 received += 1
                 if e.text:
-                    add((position, e.originator_id, e.text, False, True))
+                    add((position, e.originator_id, e.text, False, True, True))
                 if e.nps_reason:
-                    add((position, e.originator_id, e.nps_reason, True, True))
+                    add((position, e.originator_id, e.nps_reason, True, True, True))
             elif kind == "TextEdited":
-                add((position, e.originator_id, e.text, False, True))
+                add((position, e.originator_id, e.text, False, True, False))
             else:  # a correction, which may undo an edit: the text as it stands now
-                add((position, e.originator_id, await _live_text(conn, e), False, False))
+                add((position, e.originator_id, await _live_text(conn, e), False, False, False))
         if rows:
             await conn.execute(_STAGE, *(list(column) for column in zip(*rows, strict=True)))
         if received:
