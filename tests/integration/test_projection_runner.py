@@ -342,7 +342,9 @@ async def test_a_build_stages_until_it_has_caught_up_then_applies(
     last = await bumps(event_store, 3)
     await building.catch_up()
     async with pool.acquire() as c:
-        how = dict(await c.fetch("SELECT position, how FROM read.staged_events"))
+        how: dict[int, str] = {
+            r[0]: r[1] for r in await c.fetch("SELECT position, how FROM read.staged_events")
+        }
     # What the build staged was taken in once it caught up; later events were applied.
     assert how == {
         **{p: "taken in" for p in range(1, built + 1)},

@@ -338,7 +338,9 @@ async def test_a_pair_is_of_words_close_together_in_the_text_or_in_its_why_not_a
     answer = await api.get(f"/api/feedback/{done.key}/similar", params={"after": str(head)})
     assert answer.status_code == 200, answer.text
     async with pool.acquire() as conn:
-        counted = dict(await conn.fetch("SELECT word, items FROM read.similar_words"))
+        counted: dict[str, int] = {
+            r[0]: r[1] for r in await conn.fetch("SELECT word, items FROM read.similar_words")
+        }
         posted = {r[0] for r in await conn.fetch("SELECT word FROM read.similar_postings")}
     within = {"fail import", "fail zephyr", "import quasar", "broke import", "broke quasar"}
     assert counted == dict.fromkeys({"import", "fail", "zephyr", "quasar", "broke", *within}, 1)
