@@ -11,7 +11,13 @@ from litestar.types import ControllerRouterHandler
 
 from infra.settings import Settings
 from projections.cache import ReadModelCache
-from server.answers import STORE, AnswerStore, answer_cache_config
+from server.answers import (
+    STORE,
+    AnswerStore,
+    answer_cache_config,
+    check_cached_routes,
+    serve_kept_answers,
+)
 from server.auth import TokenCache, authentication_middleware
 from server.content import require_json_bodies
 from server.decisions import DecisionController
@@ -34,7 +40,7 @@ from server.logs import logging_config, with_request_id
 from server.metrics import MetricsController
 from server.nps import NpsController
 from server.openapi import document, openapi_config, to_the_docs
-from server.operations import OperationsController, request_metrics_middleware
+from server.operations import OperationsController, prometheus_config, request_metrics_middleware
 from server.outcomes import OutcomeController
 from server.problems import problem_details_plugin
 from server.ratelimit import RateLimits, check_rate_limit
@@ -97,6 +103,8 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
     database whose schema is not current.
     """
     read_models = ReadModelCache()
+    answers = AnswerStore(read_models)
+    tokens = TokenCache()
     app = Litestar(
         route_handlers=route_handlers(),
         dependencies=dependencies(),
@@ -108,17 +116,20 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
         openapi_config=openapi_config(),
         logging_config=logging_config(),
         response_cache_config=answer_cache_config(),
-        stores={STORE: AnswerStore(read_models)},
+        stores={STORE: answers},
         state=State(
             {
                 "settings": settings,
                 "metrics_cache": read_models,
-                "token_cache": TokenCache(),
+                "token_cache": tokens,
                 "integration_cache": IntegrationCache(),
                 "rate_limits": RateLimits(settings),
             }
         ),
     )
-    # Outermost, so that refusals before routing and by authentication carry the id too.
-    app.asgi_handler = with_request_id(app.asgi_handler)
+    check_cached_routes(app)
+    # Kept answers before routing; the request id outermost, so that refusals before
+    # routing and by authentication, and kept answers, carry it too.
+    kept = serve_kept_answers(app.asgi_handler, answers, tokens, prometheus_config())
+    app.asgi_handler = with_request_id(kept)
     return make_queries_strict(document(app))

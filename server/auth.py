@@ -83,12 +83,11 @@ class TokenAuthentication(AbstractAuthenticationMiddleware):
     """Resolves `Authorization: Bearer <token>` to a `Principal`, or answers 401."""
 
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:  # type: ignore[type-arg]
-        scheme, _, token = _authorization(connection.scope).partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = bearer_token(connection.scope)
+        if token is None:
             raise NotAuthorizedException(
                 detail="send an API token: Authorization: Bearer <token>", headers=_CHALLENGE
             )
-        token = token.strip()
         state = connection.app.state
         cache: TokenCache = state.token_cache
         # A live token this process knows: no lookup to build or await (most requests).
@@ -112,13 +111,16 @@ class TokenAuthentication(AbstractAuthenticationMiddleware):
         return AuthenticationResult(user=principal, auth=principal.token_id)
 
 
-def _authorization(scope: Scope) -> str:
-    """The first `Authorization` header, read from the ASGI scope (names come lowercased):
-    `connection.headers` would build a header map a cached read has no other use for."""
+def bearer_token(scope: Scope) -> str | None:
+    """The token of the first `Authorization` header if it is `Bearer <token>`, else None.
+    Read from the ASGI scope (names come lowercased): `connection.headers` would build a
+    header map a cached read has no other use for."""
     for name, value in scope["headers"]:
         if name == b"authorization":
-            return value.decode("latin-1")
-    return ""
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            token = token.strip()
+            return token if scheme.lower() == "bearer" and token else None
+    return None
 
 
 def authentication_middleware() -> DefineMiddleware:
