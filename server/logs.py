@@ -19,7 +19,7 @@ from litestar.logging.config import StructLoggingConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from infra.logs import processors
-from server.problems import status_of
+from server.problems import status_in
 
 REQUEST_ID = "x-request-id"
 # A caller's id is kept only when it is short and plain (it is echoed into logs and headers).
@@ -33,8 +33,7 @@ def _log_problem(_: Any, scope: Scope, __: list[str]) -> None:
     error = sys.exc_info()[1]
     if error is None:
         return
-    if_match = any(name == b"if-match" for name, _ in scope.get("headers", []))
-    status = status_of(error, if_match=if_match)
+    status = status_in(error, scope)
     where = {"method": scope.get("method"), "path": scope.get("path"), "status": status}
     if status == 503:
         # The database is away (down, restarting, read-only) and every request meanwhile is

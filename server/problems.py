@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -330,6 +330,12 @@ def status_of(error: BaseException, *, if_match: bool = False) -> int:
         if convert is not None:
             return convert(error).status_code
     return 500
+
+
+def status_in(error: BaseException, scope: Mapping[str, Any]) -> int:
+    """`status_of` for the request of ASGI `scope` (whether it sent If-Match)."""
+    if_match = any(name == b"if-match" for name, _ in scope.get("headers", ()))
+    return status_of(error, if_match=if_match)
 
 
 def problem_details_plugin() -> ProblemDetailsPlugin:

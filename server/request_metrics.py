@@ -19,6 +19,8 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import Counter, Gauge, Histogram
 
+from server.problems import status_in
+
 _Key = tuple[str, str]
 
 
@@ -103,6 +105,12 @@ class RequestMetrics:
         gauge.inc()
         try:
             await self.app(scope, receive, measured)
+        except Exception as error:
+            # Raised past the route (the authentication middleware's 401, say): answered by
+            # Litestar's outer error handling with the status the problem maps to.
+            status = status_in(error, scope)
+            duration = time.perf_counter() - began
+            raise
         finally:
             gauge.dec()
             count, histogram, errors = self._counters(key, status)

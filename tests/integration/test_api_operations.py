@@ -103,13 +103,17 @@ def _sample(text: str, metric: str, **labels: str) -> float:
 async def test_request_metrics_count_each_route_and_status_and_leave_out_the_excluded(
     api: httpx.AsyncClient,
 ) -> None:
-    """Counted by method, route template and status; /metrics and the stream not at all."""
+    """Counted by method, route template and status (a refusal by the authentication
+    middleware too); /metrics and the stream not at all."""
     route = {"method": "GET", "path": "/api/feedback"}
     before = (await api.get("/metrics")).text
     assert (await api.get("/api/feedback", params={"limit": 3})).status_code == 200
     assert (await api.get("/api/feedback", params={"limt": 3})).status_code == 400
+    # Refused by the authentication middleware, before the route: counted as its 401.
+    stranger = {"Authorization": "Bearer ll_never-issued"}
+    assert (await api.get("/api/feedback", headers=stranger)).status_code == 401
     after = (await api.get("/metrics")).text
-    for status, more in (("200", 1), ("400", 1), ("500", 0)):
+    for status, more in (("200", 1), ("400", 1), ("401", 1), ("500", 0)):
         counted = _sample(after, "loopline_requests_total", **route, status_code=status)
         assert (
             counted - _sample(before, "loopline_requests_total", **route, status_code=status)
