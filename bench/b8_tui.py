@@ -7,7 +7,9 @@ read over HTTP."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
+import shutil
 import socket
 import statistics
 import subprocess
@@ -203,6 +205,7 @@ async def run(ctx: Context) -> None:
     count = 2_000 if ctx.quick else 10_000
     dsn = await ctx.fresh_database()
     data_dir = Path(tempfile.mkdtemp(prefix="loopline-b8-"))
+    atexit.register(shutil.rmtree, data_dir, ignore_errors=True)
     settings = load_settings({}, database_url=dsn, data_dir=data_dir, admin_token=TOKEN)
     head = await bulk_load(settings, dsn, count)
     with serving(settings, dsn) as url:

@@ -6,16 +6,14 @@ import asyncio
 import os
 import platform
 import subprocess
-import tempfile
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import msgspec
 
-from infra.embedded import start_embedded
+from infra.embedded import start_throwaway
 from migrations.runner import migrate
 
 
@@ -118,8 +116,7 @@ def with_database(dsn: str, name: str) -> str:
 def server_dsn(database_url: str | None) -> str:
     if database_url:
         return database_url
-    pgdata = Path(tempfile.mkdtemp(prefix="loopline-bench-")) / "pgdata"
-    return with_database(start_embedded(pgdata), "postgres")
+    return with_database(start_throwaway("loopline-bench-"), "postgres")
 
 
 def commit() -> str:

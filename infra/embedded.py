@@ -10,6 +10,7 @@ only place that knows which, so the rest of Loopline asks it for a DSN, the clie
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import functools
 import importlib
@@ -18,8 +19,10 @@ import json
 import logging
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import warnings
@@ -165,6 +168,17 @@ def start_embedded(pgdata: Path, *, keep_running: bool = False) -> str:
         ) from None
     _ensure_database(uri)
     return uri.replace("/postgres?", f"/{EMBEDDED_DATABASE}?", 1)
+
+
+def start_throwaway(prefix: str) -> str:
+    """`start_embedded` in a new temporary directory named `prefix…`, for tests and
+    benchmarks: the server stops and the directory, data and all, is removed when this
+    process exits."""
+    parent = Path(tempfile.mkdtemp(prefix=prefix))
+    # Registered before the server's own exit handler (in `start_embedded`), so it runs
+    # after the server has stopped: atexit calls handlers last registered first.
+    atexit.register(shutil.rmtree, parent, ignore_errors=True)
+    return start_embedded(parent / "pgdata")
 
 
 def _ensure_database(uri: str) -> None:

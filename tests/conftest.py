@@ -22,7 +22,7 @@ import asyncpg
 import httpx
 import pytest
 
-from infra.embedded import start_embedded
+from infra.embedded import start_throwaway
 from infra.eventstore import PostgresEventStore
 from infra.settings import Settings, load_settings
 from migrations.runner import migrate
@@ -61,9 +61,7 @@ def server_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if external:
         yield external
         return
-    pgdata = Path(tempfile.mkdtemp(prefix="loopline-pg-")) / "pgdata"
-    dsn = start_embedded(pgdata)
-    yield _with_database(dsn, "postgres")
+    yield _with_database(start_throwaway("loopline-pg-"), "postgres")
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -129,8 +130,10 @@ class PrivateServer:
         )  # fmt: skip
 
     def close(self) -> None:
+        """Stop the server, and remove its directory."""
         with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
             self.stop()
+        shutil.rmtree(self.pgdata.parent, ignore_errors=True)
 
 
 def start_logged(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen[str]:
