@@ -39,6 +39,25 @@ def url(host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
+def server_config(app: Litestar, *, log_level: str | None = None) -> uvicorn.Config:
+    """How the API is served (by `run`, and by the tests' servers, so that they meet what
+    users do)."""
+    return uvicorn.Config(
+        app,
+        # uvicorn's records go through the process's handler (infra.logs), or pytest's.
+        log_config=None,
+        log_level=log_level,
+        lifespan="on",
+        server_header=False,
+        # Ctrl-C stops in bounded time even if a client keeps a connection (a stream) open.
+        timeout_graceful_shutdown=10,
+        # Clients keep idle connections for less (the terminal UI: 30 s; httpx's default:
+        # 5 s), so none reuses one the server is closing at that moment (uvicorn's own 5 s
+        # equalled httpx's default).
+        timeout_keep_alive=KEEP_ALIVE,
+    )
+
+
 def run(app: Litestar, sock: socket.socket, *, log_level: str) -> None:
     """Serve until SIGINT or SIGTERM; both raise KeyboardInterrupt after a graceful shutdown.
 
@@ -47,20 +66,7 @@ def run(app: Litestar, sock: socket.socket, *, log_level: str) -> None:
     exit normally, so atexit hooks (the embedded PostgreSQL's stop) run.
     """
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    # Ctrl-C stops within bounded time even if a client keeps a connection (an SSE stream) open.
-    # log_config=None: uvicorn's records go through the process's handler (infra.logs).
-    config = uvicorn.Config(
-        app,
-        log_config=None,
-        log_level=log_level,
-        lifespan="on",
-        server_header=False,
-        timeout_graceful_shutdown=10,
-        # Clients keep idle connections for less (the terminal UI: 30 s), so none reuses one
-        # the server is closing at that moment (uvicorn's 5 s equalled httpx's default).
-        timeout_keep_alive=KEEP_ALIVE,
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(server_config(app, log_level=log_level))
     try:
         server.run(sockets=[sock])
     except SystemExit:

@@ -175,15 +175,13 @@ def running_api(
     """
     import uvicorn
 
-    from loopline.serving import listen
+    from loopline.serving import listen, server_config
     from server.app import create_app
 
     sock = listen("127.0.0.1", 0)
     port = sock.getsockname()[1]
-    # log_config=None: uvicorn's records reach pytest's log capture instead of the terminal.
     served = create_app(settings, dsn=dsn) if app is None else app
-    config = uvicorn.Config(served, log_config=None, lifespan="on")
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(server_config(served))
 
     def serve() -> None:
         with contextlib.suppress(SystemExit):  # uvicorn's way of saying startup failed

@@ -166,12 +166,11 @@ def serve_on(settings: Settings, dsn: str, port: int) -> Iterator[str]:
     again at the same address)."""
     import uvicorn
 
-    from loopline.serving import listen
+    from loopline.serving import listen, server_config
     from server.app import create_app
 
     sock = listen("127.0.0.1", port)
-    config = uvicorn.Config(create_app(settings, dsn=dsn), log_config=None, lifespan="on")
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(server_config(create_app(settings, dsn=dsn)))
 
     def serve() -> None:
         with contextlib.suppress(SystemExit):
