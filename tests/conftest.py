@@ -27,6 +27,7 @@ from infra.eventstore import PostgresEventStore
 from infra.settings import Settings, load_settings
 from migrations.runner import migrate
 from projections import reads
+from tests.api_helpers import VERIFY_LOOPBACK
 
 # Every query a test runs is checked against the read models it declares.
 reads.checking = True
@@ -211,16 +212,15 @@ def _wait_for_read_models(url: str, deadline: float) -> None:
     """Until the projections have built their first read models (a new database answers
     503 "still being built" before that); gives up quietly at `deadline`, for the tests
     of servers that are not ready on purpose."""
-    import httpx
-
-    while time.monotonic() < deadline:
-        try:
-            answer = httpx.get(f"{url}/readyz", timeout=5)
-        except httpx.HTTPError:
-            return
-        if "has no read model yet" not in answer.text:
-            return
-        time.sleep(0.02)
+    with httpx.Client(timeout=5, verify=VERIFY_LOOPBACK) as client:
+        while time.monotonic() < deadline:
+            try:
+                answer = client.get(f"{url}/readyz")
+            except httpx.HTTPError:
+                return
+            if "has no read model yet" not in answer.text:
+                return
+            time.sleep(0.02)
 
 
 @pytest.fixture
@@ -237,6 +237,7 @@ async def api(api_server: str) -> AsyncIterator[httpx.AsyncClient]:
         base_url=api_server,
         headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
         timeout=30,
+        verify=VERIFY_LOOPBACK,
     ) as client:
         yield client
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.api_helpers import VERIFY_LOOPBACK
+
 LOOPLINE = str(Path(sys.executable).with_name("loopline"))
 
 
@@ -69,17 +71,18 @@ def free_port() -> int:
 def wait_healthy(url: str, process: subprocess.Popen[str], timeout: float = 90.0) -> httpx.Response:
     """The first 200 from `url`/healthz; AssertionError (with the output) if it never comes."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            out, err = process.communicate()
-            raise AssertionError(f"loopline exited {process.returncode}\n{out}\n{err}")
-        try:
-            response = httpx.get(f"{url}/healthz", timeout=2.0)
-            if response.status_code == 200:
-                return response
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
+    with httpx.Client(timeout=2.0, verify=VERIFY_LOOPBACK) as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                out, err = process.communicate()
+                raise AssertionError(f"loopline exited {process.returncode}\n{out}\n{err}")
+            try:
+                response = client.get(f"{url}/healthz")
+                if response.status_code == 200:
+                    return response
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
     process.kill()
     out, err = process.communicate()
     raise AssertionError(f"no healthy answer from {url} in {timeout}s\n{out}\n{err}")
