@@ -178,6 +178,10 @@ def start_throwaway(prefix: str) -> str:
     # Registered before the server's own exit handler (in `start_embedded`), so it runs
     # after the server has stopped: atexit calls handlers last registered first.
     atexit.register(shutil.rmtree, parent, ignore_errors=True)
+    # The wheel logs each step of its exit handler at INFO to the stream that was stderr when
+    # it was imported, which pytest has closed by then ("--- Logging error ---" at the end of
+    # a run). Its warnings and errors still show.
+    logging.getLogger(PACKAGE).setLevel(logging.WARNING)
     return start_embedded(parent / "pgdata")
 
 
