@@ -5,8 +5,9 @@ material of the DORA measures, kept ready so that a DORA question reads index ra
 An incident's tie (docs/metrics.md, "Change failure rate") depends on deployments that may
 be recorded after it (imported history), so it is kept up to date as they arrive: each
 batch re-ties the incidents it touched and those a new production deployment could take
-over. A build fills the tables without ties and ties every incident in one statement
-when it has caught up (`index_sql`), when the indexes the ties need exist."""
+over. A build fills the tables without first deployments and ties, works out every
+commit's first deployment and ties every incident in one statement each when it has caught
+up (`index_sql`), when the indexes the ties need exist."""
 
 from __future__ import annotations
 
@@ -59,15 +60,18 @@ CREATE TABLE increments (
     version integer NOT NULL,
     position bigint NOT NULL
 );
+-- Unique on (increment_id, sha) (the domain refuses a sha twice in one increment). This
+-- table, `commit_deployments` and their keys grow with every deployment and are keyed at
+-- random (uuids, shas): a build writes them unindexed and indexes them once it has caught up
+-- (see INDEXES), so the cost of a batch never depends on the history behind it.
 CREATE TABLE increment_commits (
     increment_id uuid NOT NULL,
     sha text NOT NULL,
     authored_at timestamptz NOT NULL,
-    message text NOT NULL,
-    PRIMARY KEY (increment_id, sha)
+    message text NOT NULL
 );
-CREATE INDEX ON increment_commits (sha);
--- Per (service, commit): its first successful production deployment.
+-- Per (service, commit): its first successful production deployment (primary key
+-- (service, sha), added with the table's contents when a build has caught up).
 CREATE TABLE commit_deployments (
     service text NOT NULL,
     sha text NOT NULL,
@@ -82,10 +86,8 @@ CREATE TABLE commit_deployments (
     -- the bucket holding its rank from the counts in `commit_days` and sorts only that bucket.
     lead_bucket integer GENERATED ALWAYS AS (
         floor(sqrt(sqrt(greatest(extract(epoch FROM deployed_at - authored_at)::float8, 0))) * 8)
-    ) STORED,
-    PRIMARY KEY (service, sha)
+    ) STORED
 );
-CREATE INDEX ON commit_deployments (increment_id);
 -- Per service, day (UTC) and lead bucket: the commits first deployed that day and the exact
 -- sum of their lead times, so that a window's count, mean and rank search read its whole
 -- days here and only its two partial days from `commit_deployments`.
@@ -128,10 +130,11 @@ CREATE TABLE deployment_days (
     first_succeeded_at timestamptz,
     PRIMARY KEY (service, day)
 );
--- Whether ties and days (deployments' and commits') are kept per batch (set once a build has
--- caught up and filled them in bulk).
-CREATE TABLE delivery_ties (ready boolean NOT NULL);
-INSERT INTO delivery_ties VALUES (false);
+-- What is kept per batch: the commits' first deployments (`firsts`), then ties and days,
+-- deployments' and commits' (`ready`). A build sets each once it has caught up and filled
+-- them in bulk.
+CREATE TABLE delivery_ties (firsts boolean NOT NULL, ready boolean NOT NULL);
+INSERT INTO delivery_ties VALUES (false, false);
 """
 
 # Which production deployment an incident is tied to: the increment it names, else the
@@ -199,6 +202,20 @@ SET deployments = EXCLUDED.deployments, succeeded = EXCLUDED.succeeded,
 # The covering indexes make a DORA question a few index range scans (a window of a
 # service's deployments, commits, incidents; or of all of them), never a table read.
 INDEXES = f"""
+SET LOCAL work_mem TO '256MB';
+-- A build has caught up: each commit's first deployment, all at once (one sort of the
+-- commits instead of a key lookup per commit and batch), its key, then kept per batch (the
+-- batches a restarted worker applies before its indexes are built included).
+INSERT INTO commit_deployments (service, sha, authored_at, deployed_at, increment_id)
+SELECT DISTINCT ON (i.service, c.sha) i.service, c.sha, c.authored_at, i.finished_at, i.id
+FROM increment_commits c JOIN increments i ON i.id = c.increment_id
+WHERE i.production AND i.status = 'succeeded'
+ORDER BY i.service, c.sha, i.finished_at, i.id;
+ALTER TABLE commit_deployments ADD PRIMARY KEY (service, sha);
+UPDATE delivery_ties SET firsts = true;
+CREATE UNIQUE INDEX ON increment_commits (increment_id, sha);
+CREATE INDEX ON increment_commits (sha);
+CREATE INDEX ON commit_deployments (increment_id);
 CREATE INDEX ON increments (service, finished_at)
     INCLUDE (production, status, incidents, rolled_back_at);
 CREATE INDEX ON increments (finished_at) INCLUDE (status, incidents, rolled_back_at)
@@ -393,7 +410,7 @@ class Delivery(Projection):
     COPY or merge per table, and the commits' first deployments with one statement."""
 
     name = "delivery"
-    version = 8
+    version = 9
     tables = (
         "increments",
         "increment_commits",
@@ -516,13 +533,17 @@ class Delivery(Projection):
             )
         elif commits:
             await conn.executemany("INSERT INTO increment_commits VALUES ($1, $2, $3, $4)", commits)
+        if not (commits or stopped or ties):
+            return
+        kept = await conn.fetchrow("SELECT firsts, ready FROM delivery_ties")
+        assert kept is not None
         moved: list[tuple[str, Any]] = []
-        if commits:
+        if commits and kept["firsts"]:
             carried = _FirstsOf(increments, commits)
             moved.extend(tuple(r) for r in await conn.fetch(_FIRSTS, *carried.columns))
-        if stopped:
+        if stopped and kept["firsts"]:
             moved.extend(tuple(r) for r in await conn.fetch(_REDEPLOYED, stopped))
-        if (ties or moved) and await conn.fetchval("SELECT ready FROM delivery_ties"):
+        if (ties or moved) and kept["ready"]:
             if ties:
                 await ties.retie(conn)
             if moved:
