@@ -350,3 +350,43 @@ async def test_a_build_stages_until_it_has_caught_up_then_applies(
         **{p: "taken in" for p in range(1, built + 1)},
         **{p: "applied" for p in range(built + 1, last + 1)},
     }
+
+
+async def test_a_build_is_vacuumed_again_once_older_transactions_let_it_be_marked_visible(
+    database_url: str, event_store: PostgresEventStore, pool: asyncpg.Pool
+) -> None:
+    await bumps(event_store, 300)
+    # A transaction whose snapshot predates the build's rows (another projection's long
+    # index build, a report): while it runs, VACUUM cannot mark their pages all-visible,
+    # and covering indexes would read the table for every answer.
+    reader = await asyncpg.connect(database_url)
+    snapshot = reader.transaction(isolation="repeatable_read")
+    await snapshot.start()
+    await reader.fetchval("SELECT count(*) FROM stored_events")
+
+    async def end_after_the_first_vacuum() -> None:
+        async with pool.acquire() as conn:
+            for _ in range(1200):
+                if await conn.fetchval(
+                    "SELECT coalesce(sum(vacuum_count), 0) FROM pg_stat_all_tables "
+                    "WHERE schemaname LIKE 'p_seen_%' AND relname = 'seen_events'"
+                ):
+                    break
+                await asyncio.sleep(0.05)
+        await snapshot.rollback()
+
+    try:
+        ending = asyncio.create_task(end_after_the_first_vacuum())
+        await runner(database_url, event_store, [Seen()]).catch_up()
+        await ending
+    finally:
+        await reader.close()
+    async with pool.acquire() as conn:
+        pages, visible = await conn.fetchrow(
+            "SELECT relpages, relallvisible FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN projection_registry r ON r.active_schema = n.nspname "
+            "WHERE r.name = 'seen' AND c.relname = 'seen_events'"
+        )
+    assert pages > 0
+    assert visible == pages
