@@ -157,7 +157,9 @@ items AS (
 ),
 spans AS (
     -- A span that ends before it starts (the outside world's times disagree) counts as 0.
-    SELECT i.n, greatest(extract(epoch FROM i.ended_at - i.started_at), 0)::float8 AS span,
+    -- date_part answers float8 where extract answers numeric, half the cost per span (a
+    -- cold question over 100,000 spans at 10M events); they agree to the last bit or two.
+    SELECT i.n, greatest(date_part('epoch', i.ended_at - i.started_at), 0) AS span,
            i.ended_at < i.started_at AS clamped,
            CASE $9::text
                WHEN 'team' THEN i.team_id::text
