@@ -550,17 +550,16 @@ rollbacks AS (
 ),
 recovery AS (
     SELECT n, {SUMMARY}
-    FROM (SELECT n, extract(epoch FROM least(resolved_at, rolled_back_at) - deployed_at)::float8
-                 AS span
+    -- Spans in float8 from date_part (see `_lead_time_sql`).
+    FROM (SELECT n, date_part('epoch', least(resolved_at, rolled_back_at) - deployed_at) AS span
           FROM incidents WHERE deployed_at IS NOT NULL
           UNION ALL
-          SELECT n, extract(epoch FROM rolled_back_at - deployed_at)::float8 FROM rollbacks) s
+          SELECT n, date_part('epoch', rolled_back_at - deployed_at) FROM rollbacks) s
     GROUP BY n
 ),
 restore AS (
     SELECT n, {SUMMARY}
-    FROM (SELECT n, extract(epoch FROM resolved_at - opened_at)::float8 AS span
-          FROM incidents) s
+    FROM (SELECT n, date_part('epoch', resolved_at - opened_at) AS span FROM incidents) s
     GROUP BY n
 )
 SELECT coalesce(f.deployments, 0) AS deployments,
