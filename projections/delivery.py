@@ -202,6 +202,8 @@ SET deployments = EXCLUDED.deployments, succeeded = EXCLUDED.succeeded,
 # The covering indexes make a DORA question a few index range scans (a window of a
 # service's deployments, commits, incidents; or of all of them), never a table read.
 INDEXES = f"""
+-- The statements before the indexes sort and hash a whole build's rows: in memory where
+-- they fit (the runner gives index builds their memory, not these).
 SET LOCAL work_mem TO '256MB';
 -- A build has caught up: each commit's first deployment, all at once (one sort of the
 -- commits instead of a key lookup per commit and batch), its key, then kept per batch (the
